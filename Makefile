@@ -1,0 +1,37 @@
+# Thin entry points over scripts/ and CMake. See README.md.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build test bench demo chaos fuzz test-sanitize format clean
+
+all: build
+
+deps:
+	scripts/install-deps.sh
+
+build: deps
+	scripts/build.sh $(BUILD)
+
+test: deps
+	scripts/test.sh $(BUILD)
+
+bench: deps
+	scripts/bench.sh $(BUILD)
+
+demo: deps
+	scripts/demo.sh $(BUILD)
+
+chaos: deps
+	SHOAL_CHAOS=long scripts/test.sh $(BUILD) -L chaos
+
+fuzz: deps
+	scripts/fuzz.sh
+
+test-sanitize: deps
+	SHOAL_SANITIZE=ON scripts/test.sh build-sanitize -LE 'e2e|chaos|k8s'
+
+format:
+	find runtime operator tests bench -name '*.cpp' -o -name '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,107 @@
+// Real servers for integration tests, each started as a plain child process on
+// a free loopback port and stopped when its handle goes out of scope.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "shoal/testing/process.h"
+
+namespace shoal::testing {
+
+/// redis-server (Debian's 7.0), optionally with TLS, a password or AOF.
+class RedisServer {
+ public:
+  struct Options {
+    bool tls = false;          // generates a self-signed CA and server cert
+    std::string password;      // requirepass (user "default")
+    bool appendOnly = false;   // AOF on, for restart tests
+  };
+  RedisServer() : RedisServer(Options{}) {}
+  explicit RedisServer(Options o);
+  int port() const { return port_; }
+  std::string host() const { return "127.0.0.1"; }
+  /// redis:// or rediss:// URL usable by shoal-worker.
+  std::string url() const;
+  const std::string& caFile() const { return caFile_; }
+  const std::string& dir() const { return dir_.path(); }
+  /// Runs redis-cli with args against this server, returns its stdout.
+  std::string cli(const std::string& args) const;
+  /// Stops and starts the server again on the same port and data dir.
+  void restart();
+  void stop();
+  Process& process() { return proc_; }
+
+ private:
+  void start();
+  Options opts_;
+  TempDir dir_;
+  int port_ = 0;
+  std::string caFile_;
+  Process proc_;
+};
+
+/// Prometheus 2.42 with the remote-write receiver on.
+class PrometheusServer {
+ public:
+  PrometheusServer();
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  void stop();
+  void start();
+
+ private:
+  TempDir dir_;
+  int port_ = 0;
+  Process proc_;
+};
+
+/// prometheus-pushgateway 1.5.
+class PushgatewayServer {
+ public:
+  PushgatewayServer();
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int port_ = 0;
+  Process proc_;
+};
+
+/// PostgreSQL 15, initdb'd into a temp dir, run as user postgres, trust auth.
+class PostgresServer {
+ public:
+  PostgresServer();
+  ~PostgresServer();
+  int port() const { return port_; }
+  /// libpq connection string to database "postgres" as user "postgres".
+  std::string conninfo() const;
+  /// Runs psql -At -c sql and returns its stdout.
+  std::string psql(const std::string& sql) const;
+
+ private:
+  TempDir dir_;
+  int port_ = 0;
+};
+
+/// etcd 3.4 for the Kubernetes API server.
+class EtcdServer {
+ public:
+  EtcdServer();
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  TempDir dir_;
+  int port_ = 0;
+  int peerPort_ = 0;
+  Process proc_;
+};
+
+/// Runs a shell command, returns stdout; throws on failure if check.
+std::string runCommand(const std::string& cmd, bool check = true, int* exitCode = nullptr);
+
+/// Simple blocking HTTP GET on 127.0.0.1; returns the body, empty on error.
+std::string httpGet(int port, const std::string& path, int* status = nullptr);
+
+}  // namespace shoal::testing
