@@ -1,0 +1,37 @@
+// Synthetic payloads for load generation: JSON logs, RFC 5424 and RFC 3164
+// syslog lines, and JSON metric events, deterministic for a seed. Pure code.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+
+namespace shoal::loadgen {
+
+enum class PayloadKind { kJsonLog, kRfc5424, kRfc3164, kMixedLog, kMetric };
+
+/// Parses "json", "rfc5424", "rfc3164", "mixed", "metrics"; false if unknown.
+bool parsePayloadKind(const std::string& s, PayloadKind& out);
+
+/// \brief Generates payloads of roughly `targetBytes`. Not thread-safe.
+class PayloadGenerator {
+ public:
+  PayloadGenerator(PayloadKind kind, size_t targetBytes, uint64_t seed);
+  /// The n-th payload (n is embedded so every entry is distinguishable).
+  std::string next(uint64_t n, int64_t epochMs);
+  /// A deliberately malformed payload of the same kind (for dead-letter demos).
+  std::string malformed(uint64_t n);
+
+ private:
+  std::string jsonLog(uint64_t n, int64_t epochMs);
+  std::string rfc5424(uint64_t n, int64_t epochMs);
+  std::string rfc3164(uint64_t n, int64_t epochMs);
+  std::string metric(uint64_t n, int64_t epochMs);
+  std::string filler(size_t have);
+
+  PayloadKind kind_;
+  size_t targetBytes_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace shoal::loadgen

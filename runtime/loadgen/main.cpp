@@ -1,0 +1,180 @@
+// shoal-loadgen: sends synthetic logs or metric events into a Redis stream.
+// Modes combine: an initial burst, a steady rate, repeated bursts, a fixed
+// total. Prints progress on stderr and one summary line on stdout.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "shoal/common/clock.h"
+#include "shoal/loadgen/payloads.h"
+#include "shoal/redis/client.h"
+
+namespace {
+volatile std::sig_atomic_t g_stop = 0;
+void onSignal(int) { g_stop = 1; }
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"shoal-loadgen: write synthetic log lines or metric events into a Redis stream"};
+  std::string url = "redis://127.0.0.1:6379";
+  std::string stream = "logs";
+  std::string kindName = "json";
+  std::string field = "message";
+  int64_t total = 10000;
+  double rate = 0;
+  int64_t burst = 0;
+  double burstEvery = 0;
+  double duration = 0;
+  size_t payloadBytes = 300;
+  int64_t invalidEvery = 0;
+  int64_t pipelineDepth = 256;
+  int64_t maxLen = -1;
+  uint64_t seed = 1;
+  bool json = false;
+  bool quiet = false;
+  app.add_option("--redis", url, "Redis URL (redis:// or rediss://; env SHOAL_REDIS_URL)")
+      ->envname("SHOAL_REDIS_URL");
+  app.add_option("--stream", stream, "Stream key to XADD to");
+  app.add_option("--kind", kindName, "Payload kind: json, rfc5424, rfc3164, mixed (logs) or metrics");
+  app.add_option("--field", field, "Entry field that holds the payload");
+  app.add_option("--total", total, "Stop after this many entries (0 = no limit; then --duration or Ctrl-C ends it)");
+  app.add_option("--rate", rate, "Steady entries per second after the first burst (0 = as fast as possible)");
+  app.add_option("--burst", burst, "Entries sent at once, at the start and every --burst-every seconds");
+  app.add_option("--burst-every", burstEvery, "Seconds between bursts (0 = only the first)");
+  app.add_option("--duration", duration, "Stop after this many seconds (0 = no limit)");
+  app.add_option("--payload-bytes", payloadBytes, "Approximate payload size in bytes");
+  app.add_option("--invalid-every", invalidEvery, "Make every N-th entry malformed (0 = never)");
+  app.add_option("--pipeline", pipelineDepth, "XADD commands per round trip")->check(CLI::Range(1, 100000));
+  app.add_option("--maxlen", maxLen, "XADD MAXLEN ~ n (-1 = unbounded)");
+  app.add_option("--seed", seed, "Random seed (payloads are deterministic for a seed)");
+  app.add_flag("--json", json, "Print the summary as JSON");
+  app.add_flag("--quiet", quiet, "No progress on stderr");
+  CLI11_PARSE(app, argc, argv);
+
+  shoal::loadgen::PayloadKind kind;
+  if (!shoal::loadgen::parsePayloadKind(kindName, kind)) {
+    std::cerr << "shoal-loadgen: --kind: unknown payload kind '" << kindName << "'\n";
+    return 2;
+  }
+  auto opts = shoal::redis::parseUrl(url);
+  if (!opts) {
+    std::cerr << "shoal-loadgen: --redis: " << opts.error().message << "\n";
+    return 2;
+  }
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGTERM, onSignal);
+
+  auto& clock = shoal::SystemClock::instance();
+  shoal::redis::Client client(*opts, clock);
+  if (auto c = client.connect(); !c) {
+    std::cerr << "shoal-loadgen: cannot connect to " << opts->describe() << ": " << c.error().message << "\n";
+    return 1;
+  }
+  shoal::loadgen::PayloadGenerator gen(kind, payloadBytes, seed);
+
+  const auto start = clock.now();
+  int64_t sent = 0, invalid = 0, errors = 0;
+  int64_t burstsSent = 0;
+  std::string firstId, lastId;
+  double paced = 0;  // entries the steady rate allows so far
+  auto lastProgress = start;
+  auto lastTick = start;
+
+  auto elapsed = [&] { return shoal::toSeconds(clock.now() - start); };
+  auto done = [&] {
+    if (g_stop) return true;
+    if (total > 0 && sent >= total) return true;
+    if (duration > 0 && elapsed() >= duration) return true;
+    return false;
+  };
+
+  while (!done()) {
+    // How many to send now: burst due, else what the rate allows.
+    int64_t want = 0;
+    const double t = elapsed();
+    const int64_t burstsDue = burst <= 0 ? 0 : (burstEvery > 0 ? 1 + static_cast<int64_t>(t / burstEvery) : 1);
+    if (burstsDue > burstsSent) {
+      want = burst;
+      ++burstsSent;
+    } else if (rate <= 0) {
+      if (burst > 0 && total <= 0 && duration <= 0 && burstEvery <= 0) break;  // one burst only
+      if (burst > 0 && burstEvery > 0) {
+        clock.sleepFor(std::chrono::milliseconds(20));  // between bursts
+        continue;
+      }
+      want = pipelineDepth;
+    } else {
+      const auto now = clock.now();
+      paced += rate * shoal::toSeconds(now - lastTick);
+      lastTick = now;
+      if (paced < 1) {
+        clock.sleepFor(std::chrono::milliseconds(2));
+        continue;
+      }
+      want = static_cast<int64_t>(paced);
+      paced -= static_cast<double>(want);
+    }
+    if (total > 0) want = std::min(want, total - sent);
+
+    while (want > 0 && !g_stop) {
+      const int64_t n = std::min(want, pipelineDepth);
+      std::vector<shoal::redis::Command> cmds;
+      cmds.reserve(static_cast<size_t>(n));
+      const int64_t nowMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                clock.wallNow().time_since_epoch()).count();
+      for (int64_t i = 0; i < n; ++i) {
+        const uint64_t seq = static_cast<uint64_t>(sent + i);
+        const bool bad = invalidEvery > 0 && (seq + 1) % static_cast<uint64_t>(invalidEvery) == 0;
+        shoal::redis::Command c = {"XADD", stream};
+        if (maxLen >= 0) {
+          c.push_back("MAXLEN");
+          c.push_back("~");
+          c.push_back(std::to_string(maxLen));
+        }
+        c.push_back("*");
+        c.push_back(field);
+        c.push_back(bad ? gen.malformed(seq) : gen.next(seq, nowMs));
+        if (bad) ++invalid;
+        cmds.push_back(std::move(c));
+      }
+      auto replies = client.pipeline(cmds);
+      if (!replies) {
+        ++errors;
+        std::cerr << "shoal-loadgen: " << replies.error().message << " (retrying)\n";
+        clock.sleepFor(std::max(client.retryDelay(), shoal::Duration(std::chrono::milliseconds(100))));
+        continue;
+      }
+      for (auto& r : *replies) {
+        if (r.isError()) {
+          std::cerr << "shoal-loadgen: XADD failed: " << r.str << "\n";
+          return 1;
+        }
+        if (firstId.empty()) firstId = r.str;
+        lastId = r.str;
+      }
+      sent += n;
+      want -= n;
+    }
+    if (!quiet && clock.now() - lastProgress > std::chrono::seconds(1)) {
+      lastProgress = clock.now();
+      std::fprintf(stderr, "shoal-loadgen: sent %lld in %.1fs\n", static_cast<long long>(sent), elapsed());
+    }
+  }
+
+  const double secs = elapsed();
+  if (json) {
+    nlohmann::json j = {{"sent", sent},       {"invalid", invalid}, {"stream", stream},
+                        {"firstId", firstId}, {"lastId", lastId},   {"seconds", secs},
+                        {"ratePerSecond", secs > 0 ? static_cast<double>(sent) / secs : 0.0},
+                        {"errors", errors}};
+    std::cout << j.dump() << std::endl;
+  } else {
+    std::printf("loadgen: stream=%s sent=%lld invalid=%lld seconds=%.2f rate=%.0f/s first=%s last=%s\n",
+                stream.c_str(), static_cast<long long>(sent), static_cast<long long>(invalid), secs,
+                secs > 0 ? static_cast<double>(sent) / secs : 0.0, firstId.c_str(), lastId.c_str());
+  }
+  return 0;
+}
