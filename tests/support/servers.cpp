@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <array>
@@ -29,8 +30,16 @@ std::string runCommand(const std::string& cmd, bool check, int* exitCode) {
 }
 
 std::string httpGet(int port, const std::string& path, int* status) {
+  return httpRequest(port, "GET", path, "", status);
+}
+
+std::string httpRequest(int port, const std::string& method, const std::string& path,
+                        const std::string& body, int* status) {
   if (status) *status = 0;
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{10, 0};  // a paused server must not hang the test
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -39,7 +48,11 @@ std::string httpGet(int port, const std::string& path, int* status) {
     ::close(fd);
     return {};
   }
-  std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  std::string req = method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  if (!body.empty() || method != "GET") {
+    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  req += "\r\n" + body;
   if (::write(fd, req.data(), req.size()) < 0) {
     ::close(fd);
     return {};

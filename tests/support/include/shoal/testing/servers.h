@@ -103,5 +103,8 @@ std::string runCommand(const std::string& cmd, bool check = true, int* exitCode 
 
 /// Simple blocking HTTP GET on 127.0.0.1; returns the body, empty on error.
 std::string httpGet(int port, const std::string& path, int* status = nullptr);
+/// Any method with an optional JSON body, on 127.0.0.1.
+std::string httpRequest(int port, const std::string& method, const std::string& path,
+                        const std::string& body = "", int* status = nullptr);
 
 }  // namespace shoal::testing
