@@ -1,0 +1,170 @@
+// Index pattern compilation and rendering.
+#include "shoal/logs/index_pattern.h"
+
+#include <cstdio>
+
+namespace shoal::logs {
+namespace {
+
+bool isDateFormat(std::string_view s) {
+  bool letter = false;
+  for (char c : s) {
+    if (c == 'y' || c == 'M' || c == 'd' || c == 'H' || c == 'm' || c == 's') letter = true;
+    else if (c != '.' && c != '-' && c != '_') return false;
+  }
+  return letter;
+}
+
+bool forbidden(unsigned char c) {
+  return c < 0x20 || c == '\\' || c == '/' || c == '*' || c == '?' || c == '"' || c == '<' ||
+         c == '>' || c == '|' || c == ',' || c == '#' || c == ':' || c == ' ';
+}
+
+void appendNumber(std::string& out, int v, int width) {
+  char buf[16];
+  int n = std::snprintf(buf, sizeof buf, "%0*d", width, v);
+  out.append(buf, static_cast<size_t>(n));
+}
+
+void renderDate(std::string& out, std::string_view fmt, const CivilTime& c) {
+  size_t i = 0;
+  while (i < fmt.size()) {
+    char ch = fmt[i];
+    size_t run = 1;
+    while (i + run < fmt.size() && fmt[i + run] == ch) ++run;
+    switch (ch) {
+      case 'y':
+        if (run == 2) appendNumber(out, c.year % 100, 2);
+        else appendNumber(out, c.year, static_cast<int>(run));
+        break;
+      case 'M': appendNumber(out, c.month, static_cast<int>(run)); break;
+      case 'd': appendNumber(out, c.day, static_cast<int>(run)); break;
+      case 'H': appendNumber(out, c.hour, static_cast<int>(run)); break;
+      case 'm': appendNumber(out, c.minute, static_cast<int>(run)); break;
+      case 's': appendNumber(out, c.second, static_cast<int>(run)); break;
+      default: out.append(run, ch);
+    }
+    i += run;
+  }
+}
+
+}  // namespace
+
+std::string sanitizeIndexComponent(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (unsigned char c : v) {
+    // Stop at 64 bytes, but only between UTF-8 sequences.
+    if (out.size() >= 64 && (c & 0xC0) != 0x80) break;
+    if (c >= 'A' && c <= 'Z') out.push_back(static_cast<char>(c - 'A' + 'a'));
+    else if (forbidden(c)) out.push_back('_');
+    else out.push_back(static_cast<char>(c));
+  }
+  return out;
+}
+
+std::optional<IndexPattern> IndexPattern::compile(std::string_view pattern, std::string fallback,
+                                                  std::string& error) {
+  IndexPattern p;
+  p.source_ = pattern;
+  if (pattern.empty()) {
+    error = "must not be empty";
+    return std::nullopt;
+  }
+  size_t i = 0;
+  std::string literal;
+  auto flush = [&] {
+    if (!literal.empty()) p.parts_.push_back({Part::Kind::kLiteral, std::move(literal), {}});
+    literal.clear();
+  };
+  while (i < pattern.size()) {
+    char c = pattern[i];
+    if (c == '{') {
+      size_t close = pattern.find('}', i);
+      if (close == std::string_view::npos) {
+        error = "unclosed '{' at offset " + std::to_string(i);
+        return std::nullopt;
+      }
+      std::string_view inner = pattern.substr(i + 1, close - i - 1);
+      if (inner.empty()) {
+        error = "empty placeholder at offset " + std::to_string(i);
+        return std::nullopt;
+      }
+      flush();
+      if (isDateFormat(inner)) {
+        p.parts_.push_back({Part::Kind::kDate, std::string(inner), {}});
+      } else {
+        size_t bar = inner.find('|');
+        std::string path(inner.substr(0, bar));
+        std::string fb = bar == std::string_view::npos ? fallback : std::string(inner.substr(bar + 1));
+        if (path.empty()) {
+          error = "empty field name at offset " + std::to_string(i);
+          return std::nullopt;
+        }
+        p.parts_.push_back({Part::Kind::kField, std::move(path), sanitizeIndexComponent(fb)});
+      }
+      i = close + 1;
+      continue;
+    }
+    if (c == '%') {
+      if (i + 1 >= pattern.size()) {
+        error = "dangling '%' at the end";
+        return std::nullopt;
+      }
+      const char e = pattern[i + 1];
+      const char* fmt = e == 'Y' ? "yyyy" : e == 'y' ? "yy" : e == 'm' ? "MM" : e == 'd' ? "dd"
+                      : e == 'H' ? "HH" : e == 'M' ? "mm" : e == 'S' ? "ss" : nullptr;
+      if (e == '%') {
+        literal.push_back('%');
+      } else if (!fmt) {
+        error = std::string("unknown escape '%") + e + "' (use %Y %y %m %d %H %M %S or %%)";
+        return std::nullopt;
+      } else {
+        flush();
+        p.parts_.push_back({Part::Kind::kDate, fmt, {}});
+      }
+      i += 2;
+      continue;
+    }
+    if (c == '}') {
+      error = "unmatched '}' at offset " + std::to_string(i);
+      return std::nullopt;
+    }
+    if ((c >= 'A' && c <= 'Z') || forbidden(static_cast<unsigned char>(c))) {
+      error = std::string("character '") + c + "' is not allowed in an index name (lowercase, no \\/*?\"<>|,#: or space)";
+      return std::nullopt;
+    }
+    literal.push_back(c);
+    ++i;
+  }
+  flush();
+  if (pattern[0] == '-' || pattern[0] == '_' || pattern[0] == '+') {
+    error = "an index name must not start with '-', '_' or '+'";
+    return std::nullopt;
+  }
+  return p;
+}
+
+std::string IndexPattern::render(const LogDocument& doc) const {
+  std::string out;
+  out.reserve(64);
+  std::optional<CivilTime> civil;
+  for (auto& part : parts_) {
+    switch (part.kind) {
+      case Part::Kind::kLiteral: out += part.text; break;
+      case Part::Kind::kDate:
+        if (!civil) civil = toCivil(doc.timestamp);
+        renderDate(out, part.text, *civil);
+        break;
+      case Part::Kind::kField: {
+        auto v = doc.text(part.text);
+        std::string s = v ? sanitizeIndexComponent(*v) : std::string();
+        out += s.empty() ? part.fallback : s;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace shoal::logs

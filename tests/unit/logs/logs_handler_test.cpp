@@ -1,0 +1,125 @@
+// The logs BatchHandler: one result per entry, parse failures dead-lettered
+// with reasons, documents created with deterministic ids and rendered index
+// names, sink outcomes mapped back to entries.
+#include "shoal/logs/logs_handler.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "fake_transport.h"
+
+using namespace shoal;
+using namespace shoal::logs;
+using namespace shoal::logs::testing;
+
+namespace {
+
+struct HandlerFixture {
+  ManualClock clock;
+  prometheus::Registry registry;
+  std::vector<RecordedRequest> requests;
+  std::unique_ptr<BatchHandler> handler;
+  CancelToken cancel;
+
+  explicit HandlerFixture(FakeTransport::Responder r,
+                          const std::string& sink = "elasticsearch: {url: 'http://fake:9200', "
+                                                    "index: 'logs-{service.name}-{yyyy.MM.dd}'}") {
+    PipelineConfig p;
+    p.type = "logs";
+    p.redis.stream = "logs:app";
+    p.sink = YAML::Load(sink);
+    p.transform = YAML::Load("logs: {fields: {environment: test}}");
+    auto lc = parseLogsConfig(p, {});
+    handler = logs::makeLogsHandler(p, lc, std::make_unique<FakeTransport>(clock, std::move(r), &requests),
+                                    registry, clock);
+  }
+};
+
+StreamEntry entry(const std::string& id, const std::string& payload) {
+  StreamEntry e;
+  e.id = id;
+  e.fields = {{"message", payload}};
+  return e;
+}
+
+}  // namespace
+
+TEST(LogsHandler, MapsDeliversAndDeadLettersInOrder) {
+  HandlerFixture f([](const RecordedRequest& r, size_t) { return HttpResponse{200, allCreated(r.body), {}}; });
+  std::vector<StreamEntry> batch = {
+      entry("1-0", R"({"@timestamp":"2024-03-04T05:06:07Z","service":"Checkout","msg":"ok"})"),
+      entry("2-0", R"({"broken":)"),
+      entry("3-0", "<13>1 2024-03-05T00:00:00Z h sshd 1 - - login"),
+      entry("4-0", R"({"timestamp":"not a time"})"),
+  };
+  auto results = f.handler->handle(batch, f.cancel);
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_EQ(results[0].outcome, EntryOutcome::kDelivered);
+  EXPECT_EQ(results[1].outcome, EntryOutcome::kDeadLetter);
+  EXPECT_EQ(results[1].reason.rfind("parse: json:", 0), 0u) << results[1].reason;
+  EXPECT_EQ(results[2].outcome, EntryOutcome::kDelivered);
+  EXPECT_EQ(results[3].outcome, EntryOutcome::kDeadLetter);
+  EXPECT_NE(results[3].reason.find("timestamp"), std::string::npos);
+
+  ASSERT_EQ(f.requests.size(), 1u);
+  const std::string& body = f.requests[0].body;
+  EXPECT_NE(body.find(R"({"create":{"_index":"logs-checkout-2024.03.04","_id":"logs:app/1-0"}})"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find(R"({"create":{"_index":"logs-sshd-2024.03.05","_id":"logs:app/3-0"}})"),
+            std::string::npos)
+      << body;
+  // The source line is the ECS document, enrichment included.
+  size_t line = body.find('\n') + 1;
+  auto doc = nlohmann::json::parse(body.substr(line, body.find('\n', line) - line));
+  EXPECT_EQ(doc["service"]["environment"], "test");
+  EXPECT_EQ(doc["message"], "ok");
+  EXPECT_EQ(counterValue(f.registry, "shoal_logs_entries_total", "result", "invalid"), 2);
+  EXPECT_EQ(counterValue(f.registry, "shoal_logs_entries_total", "result", "mapped"), 2);
+  EXPECT_EQ(f.handler->sinkName(), "elasticsearch");
+}
+
+TEST(LogsHandler, SameEntryGivesTheSameIdAcrossBatches) {
+  HandlerFixture f([](const RecordedRequest& r, size_t) { return HttpResponse{200, allCreated(r.body), {}}; });
+  std::vector<StreamEntry> batch = {entry("9-1", R"({"msg":"x","service":"s"})")};
+  f.handler->handle(batch, f.cancel);
+  f.clock.advance(seconds(90000));  // a day later: redelivery must not change index or id
+  f.handler->handle(batch, f.cancel);
+  ASSERT_EQ(f.requests.size(), 2u);
+  EXPECT_EQ(idsInBody(f.requests[0].body), idsInBody(f.requests[1].body));
+  EXPECT_EQ(f.requests[0].body.substr(0, f.requests[0].body.find('\n')),
+            f.requests[1].body.substr(0, f.requests[1].body.find('\n')));
+}
+
+TEST(LogsHandler, MissingIndexFieldUsesFallback) {
+  HandlerFixture f([](const RecordedRequest& r, size_t) { return HttpResponse{200, allCreated(r.body), {}}; });
+  std::vector<StreamEntry> batch = {entry("1-0", R"({"msg":"no service","time":0})")};
+  f.handler->handle(batch, f.cancel);
+  ASSERT_EQ(f.requests.size(), 1u);
+  EXPECT_NE(f.requests[0].body.find("\"_index\":\"logs-unknown-1970.01.01\""), std::string::npos)
+      << f.requests[0].body;
+}
+
+TEST(LogsHandler, AllInvalidBatchSendsNothing) {
+  HandlerFixture f([](const RecordedRequest& r, size_t) { return HttpResponse{200, allCreated(r.body), {}}; });
+  std::vector<StreamEntry> batch = {entry("1-0", "{"), entry("2-0", "{\"a\":")};
+  auto results = f.handler->handle(batch, f.cancel);
+  EXPECT_TRUE(f.requests.empty());
+  for (auto& r : results) EXPECT_EQ(r.outcome, EntryOutcome::kDeadLetter);
+}
+
+TEST(LogsHandler, BadConfigThrowsConfigError) {
+  PipelineConfig p;
+  p.type = "logs";
+  p.redis.stream = "s";
+  p.sink = YAML::Load("elasticsearch: {url: 'nope'}");
+  prometheus::Registry registry;
+  ManualClock clock;
+  try {
+    makeLogsHandler(p, registry, clock, {});
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.field(), "spec.sink.elasticsearch.url");
+  }
+}
