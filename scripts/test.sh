@@ -13,5 +13,11 @@ if [ -x scripts/k8s-binaries.sh ]; then
   # built once from their Go modules and cached in the build directory.
   scripts/k8s-binaries.sh "$BUILD"
 fi
-cd "$BUILD"
-ctest --output-on-failure --timeout 900 -j "${CTEST_JOBS:-2}" "$@"
+status=0
+(cd "$BUILD" && ctest --output-on-failure --timeout 900 -j "${CTEST_JOBS:-2}" "$@") || status=1
+# The fuzz tier: every libFuzzer target for a short, fixed number of runs over
+# its seed corpus (clang build in $BUILD/fuzz). `make fuzz` runs them longer.
+if [ $# -eq 0 ] && [ "${SHOAL_SKIP_FUZZ:-0}" != 1 ]; then
+  scripts/fuzz.sh --short "$BUILD" || status=1
+fi
+exit $status
