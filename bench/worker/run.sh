@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Issue-2 worker benchmark: 1,000,000 preloaded ~300-byte JSON logs in a local
+# redis-server, one shoal-worker process draining them into shoal-bulk-server
+# (ids only, no sources kept). Prints:
+#   bench: redis_read_ack_ceiling_per_s, worker_logs_events_per_s,
+#   worker_peak_rss_mib, worker_batch100_p99_ms
+# Usage: bench/worker/run.sh <build-dir> [entries]
+set -euo pipefail
+BUILD=${1:?usage: run.sh <build-dir> [entries]}
+COUNT=${2:-1000000}
+BENCH="$BUILD/bench/worker/worker_bench"
+WORKER="$BUILD/runtime/worker/shoal-worker"
+BULK="$BUILD/tests/tools/bulk_server/shoal-bulk-server"
+for f in "$BENCH" "$WORKER" "$BULK"; do
+  [[ -x "$f" ]] || { echo "run.sh: missing $f (build targets worker_bench shoal-worker shoal-bulk-server)" >&2; exit 1; }
+done
+DIR=$(mktemp -d /tmp/shoal-worker-bench.XXXXXX)
+REDIS_PID= BULK_PID=
+cleanup() {
+  [[ -n "$BULK_PID" ]] && kill "$BULK_PID" 2>/dev/null || true
+  [[ -n "$REDIS_PID" ]] && kill "$REDIS_PID" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+RPORT=$(freeport)
+redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$DIR" \
+  --logfile "$DIR/redis.log" --daemonize no &
+REDIS_PID=$!
+BPORT=$(freeport)
+"$BULK" --port "$BPORT" --no-store-sources > "$DIR/bulk.out" 2> "$DIR/bulk.err" &
+BULK_PID=$!
+for _ in $(seq 1 200); do
+  redis-cli -p "$RPORT" ping >/dev/null 2>&1 && \
+    (exec 3<>"/dev/tcp/127.0.0.1/$BPORT") 2>/dev/null && break
+  sleep 0.05
+done
+URL="redis://127.0.0.1:$RPORT"
+"$BENCH" preload --redis "$URL" --stream bench-logs --count "$COUNT"
+"$BENCH" ceiling --redis "$URL" --stream bench-logs
+"$BENCH" drain --redis "$URL" --stream bench-logs --count "$COUNT" --worker "$WORKER" \
+  --sink "http://127.0.0.1:$BPORT" --dir "$DIR"
+"$BENCH" batch --redis "$URL" --stream bench-logs --batches 2000

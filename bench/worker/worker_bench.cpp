@@ -1,0 +1,265 @@
+// worker_bench: the issue-2 worker benchmark's measuring parts. Subcommands:
+//   preload   XADD N ~300-byte JSON log entries (pipelined)
+//   ceiling   XREADGROUP COUNT 500 + XACK in a tight loop on its own group:
+//             the Redis read/ack ceiling for this machine
+//   drain     runs one shoal-worker process on a preloaded stream, measures the
+//             time until its group has read and acknowledged everything, and
+//             the worker's peak RSS (VmHWM)
+//   batch     the consumer loop in-process with the logs handler over an
+//             instant fake sink, 100-entry batches: p99 of one batch
+//             (read + transform + bulk encode/decode + XACK; sink time excluded)
+// Each prints `bench: <name> <value> <unit>` lines.
+#include <CLI/CLI.hpp>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include "shoal/redis/client.h"
+#include "shoal/worker/consumer_loop.h"
+#ifdef SHOAL_HAVE_LOGS
+#include "shoal/logs/http_transport.h"
+#include "shoal/logs/logs_config.h"
+#include "shoal/logs/logs_handler.h"
+#endif
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+shoal::redis::ConnectionOptions connect(const std::string& url) {
+  auto o = shoal::redis::parseUrl(url);
+  if (!o) {
+    std::cerr << o.error().message << "\n";
+    std::exit(2);
+  }
+  return *o;
+}
+
+std::string logLine(int64_t i, std::mt19937_64& rng) {
+  static const char* levels[] = {"info", "info", "info", "warn", "error", "debug"};
+  static const char* services[] = {"checkout", "payments", "search", "cart"};
+  char buf[512];
+  int n = std::snprintf(buf, sizeof buf,
+                        R"({"@timestamp":"2026-11-21T05:%02d:%02d.%03dZ","level":"%s","message":"GET /api/v1/items/%lld )"
+                        R"(returned 200 in %d ms for user %llu","service":{"name":"%s"},"host":{"name":"node-%d"},)"
+                        R"("trace":{"id":"%016llx%016llx"},"http":{"method":"GET","status":200},"bytes":%d})",
+                        static_cast<int>(i / 60000 % 60), static_cast<int>(i / 1000 % 60), static_cast<int>(i % 1000),
+                        levels[rng() % 6], static_cast<long long>(i), static_cast<int>(rng() % 900),
+                        static_cast<unsigned long long>(rng() % 1000000), services[rng() % 4],
+                        static_cast<int>(rng() % 16), static_cast<unsigned long long>(rng()),
+                        static_cast<unsigned long long>(rng()), static_cast<int>(rng() % 100000));
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+int preload(const std::string& url, const std::string& stream, int64_t count) {
+  shoal::redis::Client c(connect(url), shoal::SystemClock::instance());
+  std::mt19937_64 rng(42);
+  const int64_t chunk = 1000;
+  size_t bytes = 0;
+  for (int64_t done = 0; done < count; done += chunk) {
+    std::vector<shoal::redis::Command> cmds;
+    for (int64_t i = done; i < std::min(count, done + chunk); ++i) {
+      cmds.push_back({"XADD", stream, "*", "message", logLine(i, rng)});
+      bytes += cmds.back()[4].size();
+    }
+    auto r = c.pipeline(cmds);
+    if (!r) {
+      std::cerr << "preload: " << r.error().message << "\n";
+      return 1;
+    }
+  }
+  std::cerr << "preloaded " << count << " entries, mean payload " << bytes / std::max<int64_t>(count, 1)
+            << " bytes\n";
+  return 0;
+}
+
+int ceiling(const std::string& url, const std::string& stream) {
+  shoal::redis::Client c(connect(url), shoal::SystemClock::instance());
+  (void)c.createGroup(stream, "bench-ceiling", "0");
+  int64_t total = 0;
+  const auto start = SteadyClock::now();
+  for (;;) {
+    auto r = c.readGroup(stream, "bench-ceiling", "c", ">", 500, -1);
+    if (!r) {
+      std::cerr << "ceiling: " << r.error().message << "\n";
+      return 1;
+    }
+    if (r->empty()) break;
+    std::vector<std::string> ids;
+    ids.reserve(r->size());
+    for (auto& e : *r) ids.push_back(std::move(e.id));
+    if (!c.ack(stream, "bench-ceiling", ids)) return 1;
+    total += static_cast<int64_t>(ids.size());
+  }
+  const double secs = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  std::printf("bench: redis_read_ack_ceiling_per_s %.0f entries/s\n", static_cast<double>(total) / secs);
+  (void)c.command({"XGROUP", "DESTROY", stream, "bench-ceiling"});
+  return 0;
+}
+
+int64_t vmHwmKiB(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6));
+  return -1;
+}
+
+int drain(const std::string& url, const std::string& stream, const std::string& worker, const std::string& sinkUrl,
+          int64_t count, const std::string& dir) {
+  const std::string cfgPath = dir + "/bench-pipeline.yaml";
+  std::ofstream(cfgPath) << "spec:\n  type: logs\n  source:\n    redis:\n      stream: " << stream
+                         << "\n      consumerGroup: bench\n      startId: \"0\"\n      blockMs: 100\n"
+                         << "  delivery: {batchSize: 1000, lingerMs: 5}\n"
+                         << "  transform: {logs: {format: json}}\n"
+                         << "  sink:\n    elasticsearch: {url: \"" << sinkUrl
+                         << "\", index: \"logs-{service.name}-{yyyy.MM.dd}\"}\n";
+  shoal::redis::Client c(connect(url), shoal::SystemClock::instance());
+  const auto start = SteadyClock::now();
+  pid_t pid = fork();
+  if (pid == 0) {
+    setenv("SHOAL_REDIS_URL", url.c_str(), 1);
+    setenv("SHOAL_CONSUMER_NAME", "bench-worker", 1);
+    execl(worker.c_str(), worker.c_str(), "--config", cfgPath.c_str(), "--listen", "127.0.0.1:0", "--log-level",
+          "warn", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int64_t peak = 0;
+  bool drained = false;
+  while (std::chrono::duration<double>(SteadyClock::now() - start).count() < 600) {
+    peak = std::max(peak, vmHwmKiB(pid));
+    auto g = c.groups(stream);
+    if (g) {
+      for (auto& gi : *g)
+        if (gi.name == "bench" && gi.entriesRead.value_or(0) >= count && gi.pending == 0) drained = true;
+    }
+    if (drained) break;
+    int st = 0;
+    if (waitpid(pid, &st, WNOHANG) == pid) {
+      std::cerr << "drain: shoal-worker exited early\n";
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling cadence of a benchmark, not a test
+  }
+  const double secs = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  peak = std::max(peak, vmHwmKiB(pid));
+  kill(pid, SIGTERM);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  if (!drained) {
+    std::cerr << "drain: not drained within 600 s\n";
+    return 1;
+  }
+  std::printf("bench: worker_logs_events_per_s %.0f events/s\n", static_cast<double>(count) / secs);
+  std::printf("bench: worker_peak_rss_mib %.1f MiB\n", static_cast<double>(peak) / 1024.0);
+  return 0;
+}
+
+#ifdef SHOAL_HAVE_LOGS
+// A sink that answers every bulk request at once with 201 for each item.
+class InstantBulkSink : public shoal::logs::HttpTransport {
+ public:
+  shoal::logs::HttpResponse post(const std::string&, const std::string& body, const std::string&) override {
+    std::string items;
+    size_t pos = 0;
+    bool action = true;
+    while (pos < body.size()) {
+      size_t nl = body.find('\n', pos);
+      if (nl == std::string::npos) nl = body.size();
+      if (action) {
+        std::string_view line(body.data() + pos, nl - pos);
+        std::string id, index;
+        auto grab = [&](std::string_view key, std::string& out) {
+          auto k = line.find(key);
+          if (k == std::string_view::npos) return;
+          k += key.size();
+          auto e = line.find('"', k);
+          out.assign(line.substr(k, e - k));
+        };
+        grab("\"_id\":\"", id);
+        grab("\"_index\":\"", index);
+        if (!items.empty()) items += ',';
+        items += R"({"create":{"_index":")" + index + R"(","_id":")" + id + R"(","_version":1,"result":"created","status":201}})";
+      }
+      action = !action;
+      pos = nl + 1;
+    }
+    return {200, R"({"took":1,"errors":false,"items":[)" + items + "]}", ""};
+  }
+  shoal::logs::HttpResponse get(const std::string&) override {
+    return {200, R"({"name":"bench","version":{"number":"8.11.0"}})", ""};
+  }
+};
+#endif
+
+int batchP99(const std::string& url, const std::string& stream, int64_t batches) {
+#ifndef SHOAL_HAVE_LOGS
+  std::cerr << "batch: built without the logs pipeline\n";
+  return 1;
+#else
+  shoal::PipelineConfig cfg = shoal::loadPipelineConfig(
+      YAML::Load("spec:\n  type: logs\n  source:\n    redis:\n      stream: " + stream +
+                 "\n      consumerGroup: bench-batch\n      startId: \"0\"\n      claimIntervalMs: 0\n"
+                 "      blockMs: 100\n  delivery: {batchSize: 100, lingerMs: 0}\n"
+                 "  transform: {logs: {format: json}}\n"
+                 "  sink:\n    elasticsearch: {url: \"http://127.0.0.1:9\", index: \"logs-{service.name}-{yyyy.MM.dd}\"}\n"),
+      {{"SHOAL_REDIS_URL", url}, {"SHOAL_CONSUMER_NAME", "bench-batch"}});
+  prometheus::Registry reg;
+  auto& clock = shoal::SystemClock::instance();
+  auto logsCfg = shoal::logs::parseLogsConfig(cfg, {});
+  auto handler = shoal::logs::makeLogsHandler(cfg, logsCfg, std::make_unique<InstantBulkSink>(), reg, clock);
+  shoal::ConsumerLoop loop(cfg, *handler, clock, reg);
+  std::vector<double> ms;
+  ms.reserve(static_cast<size_t>(batches));
+  for (int64_t i = 0; i < batches + 20; ++i) {
+    const auto t0 = SteadyClock::now();
+    int64_t n = loop.step();
+    const double d = std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
+    if (n != 100) continue;
+    if (i >= 20) ms.push_back(d);  // skip warm-up
+  }
+  if (ms.empty()) {
+    std::cerr << "batch: no full batches\n";
+    return 1;
+  }
+  std::sort(ms.begin(), ms.end());
+  const double p99 = ms[std::min(ms.size() - 1, static_cast<size_t>(static_cast<double>(ms.size()) * 0.99))];
+  std::printf("bench: worker_batch100_p99_ms %.3f ms\n", p99);
+  std::cerr << "batch: " << ms.size() << " batches, p50 " << ms[ms.size() / 2] << " ms, delivered "
+            << loop.stats().delivered << "\n";
+  return 0;
+#endif
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"worker_bench: measuring parts of the issue-2 worker benchmark (see bench/worker/run.sh)"};
+  std::string url = "redis://127.0.0.1:6379", stream = "bench-logs", worker, sinkUrl, dir = "/tmp";
+  int64_t count = 1000000, batches = 2000;
+  app.add_option("--redis", url, "Redis URL");
+  app.add_option("--stream", stream, "stream key");
+  app.add_option("--count", count, "entries (preload, drain)");
+  app.add_option("--batches", batches, "100-entry batches to time (batch)");
+  app.add_option("--worker", worker, "shoal-worker executable (drain)");
+  app.add_option("--sink", sinkUrl, "bulk endpoint URL (drain)");
+  app.add_option("--dir", dir, "scratch directory (drain)");
+  std::string mode;
+  app.add_option("mode", mode, "preload | ceiling | drain | batch")->required();
+  CLI11_PARSE(app, argc, argv);
+  signal(SIGPIPE, SIG_IGN);
+  if (mode == "preload") return preload(url, stream, count);
+  if (mode == "ceiling") return ceiling(url, stream);
+  if (mode == "drain") return drain(url, stream, worker, sinkUrl, count, dir);
+  if (mode == "batch") return batchP99(url, stream, batches);
+  std::cerr << "unknown mode " << mode << "\n";
+  return 2;
+}
