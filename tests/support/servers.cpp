@@ -64,8 +64,8 @@ std::string httpRequest(int port, const std::string& method, const std::string& 
   ::close(fd);
   auto sp = resp.find(' ');
   if (status && sp != std::string::npos) *status = std::atoi(resp.c_str() + sp + 1);
-  auto body = resp.find("\r\n\r\n");
-  return body == std::string::npos ? std::string{} : resp.substr(body + 4);
+  auto bodyAt = resp.find("\r\n\r\n");
+  return bodyAt == std::string::npos ? std::string{} : resp.substr(bodyAt + 4);
 }
 
 // ---------------------------------------------------------------- Redis

@@ -1,0 +1,28 @@
+// The entry point of the metrics pipeline type (`type: metrics`): builds the
+// BatchHandler for the one sink configured under spec.sink.
+#pragma once
+
+#include <prometheus/registry.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "shoal/common/clock.h"
+#include "shoal/worker/batch_handler.h"
+#include "shoal/worker/config.h"
+
+namespace shoal {
+
+/// Dispatches on spec.sink.{prometheusRemoteWrite|pushgateway|postgres}
+/// (exactly one; ConfigError naming the field otherwise) and parses
+/// spec.transform.metrics. The PostgreSQL password comes from env
+/// SHOAL_SINK_PASSWORD. Throws ConfigError (startup only). The registry gets
+/// the sink's self-metrics and must outlive the handler.
+std::unique_ptr<BatchHandler> makeMetricsHandler(const PipelineConfig& config, prometheus::Registry& registry,
+                                                 Clock& clock);
+/// Same, with the environment given explicitly (tests).
+std::unique_ptr<BatchHandler> makeMetricsHandler(const PipelineConfig& config, prometheus::Registry& registry,
+                                                 Clock& clock, const std::map<std::string, std::string>& env);
+
+}  // namespace shoal

@@ -1,0 +1,63 @@
+// Sink dispatch and config parsing for the metrics pipeline type.
+#include "shoal/metrics/metrics_handler.h"
+
+#include <cstdlib>
+
+#include "shoal/metrics/metrics_config.h"
+#include "shoal/metrics/postgres_handler.h"
+#include "shoal/metrics/pushgateway_handler.h"
+#include "shoal/metrics/remote_write_handler.h"
+
+namespace shoal {
+
+std::unique_ptr<BatchHandler> makeMetricsHandler(const PipelineConfig& config, prometheus::Registry& registry,
+                                                 Clock& clock) {
+  std::map<std::string, std::string> env;
+  if (const char* pw = std::getenv("SHOAL_SINK_PASSWORD")) env["SHOAL_SINK_PASSWORD"] = pw;
+  return makeMetricsHandler(config, registry, clock, env);
+}
+
+std::unique_ptr<BatchHandler> makeMetricsHandler(const PipelineConfig& config, prometheus::Registry& registry,
+                                                 Clock& clock, const std::map<std::string, std::string>& env) {
+  using namespace shoal::metrics;
+  const YAML::Node& sink = config.sink;
+  if (!sink || !sink.IsMap())
+    throw ConfigError("spec.sink", "required: one of prometheusRemoteWrite, pushgateway, postgres");
+  const char* kinds[] = {"prometheusRemoteWrite", "pushgateway", "postgres"};
+  std::string kind;
+  for (const char* k : kinds) {
+    if (!sink[k]) continue;
+    if (!kind.empty())
+      throw ConfigError("spec.sink." + std::string(k), "only one sink allowed (" + kind + " is set too)");
+    kind = k;
+  }
+  for (auto it : sink) {
+    const std::string key = it.first.as<std::string>();
+    if (key != kinds[0] && key != kinds[1] && key != kinds[2])
+      throw ConfigError("spec.sink." + key, "not a metrics sink (prometheusRemoteWrite, pushgateway, postgres)");
+  }
+  if (kind.empty()) throw ConfigError("spec.sink", "required: one of prometheusRemoteWrite, pushgateway, postgres");
+  TransformConfig transform = parseTransformConfig(config.transform);
+  const std::string path = "spec.sink." + kind;
+  if (kind == "prometheusRemoteWrite") {
+    RemoteWriteConfig c = parseRemoteWriteConfig(sink[kind], path);
+    const std::string base = parseHttpUrl(c.url)->base;
+    const auto timeout = c.timeout;
+    return std::make_unique<RemoteWriteHandler>(
+        std::move(c), std::move(transform), clock, [base, timeout] { return makeHttplibTransport(base, timeout); },
+        &registry);
+  }
+  if (kind == "pushgateway") {
+    PushgatewayConfig c = parsePushgatewayConfig(sink[kind], path);
+    auto transport = makeHttplibTransport(parseHttpUrl(c.url)->base, c.timeout);
+    return std::make_unique<PushgatewayHandler>(std::move(c), std::move(transform), clock, std::move(transport));
+  }
+  PostgresConfig c = parsePostgresConfig(sink[kind], path);
+  if (auto it = env.find("SHOAL_SINK_PASSWORD"); it != env.end()) c.password = it->second;
+  c.stream = config.redis.stream;
+  c.consumerGroup = config.redis.consumerGroup;
+  if (c.stream.empty()) throw ConfigError("spec.source.redis.stream", "required for the postgres sink's entry ids");
+  return std::make_unique<PostgresHandler>(std::move(c), std::move(transform), clock);
+}
+
+}  // namespace shoal
