@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   std::string url = "redis://127.0.0.1:6379";
   std::string stream = "logs";
   std::string kindName = "json";
-  std::string field = "message";
+  std::string field;
   int64_t total = 10000;
   double rate = 0;
   int64_t burst = 0;
@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
       ->envname("SHOAL_REDIS_URL");
   app.add_option("--stream", stream, "Stream key to XADD to");
   app.add_option("--kind", kindName, "Payload kind: json, rfc5424, rfc3164, mixed (logs) or metrics");
-  app.add_option("--field", field, "Entry field that holds the payload");
+  app.add_option("--field", field, "Entry field that holds the payload (default: message for logs, event for metrics)");
   app.add_option("--total", total, "Stop after this many entries (0 = no limit; then --duration or Ctrl-C ends it)");
   app.add_option("--rate", rate, "Steady entries per second after the first burst (0 = as fast as possible)");
   app.add_option("--burst", burst, "Entries sent at once, at the start and every --burst-every seconds");
@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
     std::cerr << "shoal-loadgen: --kind: unknown payload kind '" << kindName << "'\n";
     return 2;
   }
+  if (field.empty()) field = kind == shoal::loadgen::PayloadKind::kMetric ? "event" : "message";
   auto opts = shoal::redis::parseUrl(url);
   if (!opts) {
     std::cerr << "shoal-loadgen: --redis: " << opts.error().message << "\n";

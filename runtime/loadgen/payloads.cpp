@@ -1,6 +1,7 @@
 // Synthetic log lines and metric events for shoal-loadgen.
 #include "shoal/loadgen/payloads.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <ctime>
@@ -119,39 +120,50 @@ std::string PayloadGenerator::rfc3164(uint64_t n, int64_t epochMs) {
   return s;
 }
 
+int64_t PayloadGenerator::seriesTime(const std::string& series, int64_t epochMs) {
+  auto& last = lastTs_[series];
+  last = std::max(epochMs, last + 1);
+  return last;
+}
+
 std::string PayloadGenerator::metric(uint64_t n, int64_t epochMs) {
   const auto r = rng_();
-  char buf[512];
+  char buf[640];
   int len;
+  // 4 types x 4 services x 64 instances: enough series that per-series
+  // timestamps (each one millisecond after the last) stay close to now.
+  const char* service = kServices[r % kServices.size()];
+  const std::string instance = "i-" + std::to_string((n / 4) % 64);
+  epochMs = seriesTime(std::to_string(n % 4) + service + instance, epochMs);
   switch (n % 4) {
     case 0:
       len = std::snprintf(buf, sizeof buf,
                           "{\"name\":\"http_requests_total\",\"type\":\"counter\",\"value\":%llu,"
-                          "\"labels\":{\"service\":\"%s\",\"code\":\"200\"},\"timestamp\":%lld}",
-                          static_cast<unsigned long long>(n), kServices[r % kServices.size()],
+                          "\"labels\":{\"service\":\"%s\",\"instance\":\"%s\",\"code\":\"200\"},\"timestamp\":%lld}",
+                          static_cast<unsigned long long>(n), service, instance.c_str(),
                           static_cast<long long>(epochMs));
       break;
     case 1:
       len = std::snprintf(buf, sizeof buf,
                           "{\"name\":\"queue_depth\",\"type\":\"gauge\",\"value\":%.2f,"
-                          "\"labels\":{\"service\":\"%s\"},\"timestamp\":%lld}",
-                          static_cast<double>(r % 10000) / 10.0, kServices[r % kServices.size()],
+                          "\"labels\":{\"service\":\"%s\",\"instance\":\"%s\"},\"timestamp\":%lld}",
+                          static_cast<double>(r % 10000) / 10.0, service, instance.c_str(),
                           static_cast<long long>(epochMs));
       break;
     case 2:
       len = std::snprintf(
           buf, sizeof buf,
           "{\"name\":\"request_seconds\",\"type\":\"histogram\",\"buckets\":{\"0.1\":%d,\"0.5\":%d,"
-          "\"1\":%d},\"sum\":%.3f,\"count\":%d,\"labels\":{\"service\":\"%s\"},\"timestamp\":%lld}",
+          "\"1\":%d},\"sum\":%.3f,\"count\":%d,\"labels\":{\"service\":\"%s\",\"instance\":\"%s\"},\"timestamp\":%lld}",
           static_cast<int>(r % 5), static_cast<int>(r % 5 + 3), static_cast<int>(r % 5 + 6),
           static_cast<double>(r % 1000) / 100.0, static_cast<int>(r % 5 + 7),
-          kServices[r % kServices.size()], static_cast<long long>(epochMs));
+          service, instance.c_str(), static_cast<long long>(epochMs));
       break;
     default:
       len = std::snprintf(
           buf, sizeof buf,
           "{\"name\":\"payload_bytes\",\"type\":\"summary\",\"quantiles\":{\"0.5\":%d,\"0.99\":%d},"
-          "\"sum\":%d,\"count\":%d,\"labels\":{\"service\":\"%s\"},\"timestamp\":%lld}",
+          "\"sum\":%d,\"count\":%d,\"labels\":{\"service\":\"%s\",\"instance\":\"%s\"},\"timestamp\":%lld}",
           static_cast<int>(r % 500), static_cast<int>(r % 500 + 500), static_cast<int>(r % 9000),
           static_cast<int>(r % 30 + 1), kServices[r % kServices.size()],
           static_cast<long long>(epochMs));

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <unordered_map>
 
 namespace shoal::loadgen {
 
@@ -29,7 +30,13 @@ class PayloadGenerator {
   std::string metric(uint64_t n, int64_t epochMs);
   std::string filler(size_t have);
 
+  /// A timestamp for a series that is never earlier than, nor equal to, the
+  /// last one given to it: Prometheus rejects out-of-order and same-time
+  /// samples of one series.
+  int64_t seriesTime(const std::string& series, int64_t epochMs);
+
   PayloadKind kind_;
+  std::unordered_map<std::string, int64_t> lastTs_;
   size_t targetBytes_;
   std::mt19937_64 rng_;
 };

@@ -1,0 +1,83 @@
+// The WorkerPool custom resource (shoal.dev/v1alpha1): the scaled group of
+// workers for one Pipeline. Field names match crds/ exactly; defaults here are
+// the same as the CRD's, so objects from YAML files (local mode) and from the
+// API server read the same.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "shoal/api/meta.h"
+#include "shoal/api/pipeline.h"
+
+namespace shoal::api {
+
+inline constexpr const char* kWorkerPoolKind = "WorkerPool";
+inline constexpr const char* kWorkerPoolPlural = "workerpools";
+inline constexpr const char* kDefaultWorkerImage = "ghcr.io/shoal-dev/shoal-worker:0.1.0";
+
+/// The scaling section. Policy tuning fields are kept raw as well, so the
+/// policy adapter can read what it knows (operator/controllers/policy_adapter).
+struct ScalingSpecFields {
+  std::string policy = "drainTime";  // drainTime | targetBacklogPerReplica
+  double pollIntervalSeconds = 2.0;
+  bool paused = false;
+  std::optional<int32_t> fallbackReplicas;
+  nlohmann::json raw = nlohmann::json::object();
+};
+
+/// Pod template overrides, each passed through to the pod spec when set.
+struct PodOverrides {
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  nlohmann::json resources;          // core/v1 ResourceRequirements
+  nlohmann::json env;                // array of core/v1 EnvVar
+  nlohmann::json nodeSelector;       // map
+  nlohmann::json tolerations;        // array
+  nlohmann::json affinity;           // object
+  nlohmann::json imagePullSecrets;   // array
+  std::string serviceAccountName;
+  std::string priorityClassName;
+};
+
+struct WorkerPoolSpec {
+  std::string pipelineRef;  // spec.pipelineRef.name
+  std::string image = kDefaultWorkerImage;
+  std::string imagePullPolicy = "IfNotPresent";
+  std::optional<int32_t> replicas;  // owned by the user only while scaling is paused
+  int32_t minReplicas = 1;
+  int32_t maxReplicas = 10;
+  ScalingSpecFields scaling;
+  PodOverrides template_;
+  int64_t terminationGracePeriodSeconds = 30;
+  nlohmann::json raw = nlohmann::json::object();  // the spec as written
+};
+
+struct WorkerPoolStatus {
+  int64_t observedGeneration = 0;
+  int32_t replicas = 0;
+  int32_t readyReplicas = 0;
+  int32_t desiredReplicas = 0;
+  BacklogStatus backlog;
+  std::optional<double> arrivalRate;
+  std::optional<double> consumptionRate;
+  std::optional<double> estimatedDrainSeconds;
+  std::optional<std::string> lastScaleTime;
+  std::string selector;
+  std::vector<Condition> conditions;
+};
+
+struct WorkerPool {
+  ObjectMeta metadata;
+  WorkerPoolSpec spec;
+  WorkerPoolStatus status;
+};
+
+Result<WorkerPool> workerPoolFromJson(const nlohmann::json& j);
+nlohmann::json toJson(const WorkerPoolStatus& s);
+nlohmann::json toJson(const WorkerPool& p);
+
+}  // namespace shoal::api

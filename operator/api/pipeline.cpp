@@ -1,0 +1,136 @@
+// Pipeline: parsing from the API server's JSON (or a user's YAML converted to
+// JSON) and status serialization.
+#include "shoal/api/pipeline.h"
+
+namespace shoal::api {
+
+using nlohmann::json;
+
+namespace {
+
+SecretKeyRef secretRefAt(const json& j, const char* key, const char* defaultKey) {
+  const json& r = objectAt(j, key);
+  SecretKeyRef ref;
+  ref.name = stringAt(r, "name");
+  ref.key = stringAt(r, "key", ref.name.empty() ? "" : defaultKey);
+  return ref;
+}
+
+json optNumber(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+
+}  // namespace
+
+Result<Pipeline> pipelineFromJson(const json& j) {
+  if (!j.is_object()) return makeError(Errc::kInvalidInput, "Pipeline: not an object");
+  Pipeline p;
+  p.metadata = metaFromJson(j);
+  const json& spec = objectAt(j, "spec");
+  if (!spec.is_object()) return makeError(Errc::kInvalidInput, "spec: missing");
+  p.spec.raw = spec;
+  p.spec.type = stringAt(spec, "type");
+  if (p.spec.type != "logs" && p.spec.type != "metrics") {
+    return makeError(Errc::kInvalidInput, "spec.type: must be logs or metrics");
+  }
+  const json& redis = objectAt(objectAt(spec, "source"), "redis");
+  if (!redis.is_object()) return makeError(Errc::kInvalidInput, "spec.source.redis: missing");
+  RedisSource& r = p.spec.redis;
+  r.address = stringAt(redis, "address");
+  r.url = stringAt(redis, "url");
+  if (r.address.empty() && r.url.empty()) {
+    return makeError(Errc::kInvalidInput, "spec.source.redis.address: missing (or url)");
+  }
+  r.db = intAt(redis, "db", 0);
+  const json& tls = objectAt(redis, "tls");
+  r.tls = boolAt(tls, "enabled", false) || r.url.rfind("rediss://", 0) == 0;
+  r.tlsInsecureSkipVerify = boolAt(tls, "insecureSkipVerify", false);
+  r.tlsServerName = stringAt(tls, "serverName");
+  r.usernameSecretRef = secretRefAt(redis, "usernameSecretRef", "username");
+  r.passwordSecretRef = secretRefAt(redis, "passwordSecretRef", "password");
+  r.stream = stringAt(redis, "stream");
+  if (r.stream.empty()) return makeError(Errc::kInvalidInput, "spec.source.redis.stream: missing");
+  r.consumerGroup = stringAt(redis, "consumerGroup", "shoal");
+  r.startId = stringAt(redis, "startId", "$");
+
+  const json& sink = objectAt(spec, "sink");
+  for (const char* kind : {"elasticsearch", "prometheusRemoteWrite", "pushgateway", "postgres"}) {
+    const json& s = objectAt(sink, kind);
+    if (!s.is_object()) continue;
+    p.spec.sink.kind = kind;
+    p.spec.sink.passwordSecretRef = secretRefAt(s, "passwordSecretRef", "password");
+    if (p.spec.sink.passwordSecretRef.empty()) {
+      p.spec.sink.passwordSecretRef =
+          secretRefAt(objectAt(s, "basicAuth"), "passwordSecretRef", "password");
+    }
+    p.spec.sink.apiKeySecretRef = secretRefAt(s, "apiKeySecretRef", "apiKey");
+    p.spec.sink.bearerTokenSecretRef = secretRefAt(s, "bearerTokenSecretRef", "token");
+    break;
+  }
+  p.spec.consumerGroupDeletionPolicy =
+      stringAt(spec, "consumerGroupDeletionPolicy", kRetainConsumerGroup);
+
+  const json& st = objectAt(j, "status");
+  p.status.observedGeneration = intAt(st, "observedGeneration", 0);
+  if (st.is_object() && st.contains("conditions")) {
+    p.status.conditions = conditionsFromJson(st["conditions"]);
+  }
+  const json& b = objectAt(st, "backlog");
+  p.status.backlog.lag = optIntAt(b, "lag");
+  p.status.backlog.pending = optIntAt(b, "pending");
+  p.status.backlog.total = optIntAt(b, "total");
+  if (st.is_object() && st.contains("arrivalRate") && st["arrivalRate"].is_number()) {
+    p.status.arrivalRate = st["arrivalRate"].get<double>();
+  }
+  if (st.is_object() && st.contains("consumptionRate") && st["consumptionRate"].is_number()) {
+    p.status.consumptionRate = st["consumptionRate"].get<double>();
+  }
+  p.status.sink = stringAt(st, "sink");
+  if (st.is_object() && st.contains("pools") && st["pools"].is_array()) {
+    for (const auto& n : st["pools"]) {
+      PoolSummary ps;
+      ps.name = stringAt(n, "name");
+      ps.replicas = static_cast<int32_t>(intAt(n, "replicas", 0));
+      ps.readyReplicas = static_cast<int32_t>(intAt(n, "readyReplicas", 0));
+      ps.ready = boolAt(n, "ready", false);
+      if (!ps.name.empty()) p.status.pools.push_back(ps);
+    }
+  }
+  return p;
+}
+
+json toJson(const BacklogStatus& b) {
+  json j = json::object();
+  if (b.lag) j["lag"] = *b.lag;
+  if (b.pending) j["pending"] = *b.pending;
+  if (b.total) j["total"] = *b.total;
+  return j;
+}
+
+json toJson(const PipelineStatus& s) {
+  json j = json::object();
+  j["observedGeneration"] = s.observedGeneration;
+  j["conditions"] = toJson(s.conditions);
+  j["backlog"] = toJson(s.backlog);
+  j["arrivalRate"] = optNumber(s.arrivalRate);
+  j["consumptionRate"] = optNumber(s.consumptionRate);
+  j["pools"] = json::array();
+  for (const auto& p : s.pools) {
+    j["pools"].push_back(json{{"name", p.name},
+                              {"replicas", p.replicas},
+                              {"readyReplicas", p.readyReplicas},
+                              {"ready", p.ready}});
+  }
+  j["sink"] = s.sink;
+  // Unknown rates are written as null: in a merge patch that removes a stale
+  // value instead of leaving an old number behind.
+  return j;
+}
+
+json toJson(const Pipeline& p) {
+  json j{{"apiVersion", kApiVersion}, {"kind", kPipelineKind}};
+  j["metadata"] = toJson(p.metadata);
+  j["spec"] = p.spec.raw;
+  j["status"] = toJson(p.status);
+  return j;
+}
+
+}  // namespace shoal::api

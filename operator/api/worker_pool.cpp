@@ -1,0 +1,116 @@
+// WorkerPool: parsing with the CRD's defaults, and status serialization.
+#include "shoal/api/worker_pool.h"
+
+#include <algorithm>
+
+namespace shoal::api {
+
+using nlohmann::json;
+
+namespace {
+
+int32_t clampInt32(int64_t v) {
+  return static_cast<int32_t>(std::clamp<int64_t>(v, 0, INT32_MAX));
+}
+
+json copyIf(const json& j, const char* key) {
+  if (!j.is_object()) return json();
+  auto it = j.find(key);
+  return it == j.end() ? json() : *it;
+}
+
+}  // namespace
+
+Result<WorkerPool> workerPoolFromJson(const json& j) {
+  if (!j.is_object()) return makeError(Errc::kInvalidInput, "WorkerPool: not an object");
+  WorkerPool w;
+  w.metadata = metaFromJson(j);
+  const json& spec = objectAt(j, "spec");
+  if (!spec.is_object()) return makeError(Errc::kInvalidInput, "spec: missing");
+  WorkerPoolSpec& s = w.spec;
+  s.raw = spec;
+  s.pipelineRef = stringAt(objectAt(spec, "pipelineRef"), "name");
+  if (s.pipelineRef.empty()) return makeError(Errc::kInvalidInput, "spec.pipelineRef.name: missing");
+  s.image = stringAt(spec, "image", kDefaultWorkerImage);
+  if (s.image.empty()) s.image = kDefaultWorkerImage;
+  s.imagePullPolicy = stringAt(spec, "imagePullPolicy", "IfNotPresent");
+  if (auto r = optIntAt(spec, "replicas")) s.replicas = clampInt32(*r);
+  s.minReplicas = clampInt32(intAt(spec, "minReplicas", 1));
+  s.maxReplicas = clampInt32(intAt(spec, "maxReplicas", 10));
+  if (s.maxReplicas < s.minReplicas) {
+    return makeError(Errc::kInvalidInput, "spec.maxReplicas: must be >= spec.minReplicas");
+  }
+  s.terminationGracePeriodSeconds =
+      std::max<int64_t>(1, intAt(spec, "terminationGracePeriodSeconds", 30));
+
+  const json& sc = objectAt(spec, "scaling");
+  s.scaling.raw = sc.is_object() ? sc : json::object();
+  s.scaling.policy = stringAt(sc, "policy", "drainTime");
+  double poll = numberAt(sc, "pollIntervalSeconds", 2.0);
+  s.scaling.pollIntervalSeconds = (poll > 0.05 && poll < 3600) ? poll : 2.0;
+  s.scaling.paused = boolAt(sc, "paused", false);
+  if (auto f = optIntAt(sc, "fallbackReplicas")) s.scaling.fallbackReplicas = clampInt32(*f);
+
+  const json& t = objectAt(spec, "template");
+  s.template_.labels = stringMapAt(t, "labels");
+  s.template_.annotations = stringMapAt(t, "annotations");
+  s.template_.resources = copyIf(t, "resources");
+  s.template_.env = copyIf(t, "env");
+  s.template_.nodeSelector = copyIf(t, "nodeSelector");
+  s.template_.tolerations = copyIf(t, "tolerations");
+  s.template_.affinity = copyIf(t, "affinity");
+  s.template_.imagePullSecrets = copyIf(t, "imagePullSecrets");
+  s.template_.serviceAccountName = stringAt(t, "serviceAccountName");
+  s.template_.priorityClassName = stringAt(t, "priorityClassName");
+
+  const json& st = objectAt(j, "status");
+  WorkerPoolStatus& o = w.status;
+  o.observedGeneration = intAt(st, "observedGeneration", 0);
+  o.replicas = clampInt32(intAt(st, "replicas", 0));
+  o.readyReplicas = clampInt32(intAt(st, "readyReplicas", 0));
+  o.desiredReplicas = clampInt32(intAt(st, "desiredReplicas", 0));
+  if (st.is_object() && st.contains("lastScaleTime") && st["lastScaleTime"].is_string()) {
+    o.lastScaleTime = st["lastScaleTime"].get<std::string>();
+  }
+  o.selector = stringAt(st, "selector");
+  const json& b = objectAt(st, "backlog");
+  o.backlog.lag = optIntAt(b, "lag");
+  o.backlog.pending = optIntAt(b, "pending");
+  o.backlog.total = optIntAt(b, "total");
+  auto optNum = [&](const char* k) -> std::optional<double> {
+    if (st.is_object() && st.contains(k) && st[k].is_number()) return st[k].get<double>();
+    return std::nullopt;
+  };
+  o.arrivalRate = optNum("arrivalRate");
+  o.consumptionRate = optNum("consumptionRate");
+  o.estimatedDrainSeconds = optNum("estimatedDrainSeconds");
+  if (st.is_object() && st.contains("conditions")) o.conditions = conditionsFromJson(st["conditions"]);
+  return w;
+}
+
+json toJson(const WorkerPoolStatus& s) {
+  auto opt = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
+  json j = json::object();
+  j["observedGeneration"] = s.observedGeneration;
+  j["replicas"] = s.replicas;
+  j["readyReplicas"] = s.readyReplicas;
+  j["desiredReplicas"] = s.desiredReplicas;
+  j["backlog"] = toJson(s.backlog);
+  j["arrivalRate"] = opt(s.arrivalRate);
+  j["consumptionRate"] = opt(s.consumptionRate);
+  j["estimatedDrainSeconds"] = opt(s.estimatedDrainSeconds);
+  j["lastScaleTime"] = s.lastScaleTime ? json(*s.lastScaleTime) : json(nullptr);
+  j["selector"] = s.selector;
+  j["conditions"] = toJson(s.conditions);
+  return j;
+}
+
+json toJson(const WorkerPool& p) {
+  json j{{"apiVersion", kApiVersion}, {"kind", kWorkerPoolKind}};
+  j["metadata"] = toJson(p.metadata);
+  j["spec"] = p.spec.raw;
+  j["status"] = toJson(p.status);
+  return j;
+}
+
+}  // namespace shoal::api

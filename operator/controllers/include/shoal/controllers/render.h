@@ -1,0 +1,70 @@
+// What a WorkerPool becomes on Kubernetes, as pure functions: the worker's
+// config file (the Pipeline spec, the shape shoal-worker reads), its hash, the
+// ConfigMap that carries it and the Deployment that runs the workers. The same
+// config and environment feed the local process backend (issue 6).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "shoal/api/pipeline.h"
+#include "shoal/api/worker_pool.h"
+
+namespace shoal::controllers {
+
+inline constexpr const char* kFieldManager = "shoal-operator";
+inline constexpr const char* kConfigHashAnnotation = "shoal.dev/config-hash";
+inline constexpr const char* kPipelineLabel = "shoal.dev/pipeline";
+inline constexpr const char* kWorkerPoolLabel = "shoal.dev/worker-pool";
+inline constexpr const char* kConfigFileName = "pipeline.yaml";
+inline constexpr const char* kConfigMountPath = "/etc/shoal";
+inline constexpr int kWorkerPort = 9100;
+
+/// The worker config YAML: the Pipeline spec, deterministic (sorted keys),
+/// with no secret values in it (secrets reach the worker as env).
+std::string renderWorkerConfig(const api::Pipeline& pipeline);
+
+/// A stable hex digest (FNV-1a 64) of the rendered config; it goes into the
+/// pod template so a config change rolls the workers.
+std::string configHash(const std::string& renderedConfig);
+
+/// An env var taken from a Secret key (SHOAL_REDIS_PASSWORD, ...).
+struct SecretEnv {
+  std::string name;
+  api::SecretKeyRef ref;
+};
+/// The secret-backed env vars the worker needs for this Pipeline.
+std::vector<SecretEnv> workerSecretEnv(const api::Pipeline& pipeline);
+
+/// The ConfigMap's and Deployment's name for a pool.
+std::string configMapName(const api::WorkerPool& pool);
+std::string deploymentName(const api::WorkerPool& pool);
+
+/// Selector labels (name + instance only, stable for the Deployment's life).
+std::map<std::string, std::string> selectorLabels(const api::WorkerPool& pool);
+/// "app.kubernetes.io/name=shoal-worker,app.kubernetes.io/instance=<pool>"
+std::string selectorString(const api::WorkerPool& pool);
+/// All labels of rendered objects: selector + app.kubernetes.io/* + shoal.dev/*.
+std::map<std::string, std::string> objectLabels(const api::WorkerPool& pool);
+
+/// The owner reference to the pool (controller: true, blockOwnerDeletion).
+nlohmann::json ownerReference(const api::WorkerPool& pool);
+
+/// The ConfigMap intent (apiVersion, kind, metadata, data).
+nlohmann::json renderConfigMap(const api::Pipeline& pipeline, const api::WorkerPool& pool,
+                               const std::string& renderedConfig);
+
+/// The Deployment intent with `replicas` and the config hash in the pod
+/// template's annotations.
+nlohmann::json renderDeployment(const api::Pipeline& pipeline, const api::WorkerPool& pool,
+                                const std::string& hash, int32_t replicas);
+
+/// Whether every field of `intent` is present with an equal value in `live`
+/// (objects compared key by key, recursively; arrays element by element with
+/// equal length). Server-added fields in `live` do not count as drift.
+bool containsIntent(const nlohmann::json& live, const nlohmann::json& intent);
+
+}  // namespace shoal::controllers

@@ -1,0 +1,97 @@
+// The WorkerPool reconciler: renders and converges the pool's workers (through
+// a WorkloadBackend), sizes them with the scaling policy on the BacklogProbe's
+// reading, and reports status, conditions and events.
+//
+// Design note
+// - Level-based: reconcile(ns, name) reads everything it needs and is
+//   idempotent; it is not told why it runs. The work queue guarantees one
+//   reconcile of a key at a time.
+// - The policy's ScalingState lives in memory per pool (reset when the pool's
+//   uid changes). After a restart it starts fresh, which is safe: the policy
+//   never scales down without a fresh, complete reading.
+// - Paused: spec.replicas (kubectl scale through /scale) is what the workers
+//   get; otherwise the policy owns the count and spec.replicas is ignored.
+// - Status is written only when it changed (conditions keep their
+//   lastTransitionTime unless the status flips).
+// Thread-safe: reconciles of different pools may run concurrently.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "shoal/controllers/interfaces.h"
+#include "shoal/controllers/reconcile.h"
+#include "shoal/policy/scaling_policy.h"
+#include "shoal/probe/backlog_probe.h"
+
+namespace shoal::controllers {
+
+inline constexpr const char* kConditionReady = "Ready";
+inline constexpr const char* kConditionScalingActive = "ScalingActive";
+inline constexpr const char* kConditionScalingLimited = "ScalingLimited";
+inline constexpr const char* kConditionFallback = "Fallback";
+inline constexpr const char* kConditionSourceReady = "SourceReady";
+
+/// The policy's view of a pool's spec (CRD fields to policy::ScalingSpec).
+policy::ScalingSpec scalingSpecOf(const api::WorkerPool& pool);
+
+/// Where the probe reads a Pipeline's stream, with credentials from Secrets.
+/// Fails (kNotFound) with a message naming the Secret when one is missing.
+Result<probe::RedisTarget> redisTargetOf(const api::Pipeline& pipeline, ResourceStore& store);
+
+/// Inputs of the pure status computation for a pool.
+struct PoolStatusInputs {
+  const api::WorkerPool* pool = nullptr;
+  bool pipelineFound = true;
+  std::string pipelineProblem;          // why the pool cannot run (empty if it can)
+  std::string pipelineProblemReason;    // CamelCase
+  std::optional<probe::BacklogReading> reading;
+  std::optional<policy::Decision> decision;
+  std::optional<WorkloadObservation> workload;
+  std::string workloadError;            // backend failed
+  int32_t desiredReplicas = 0;
+  bool paused = false;
+  std::optional<std::string> lastScaleTime;
+  WallTime now{};
+};
+
+/// Computes the full status (conditions included) from the previous status
+/// and what this reconcile saw. Pure.
+api::WorkerPoolStatus computeWorkerPoolStatus(const PoolStatusInputs& in);
+
+/// \brief Metrics hooks (prometheus in the operator, nothing in tests).
+class PoolMetrics {
+ public:
+  virtual ~PoolMetrics() = default;
+  virtual void observePool(const api::WorkerPool& pool, const api::WorkerPoolStatus& status) = 0;
+  virtual void forgetPool(const std::string& ns, const std::string& name) = 0;
+};
+
+class WorkerPoolReconciler {
+ public:
+  WorkerPoolReconciler(ResourceStore& store, WorkloadBackend& backend, EventSink& events,
+                       probe::BacklogProbe& probe, Clock& clock, PoolMetrics* metrics = nullptr);
+
+  ReconcileResult reconcile(const std::string& ns, const std::string& name);
+
+ private:
+  struct PoolState {
+    std::string uid;
+    policy::ScalingState scaling;
+    std::optional<int32_t> lastApplied;
+    std::optional<std::string> lastScaleTime;
+  };
+
+  ResourceStore& store_;
+  WorkloadBackend& backend_;
+  EventSink& events_;
+  probe::BacklogProbe& probe_;
+  Clock& clock_;
+  PoolMetrics* metrics_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<PoolState>> states_;
+};
+
+}  // namespace shoal::controllers

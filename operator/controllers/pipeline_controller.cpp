@@ -1,0 +1,172 @@
+// Pipeline reconciler: source readiness, pool aggregation, opt-in finalizer.
+#include "shoal/controllers/pipeline_controller.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "shoal/controllers/conditions.h"
+#include "shoal/controllers/worker_pool_controller.h"
+
+namespace shoal::controllers {
+
+using nlohmann::json;
+
+namespace {
+std::optional<double> roundRate(std::optional<double> v) {
+  if (!v || !std::isfinite(*v)) return std::nullopt;
+  return std::round(*v * 10.0) / 10.0;
+}
+bool hasFinalizer(const api::Pipeline& p, const std::string& f) {
+  return std::find(p.metadata.finalizers.begin(), p.metadata.finalizers.end(), f) !=
+         p.metadata.finalizers.end();
+}
+}  // namespace
+
+api::PipelineStatus computePipelineStatus(const PipelineStatusInputs& in) {
+  const api::Pipeline& p = *in.pipeline;
+  const int64_t gen = p.metadata.generation;
+  api::PipelineStatus st = p.status;
+  st.observedGeneration = gen;
+  st.sink = p.spec.sink.kind;
+  st.backlog = {};
+  st.arrivalRate.reset();
+  st.consumptionRate.reset();
+  st.pools.clear();
+  for (const auto& pool : in.pools) {
+    const api::Condition* r = findCondition(pool.status.conditions, kConditionReady);
+    st.pools.push_back(api::PoolSummary{pool.metadata.name, pool.status.replicas,
+                                        pool.status.readyReplicas,
+                                        r != nullptr && r->status == api::kTrue});
+  }
+  std::sort(st.pools.begin(), st.pools.end(),
+            [](const api::PoolSummary& a, const api::PoolSummary& b) { return a.name < b.name; });
+
+  auto& c = st.conditions;
+  ensureConditions(c, {kConditionSourceReady, kConditionReady}, "Reconciling", gen, in.now);
+
+  bool sourceReady = false;
+  if (!in.sourceProblem.empty()) {
+    setCondition(c, kConditionSourceReady, api::kFalse, in.sourceProblemReason, in.sourceProblem,
+                 gen, in.now);
+  } else if (in.reading && !in.reading->ok) {
+    setCondition(c, kConditionSourceReady, api::kFalse, probe::failureReason(in.reading->failure),
+                 in.reading->error, gen, in.now);
+  } else if (in.reading) {
+    sourceReady = true;
+    st.backlog.lag = in.reading->snapshot.lag;
+    st.backlog.pending = in.reading->snapshot.pending;
+    st.backlog.total = in.reading->backlog();
+    st.arrivalRate = roundRate(in.reading->arrivalRate);
+    st.consumptionRate = roundRate(in.reading->consumptionRate);
+    setCondition(c, kConditionSourceReady, api::kTrue, "SourceAvailable",
+                 "Redis is reachable; stream " + p.spec.redis.stream + " and consumer group " +
+                     p.spec.redis.consumerGroup + " exist.",
+                 gen, in.now);
+  }
+
+  std::vector<std::string> notReady;
+  for (const auto& pool : in.pools) {
+    const api::Condition* r = findCondition(pool.status.conditions, kConditionReady);
+    if (r == nullptr || r->status != api::kTrue) notReady.push_back(pool.metadata.name);
+  }
+  if (!sourceReady) {
+    const api::Condition* s = findCondition(c, kConditionSourceReady);
+    setCondition(c, kConditionReady, api::kFalse, "SourceNotReady",
+                 "The source is not ready: " + (s ? s->message : std::string("unknown")), gen,
+                 in.now);
+  } else if (in.pools.empty()) {
+    setCondition(c, kConditionReady, api::kFalse, "NoWorkerPools",
+                 "No WorkerPool references this Pipeline.", gen, in.now);
+  } else if (!notReady.empty()) {
+    std::string names;
+    for (const auto& n : notReady) names += (names.empty() ? "" : ", ") + n;
+    setCondition(c, kConditionReady, api::kFalse, "WorkerPoolsNotReady",
+                 "WorkerPools not ready: " + names + ".", gen, in.now);
+  } else {
+    setCondition(c, kConditionReady, api::kTrue, "WorkerPoolsReady",
+                 "The source is ready and all " + std::to_string(in.pools.size()) +
+                     " WorkerPools are ready.",
+                 gen, in.now);
+  }
+  return st;
+}
+
+PipelineReconciler::PipelineReconciler(ResourceStore& store, EventSink& events,
+                                       probe::BacklogProbe& probe, Clock& clock,
+                                       Duration pollInterval)
+    : store_(store), events_(events), probe_(probe), clock_(clock), poll_(pollInterval) {}
+
+ReconcileResult PipelineReconciler::reconcile(const std::string& ns, const std::string& name) {
+  auto got = store_.getPipeline(ns, name);
+  if (!got.ok()) return got.error();
+  if (!got.value()) return Action::await();
+  const api::Pipeline p = std::move(*got.value());
+  const EventTarget target{api::kPipelineKind, ns, name, p.metadata.uid};
+  const bool wantsFinalizer = p.spec.consumerGroupDeletionPolicy == api::kDeleteConsumerGroup;
+  auto redisTarget = redisTargetOf(p, store_);
+
+  if (p.metadata.deletionTimestamp) {
+    if (!hasFinalizer(p, api::kConsumerGroupFinalizer)) return Action::await();
+    if (wantsFinalizer) {
+      if (!redisTarget.ok()) return redisTarget.error();
+      auto d = probe_.inspector().destroyGroup(redisTarget.value(), p.spec.redis.stream,
+                                               p.spec.redis.consumerGroup);
+      if (!d.ok()) {
+        events_.record(target, "Warning", "ConsumerGroupDeletionFailed", d.error().message);
+        return d.error();
+      }
+      events_.record(target, "Normal", "ConsumerGroupDeleted",
+                     "Deleted consumer group " + p.spec.redis.consumerGroup + " of stream " +
+                         p.spec.redis.stream + ".");
+    }
+    auto r = store_.setPipelineFinalizer(p, api::kConsumerGroupFinalizer, false);
+    if (!r.ok()) return r.error();
+    return Action::await();
+  }
+  if (wantsFinalizer != hasFinalizer(p, api::kConsumerGroupFinalizer)) {
+    auto r = store_.setPipelineFinalizer(p, api::kConsumerGroupFinalizer, wantsFinalizer);
+    if (!r.ok()) return r.error();
+  }
+
+  PipelineStatusInputs in;
+  in.pipeline = &p;
+  in.now = clock_.wallNow();
+  if (!redisTarget.ok()) {
+    in.sourceProblemReason = "SecretNotFound";
+    in.sourceProblem = redisTarget.error().message;
+  } else {
+    in.reading = probe_.read(redisTarget.value(), p.spec.redis.stream, p.spec.redis.consumerGroup,
+                             std::chrono::seconds(1));
+    if (!in.reading->ok && (in.reading->failure == probe::ReadFailure::kGroupNotFound ||
+                            in.reading->failure == probe::ReadFailure::kStreamNotFound)) {
+      // The group is created where the workers would create it, so the
+      // backlog is measurable before the first worker starts.
+      auto created = probe_.inspector().ensureGroup(redisTarget.value(), p.spec.redis.stream,
+                                                    p.spec.redis.consumerGroup,
+                                                    p.spec.redis.startId);
+      if (created.ok()) {
+        events_.record(target, "Normal", "ConsumerGroupCreated",
+                       "Created consumer group " + p.spec.redis.consumerGroup + " on stream " +
+                           p.spec.redis.stream + " at " + p.spec.redis.startId + ".");
+        in.reading = probe_.read(redisTarget.value(), p.spec.redis.stream,
+                                 p.spec.redis.consumerGroup, Duration::zero());
+      }
+    }
+  }
+  auto pools = store_.listWorkerPools(ns);
+  if (!pools.ok()) return pools.error();
+  for (auto& pool : pools.value()) {
+    if (pool.spec.pipelineRef == name && !pool.metadata.deletionTimestamp) {
+      in.pools.push_back(std::move(pool));
+    }
+  }
+  auto st = computePipelineStatus(in);
+  json next = api::toJson(st);
+  if (next != api::toJson(p.status)) {
+    auto w = store_.writePipelineStatus(p, next);
+    if (!w.ok()) return w.error();
+  }
+  return Action::requeue(poll_);
+}
+
+}  // namespace shoal::controllers

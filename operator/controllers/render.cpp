@@ -1,0 +1,269 @@
+// Rendering of the worker config, ConfigMap and Deployment for a WorkerPool.
+#include "shoal/controllers/render.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdio>
+
+namespace shoal::controllers {
+
+using nlohmann::json;
+
+namespace {
+
+void emit(YAML::Emitter& out, const json& j) {
+  switch (j.type()) {
+    case json::value_t::object:
+      out << YAML::BeginMap;
+      for (auto it = j.begin(); it != j.end(); ++it) {  // nlohmann keeps keys sorted
+        out << YAML::Key << it.key() << YAML::Value;
+        emit(out, it.value());
+      }
+      out << YAML::EndMap;
+      break;
+    case json::value_t::array:
+      out << YAML::BeginSeq;
+      for (const auto& e : j) emit(out, e);
+      out << YAML::EndSeq;
+      break;
+    case json::value_t::string:
+      out << YAML::DoubleQuoted << j.get<std::string>();
+      break;
+    case json::value_t::boolean:
+      out << (j.get<bool>() ? "true" : "false");
+      break;
+    case json::value_t::number_integer:
+      out << j.get<int64_t>();
+      break;
+    case json::value_t::number_unsigned:
+      out << j.get<uint64_t>();
+      break;
+    case json::value_t::number_float:
+      out << j.dump();
+      break;
+    default:
+      out << YAML::Null;
+  }
+}
+
+json envFromSecret(const SecretEnv& e) {
+  return json{{"name", e.name},
+              {"valueFrom", {{"secretKeyRef", {{"name", e.ref.name}, {"key", e.ref.key}}}}}};
+}
+
+bool isOurEnv(const std::string& name, const std::vector<SecretEnv>& secrets) {
+  if (name == "SHOAL_CONSUMER_NAME") return true;
+  for (const auto& s : secrets) {
+    if (s.name == name) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string renderWorkerConfig(const api::Pipeline& pipeline) {
+  json doc = json::object();
+  doc["apiVersion"] = api::kApiVersion;
+  doc["kind"] = api::kPipelineKind;
+  doc["metadata"] = json{{"name", pipeline.metadata.name},
+                         {"namespace", pipeline.metadata.namespace_}};
+  doc["spec"] = pipeline.spec.raw;
+  YAML::Emitter out;
+  out << YAML::Comment("Rendered by shoal-operator from Pipeline " + pipeline.metadata.namespace_ +
+                       "/" + pipeline.metadata.name + "; secrets come from the environment.");
+  emit(out, doc);
+  return std::string(out.c_str()) + "\n";
+}
+
+std::string configHash(const std::string& renderedConfig) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : renderedConfig) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+std::vector<SecretEnv> workerSecretEnv(const api::Pipeline& p) {
+  std::vector<SecretEnv> out;
+  if (!p.spec.redis.usernameSecretRef.empty()) {
+    out.push_back({"SHOAL_REDIS_USERNAME", p.spec.redis.usernameSecretRef});
+  }
+  if (!p.spec.redis.passwordSecretRef.empty()) {
+    out.push_back({"SHOAL_REDIS_PASSWORD", p.spec.redis.passwordSecretRef});
+  }
+  if (!p.spec.sink.passwordSecretRef.empty()) {
+    out.push_back({"SHOAL_SINK_PASSWORD", p.spec.sink.passwordSecretRef});
+  }
+  if (!p.spec.sink.apiKeySecretRef.empty()) {
+    out.push_back({"SHOAL_SINK_API_KEY", p.spec.sink.apiKeySecretRef});
+  }
+  if (!p.spec.sink.bearerTokenSecretRef.empty()) {
+    out.push_back({"SHOAL_SINK_BEARER_TOKEN", p.spec.sink.bearerTokenSecretRef});
+  }
+  return out;
+}
+
+std::string configMapName(const api::WorkerPool& pool) { return pool.metadata.name + "-config"; }
+std::string deploymentName(const api::WorkerPool& pool) { return pool.metadata.name; }
+
+std::map<std::string, std::string> selectorLabels(const api::WorkerPool& pool) {
+  return {{"app.kubernetes.io/name", "shoal-worker"},
+          {"app.kubernetes.io/instance", pool.metadata.name}};
+}
+
+std::string selectorString(const api::WorkerPool& pool) {
+  std::string s;
+  for (const auto& [k, v] : selectorLabels(pool)) {
+    if (!s.empty()) s += ",";
+    s += k + "=" + v;
+  }
+  return s;
+}
+
+std::map<std::string, std::string> objectLabels(const api::WorkerPool& pool) {
+  auto l = selectorLabels(pool);
+  l["app.kubernetes.io/component"] = "worker";
+  l["app.kubernetes.io/part-of"] = "shoal";
+  l["app.kubernetes.io/managed-by"] = "shoal-operator";
+  l[kPipelineLabel] = pool.spec.pipelineRef;
+  l[kWorkerPoolLabel] = pool.metadata.name;
+  return l;
+}
+
+json ownerReference(const api::WorkerPool& pool) {
+  return json{{"apiVersion", api::kApiVersion}, {"kind", api::kWorkerPoolKind},
+              {"name", pool.metadata.name},     {"uid", pool.metadata.uid},
+              {"controller", true},             {"blockOwnerDeletion", true}};
+}
+
+json renderConfigMap(const api::Pipeline& pipeline, const api::WorkerPool& pool,
+                     const std::string& renderedConfig) {
+  return json{{"apiVersion", "v1"},
+              {"kind", "ConfigMap"},
+              {"metadata",
+               {{"name", configMapName(pool)},
+                {"namespace", pool.metadata.namespace_},
+                {"labels", objectLabels(pool)},
+                {"ownerReferences", json::array({ownerReference(pool)})}}},
+              {"data", {{kConfigFileName, renderedConfig}}}};
+}
+
+json renderDeployment(const api::Pipeline& pipeline, const api::WorkerPool& pool,
+                      const std::string& hash, int32_t replicas) {
+  const api::PodOverrides& t = pool.spec.template_;
+  auto secrets = workerSecretEnv(pipeline);
+
+  json env = json::array();
+  env.push_back({{"name", "SHOAL_CONSUMER_NAME"},
+                 {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.name"}}}}}});
+  for (const auto& s : secrets) env.push_back(envFromSecret(s));
+  if (t.env.is_array()) {
+    for (const auto& e : t.env) {
+      // Ours win: a user env var of the same name would fight the rendering.
+      if (e.is_object() && e.contains("name") && e["name"].is_string() &&
+          !isOurEnv(e["name"].get<std::string>(), secrets)) {
+        env.push_back(e);
+      }
+    }
+  }
+
+  auto podLabels = t.labels;
+  for (const auto& [k, v] : objectLabels(pool)) podLabels[k] = v;
+  auto podAnnotations = t.annotations;
+  podAnnotations[kConfigHashAnnotation] = hash;
+
+  json container = {
+      {"name", "worker"},
+      {"image", pool.spec.image},
+      {"imagePullPolicy", pool.spec.imagePullPolicy},
+      {"command", {"shoal-worker"}},
+      {"args",
+       {"--config", std::string(kConfigMountPath) + "/" + kConfigFileName, "--listen",
+        "0.0.0.0:" + std::to_string(kWorkerPort)}},
+      {"ports", {{{"name", "http"}, {"containerPort", kWorkerPort}, {"protocol", "TCP"}}}},
+      {"env", env},
+      {"livenessProbe",
+       {{"httpGet", {{"path", "/healthz"}, {"port", "http"}}},
+        {"periodSeconds", 10},
+        {"failureThreshold", 3}}},
+      {"readinessProbe",
+       {{"httpGet", {{"path", "/readyz"}, {"port", "http"}}},
+        {"periodSeconds", 5},
+        {"failureThreshold", 2}}},
+      {"securityContext",
+       {{"allowPrivilegeEscalation", false},
+        {"readOnlyRootFilesystem", true},
+        {"runAsNonRoot", true},
+        {"capabilities", {{"drop", {"ALL"}}}}}},
+      {"volumeMounts",
+       {{{"name", "config"}, {"mountPath", kConfigMountPath}, {"readOnly", true}},
+        {{"name", "tmp"}, {"mountPath", "/tmp"}}}},
+  };
+  if (t.resources.is_object()) container["resources"] = t.resources;
+
+  json podSpec = {
+      {"terminationGracePeriodSeconds", pool.spec.terminationGracePeriodSeconds},
+      {"securityContext",
+       {{"runAsNonRoot", true},
+        {"runAsUser", 65532},
+        {"runAsGroup", 65532},
+        {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
+      {"containers", {container}},
+      {"volumes",
+       {{{"name", "config"}, {"configMap", {{"name", configMapName(pool)}}}},
+        {{"name", "tmp"}, {"emptyDir", json::object()}}}},
+  };
+  if (!t.serviceAccountName.empty()) podSpec["serviceAccountName"] = t.serviceAccountName;
+  if (!t.priorityClassName.empty()) podSpec["priorityClassName"] = t.priorityClassName;
+  if (t.nodeSelector.is_object()) podSpec["nodeSelector"] = t.nodeSelector;
+  if (t.tolerations.is_array()) podSpec["tolerations"] = t.tolerations;
+  if (t.affinity.is_object()) podSpec["affinity"] = t.affinity;
+  if (t.imagePullSecrets.is_array()) podSpec["imagePullSecrets"] = t.imagePullSecrets;
+
+  return json{
+      {"apiVersion", "apps/v1"},
+      {"kind", "Deployment"},
+      {"metadata",
+       {{"name", deploymentName(pool)},
+        {"namespace", pool.metadata.namespace_},
+        {"labels", objectLabels(pool)},
+        {"ownerReferences", json::array({ownerReference(pool)})}}},
+      {"spec",
+       {{"replicas", replicas},
+        {"selector", {{"matchLabels", selectorLabels(pool)}}},
+        {"strategy",
+         {{"type", "RollingUpdate"},
+          {"rollingUpdate", {{"maxSurge", "25%"}, {"maxUnavailable", 0}}}}},
+        {"template",
+         {{"metadata", {{"labels", podLabels}, {"annotations", podAnnotations}}},
+          {"spec", podSpec}}}}}};
+}
+
+bool containsIntent(const json& live, const json& intent) {
+  if (intent.is_object()) {
+    if (!live.is_object()) return false;
+    for (auto it = intent.begin(); it != intent.end(); ++it) {
+      auto l = live.find(it.key());
+      if (l == live.end()) {
+        if (it.value().is_null()) continue;
+        return false;
+      }
+      if (!containsIntent(*l, it.value())) return false;
+    }
+    return true;
+  }
+  if (intent.is_array()) {
+    if (!live.is_array() || live.size() != intent.size()) return false;
+    for (size_t i = 0; i < intent.size(); ++i) {
+      if (!containsIntent(live[i], intent[i])) return false;
+    }
+    return true;
+  }
+  if (intent.is_number() && live.is_number()) return intent.get<double>() == live.get<double>();
+  return live == intent;
+}
+
+}  // namespace shoal::controllers

@@ -1,0 +1,128 @@
+// BacklogProbe: measures a consumer group's backlog (lag + pending) and the
+// stream's counters for every WorkerPool and Pipeline that reads it.
+//
+// Design note
+// - One Redis round trip (XINFO GROUPS + XINFO STREAM, pipelined) per
+//   (redis address, stream, group) per poll interval, shared by every reader
+//   of that stream: a reading younger than the caller's maxAge is served
+//   from the cache.
+// - Nothing is guessed: a nil lag stays unknown (the policy never scales
+//   down on it), a failed read says why (Redis unreachable, stream or group
+//   missing) and carries no numbers.
+// - Rates are computed from the previous reading of the same key
+//   (entries-added and entries-read growth over the monotonic clock).
+// - I/O goes through StreamInspector, so tests use a fake and the operator
+//   uses RedisStreamInspector (runtime/redis).
+// Thread-safe: the cache is locked; reads of one key are serialized so two
+// pools polling together cause one round trip.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <tuple>
+
+#include "shoal/common/clock.h"
+#include "shoal/common/result.h"
+
+namespace shoal::probe {
+
+/// Where a stream lives and how to log in. Credentials come from the Secret
+/// the Pipeline references; never logged.
+struct RedisTarget {
+  std::string url;      // redis:// or rediss:// (takes precedence when set)
+  std::string address;  // host:port
+  int64_t db = 0;
+  bool tls = false;
+  bool tlsInsecureSkipVerify = false;
+  std::string tlsServerName;
+  std::string username;
+  std::string password;
+  /// The cache key part: where, not who (credentials excluded).
+  std::string endpoint() const;
+};
+
+/// Why a reading failed.
+enum class ReadFailure { kNone, kUnreachable, kStreamNotFound, kGroupNotFound, kAuth, kProtocol };
+
+/// CamelCase for conditions: RedisUnreachable, StreamNotFound, ...
+const char* failureReason(ReadFailure f);
+
+/// One reading of a stream and its group, raw from Redis.
+struct StreamSnapshot {
+  std::optional<int64_t> lag;            // nil from Redis stays nullopt
+  std::optional<int64_t> pending;
+  std::optional<int64_t> entriesRead;    // group's entries-read
+  std::optional<int64_t> entriesAdded;   // stream's entries-added
+  int64_t length = 0;
+  int64_t consumers = 0;
+};
+
+/// \brief The Redis side of the probe. Implementations need not be
+/// thread-safe: BacklogProbe serializes calls.
+class StreamInspector {
+ public:
+  virtual ~StreamInspector() = default;
+  /// XINFO GROUPS + XINFO STREAM. On failure: the reason and a message.
+  virtual Result<StreamSnapshot> inspect(const RedisTarget& target, const std::string& stream,
+                                         const std::string& group, ReadFailure* failure) = 0;
+  /// XGROUP CREATE stream group startId MKSTREAM; ok if it already exists.
+  virtual Result<void> ensureGroup(const RedisTarget& target, const std::string& stream,
+                                   const std::string& group, const std::string& startId) = 0;
+  /// XGROUP DESTROY; ok if the group or stream is already gone.
+  virtual Result<void> destroyGroup(const RedisTarget& target, const std::string& stream,
+                                    const std::string& group) = 0;
+};
+
+/// What a pool or pipeline sees: a snapshot (or why not) plus derived rates.
+struct BacklogReading {
+  bool ok = false;
+  ReadFailure failure = ReadFailure::kNone;
+  std::string error;  // human text when !ok
+  StreamSnapshot snapshot;
+  /// lag + pending when both are known.
+  std::optional<int64_t> backlog() const;
+  std::optional<double> arrivalRate;      // entries/s, from entries-added
+  std::optional<double> consumptionRate;  // entries/s, from entries-read
+  MonoTime at{};
+};
+
+/// \brief Cached, shared backlog readings. Thread-safe.
+class BacklogProbe {
+ public:
+  BacklogProbe(std::shared_ptr<StreamInspector> inspector, Clock& clock);
+  /// Returns a reading no older than maxAge for (target, stream, group).
+  BacklogReading read(const RedisTarget& target, const std::string& stream,
+                      const std::string& group, Duration maxAge);
+  StreamInspector& inspector() { return *inspector_; }
+  /// Round trips made so far (for tests and metrics).
+  int64_t roundTrips() const;
+  /// Forget readings older than maxIdle (pools that went away).
+  void prune(Duration maxIdle);
+
+ private:
+  struct Entry {
+    std::mutex readMu;  // one round trip per key at a time
+    BacklogReading last;
+    std::optional<BacklogReading> previousOk;
+    MonoTime lastUsed{};
+  };
+  using Key = std::tuple<std::string, std::string, std::string>;
+  std::shared_ptr<Entry> entryFor(const Key& key);
+
+  std::shared_ptr<StreamInspector> inspector_;
+  Clock& clock_;
+  mutable std::mutex mu_;
+  std::mutex inspectMu_;  // the inspector is not thread-safe
+  std::map<Key, std::shared_ptr<Entry>> entries_;
+  int64_t roundTrips_ = 0;
+};
+
+/// The real inspector over runtime/redis: one reconnecting client per
+/// endpoint+credentials, kept between polls.
+std::shared_ptr<StreamInspector> makeRedisStreamInspector(Clock& clock);
+
+}  // namespace shoal::probe

@@ -1,0 +1,319 @@
+// shoal-operator against a real control plane (kube-apiserver, etcd,
+// kube-controller-manager), the real kubectl and a real redis-server: the
+// rendered Deployment, rollouts, garbage collection, scaling on a real
+// backlog, honest conditions when Redis is gone, leader election.
+// Skips (GTEST_SKIP) when the control-plane binaries are missing.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+
+#include <fstream>
+#include <memory>
+
+#include "shoal/redis/client.h"
+#include "shoal/testing/kube_control_plane.h"
+#include "shoal/testing/process.h"
+#include "shoal/testing/servers.h"
+
+namespace shoal {
+namespace {
+
+using nlohmann::json;
+using shoal::testing::KubeControlPlane;
+using shoal::testing::waitUntil;
+using namespace std::chrono_literals;
+
+const std::string kOperatorBinary = std::string(SHOAL_BINARY_DIR) + "/operator/cmd/shoal-operator";
+const std::string kNs = "op-main";
+
+/// One Redis, the CRDs and one operator (namespace op-main) for the suite.
+class OperatorEnv {
+ public:
+  OperatorEnv() : cp(shoal::testing::sharedControlPlane()) {
+    auto r = cp.kubectl({"apply", "-f", std::string(SHOAL_SOURCE_DIR) + "/crds/shoal.dev_pipelines.yaml",
+                         "-f", std::string(SHOAL_SOURCE_DIR) + "/crds/shoal.dev_workerpools.yaml"});
+    if (r.exitCode != 0) throw std::runtime_error("applying CRDs: " + r.err);
+    r = cp.kubectl({"wait", "--for=condition=Established", "--timeout=60s",
+                    "crd/pipelines.shoal.dev", "crd/workerpools.shoal.dev"});
+    if (r.exitCode != 0) throw std::runtime_error("CRDs not established: " + r.err);
+    for (const auto& ns : {kNs, std::string("op-leader")}) cp.kubectl({"create", "namespace", ns});
+    operatorProc = startOperator(kNs, false, logFile("operator.log"));
+  }
+
+  shoal::testing::Process startOperator(const std::string& ns, bool leaderElect,
+                                        const std::string& log) {
+    std::vector<std::string> argv = {kOperatorBinary,
+                                     "--kubeconfig", cp.kubeconfig(),
+                                     "--namespace", ns,
+                                     "--metrics-bind-address",
+                                     "127.0.0.1:" + std::to_string(shoal::testing::freePort()),
+                                     "--health-probe-bind-address",
+                                     "127.0.0.1:" + std::to_string(shoal::testing::freePort()),
+                                     "--log-level", "debug"};
+    if (leaderElect) {
+      argv.insert(argv.end(), {"--leader-elect", "--leader-election-namespace", ns});
+    }
+    shoal::testing::Process::Options o;
+    o.argv = argv;
+    o.stderrPath = log;
+    return shoal::testing::Process(o);
+  }
+
+  std::string logFile(const std::string& name) const { return dir.file(name); }
+
+  KubeControlPlane& cp;
+  shoal::testing::TempDir dir;
+  shoal::testing::RedisServer redis;
+  shoal::testing::Process operatorProc;
+};
+
+OperatorEnv* env = nullptr;
+
+/// Stops the operator and Redis before the control plane goes away.
+class OperatorEnvCleanup : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    delete env;
+    env = nullptr;
+  }
+};
+const auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new OperatorEnvCleanup);
+
+class OperatorK8sTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (KubeControlPlane::missing(shoal::testing::sharedControlPlaneOptions())) return;
+    if (env == nullptr) env = new OperatorEnv();
+  }
+  void SetUp() override {
+    SHOAL_REQUIRE_K8S(shoal::testing::sharedControlPlaneOptions());
+    ASSERT_NE(env, nullptr);
+  }
+
+  KubeControlPlane::CommandResult kubectl(const std::vector<std::string>& args,
+                                          const std::string& in = "") {
+    return env->cp.kubectl(args, in);
+  }
+
+  void apply(const json& obj) {
+    auto r = kubectl({"apply", "-f", "-"}, obj.dump());
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+  }
+
+  json get(const std::string& ns, const std::string& what) {
+    auto r = kubectl({"get", "-n", ns, what, "-o", "json"});
+    if (r.exitCode != 0) return json();
+    return json::parse(r.out, nullptr, false);
+  }
+
+  static json pipeline(const std::string& ns, const std::string& name, const std::string& stream) {
+    return json{{"apiVersion", "shoal.dev/v1alpha1"},
+                {"kind", "Pipeline"},
+                {"metadata", {{"name", name}, {"namespace", ns}}},
+                {"spec",
+                 {{"type", "logs"},
+                  {"source",
+                   {{"redis",
+                     {{"address", "127.0.0.1:" + std::to_string(env->redis.port())},
+                      {"stream", stream},
+                      {"consumerGroup", "shoal"},
+                      {"startId", "0"}}}}},
+                  {"sink", {{"elasticsearch", {{"url", "http://127.0.0.1:9200"}, {"index", "logs"}}}}}}}};
+  }
+
+  static json pool(const std::string& ns, const std::string& name, const std::string& pipelineName,
+                   int minReplicas = 1) {
+    return json{{"apiVersion", "shoal.dev/v1alpha1"},
+                {"kind", "WorkerPool"},
+                {"metadata", {{"name", name}, {"namespace", ns}}},
+                {"spec",
+                 {{"pipelineRef", {{"name", pipelineName}}},
+                  {"image", "shoal-worker:test"},
+                  {"minReplicas", minReplicas},
+                  {"maxReplicas", 5},
+                  {"scaling",
+                   {{"policy", "targetBacklogPerReplica"},
+                    {"targetBacklogPerReplica", 10},
+                    {"pollIntervalSeconds", 1},
+                    {"idleSeconds", 1},
+                    {"scaleDown",
+                     {{"stabilizationSeconds", 3}, {"periodSeconds", 1}, {"percent", 100}}}}}}}};
+  }
+
+  int deploymentReplicas(const std::string& ns, const std::string& name) {
+    json d = get(ns, "deployment/" + name);
+    if (!d.is_object()) return -1;
+    return d["spec"].value("replicas", -1);
+  }
+
+  json condition(const std::string& ns, const std::string& what, const std::string& type) {
+    json o = get(ns, what);
+    if (!o.is_object() || !o.contains("status")) return json();
+    for (const auto& c : o["status"].value("conditions", json::array())) {
+      if (c.value("type", "") == type) return c;
+    }
+    return json();
+  }
+
+  void xadd(const std::string& stream, int n) {
+    for (int i = 0; i < n; ++i) env->redis.cli("XADD " + stream + " '*' msg hello" + std::to_string(i));
+  }
+
+  /// Reads everything as a consumer and acknowledges it, as a worker would.
+  void drain(const std::string& stream) {
+    redis::ConnectionOptions o;
+    o.port = env->redis.port();
+    redis::Client c(o, SystemClock::instance());
+    for (;;) {
+      auto entries = c.readGroup(stream, "shoal", "test-consumer", ">", 1000, -1);
+      ASSERT_TRUE(entries.ok()) << entries.error().message;
+      if (entries.value().empty()) break;
+      std::vector<std::string> ids;
+      for (const auto& e : entries.value()) ids.push_back(e.id);
+      ASSERT_TRUE(c.ack(stream, "shoal", ids).ok());
+    }
+  }
+};
+
+TEST_F(OperatorK8sTest, PoolGetsOwnedDeploymentRollsOnTemplateEditAndIsCollected) {
+  apply(pipeline(kNs, "render", "render-stream"));
+  apply(pool(kNs, "render-pool", "render"));
+  json dep;
+  ASSERT_TRUE(waitUntil([&] {
+    dep = get(kNs, "deployment/render-pool");
+    return dep.is_object();
+  }, 30s, 200ms)) << "no Deployment; operator log:\n" << shoal::testing::Process::readFile(env->logFile("operator.log"));
+  json wp = get(kNs, "workerpool/render-pool");
+  const json& owner = dep["metadata"]["ownerReferences"][0];
+  EXPECT_EQ(owner["kind"], "WorkerPool");
+  EXPECT_EQ(owner["uid"], wp["metadata"]["uid"]);
+  EXPECT_EQ(owner["controller"], true);
+  EXPECT_EQ(dep["spec"]["replicas"], 1);
+  json cm = get(kNs, "configmap/render-pool-config");
+  ASSERT_TRUE(cm.is_object());
+  EXPECT_NE(cm["data"]["pipeline.yaml"].get<std::string>().find("render-stream"), std::string::npos);
+  const std::string hash =
+      dep["spec"]["template"]["metadata"]["annotations"]["shoal.dev/config-hash"];
+  EXPECT_EQ(hash.size(), 16u);
+
+  // Editing the pool's template rolls the workers (new pod template).
+  auto r = kubectl({"patch", "-n", kNs, "workerpool/render-pool", "--type=merge", "-p",
+                    R"({"spec":{"template":{"annotations":{"rollout":"two"}}}})"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(waitUntil([&] {
+    json d = get(kNs, "deployment/render-pool");
+    return d.is_object() &&
+           d["spec"]["template"]["metadata"]["annotations"].value("rollout", "") == "two";
+  }, 20s, 200ms));
+
+  // Editing the Pipeline changes the config hash, which rolls them too.
+  r = kubectl({"patch", "-n", kNs, "pipeline/render", "--type=merge", "-p",
+               R"({"spec":{"delivery":{"batchSize":77}}})"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(waitUntil([&] {
+    json d = get(kNs, "deployment/render-pool");
+    return d.is_object() &&
+           d["spec"]["template"]["metadata"]["annotations"].value("shoal.dev/config-hash", "") != hash;
+  }, 20s, 200ms));
+
+  // Drift is corrected: a hand-made scale is undone.
+  r = kubectl({"scale", "-n", kNs, "deployment/render-pool", "--replicas=4"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(waitUntil([&] { return deploymentReplicas(kNs, "render-pool") == 1; }, 20s, 200ms));
+
+  // Deleting the pool garbage-collects its Deployment (kube-controller-manager).
+  r = kubectl({"delete", "-n", kNs, "workerpool/render-pool", "--wait=true"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(waitUntil([&] { return !get(kNs, "deployment/render-pool").is_object(); }, 60s, 250ms));
+}
+
+TEST_F(OperatorK8sTest, BacklogScalesUpWithinThePollAndDownAfterStabilization) {
+  apply(pipeline(kNs, "burst", "burst-stream"));
+  apply(pool(kNs, "burst-pool", "burst"));
+  ASSERT_TRUE(waitUntil([&] { return deploymentReplicas(kNs, "burst-pool") == 1; }, 30s, 200ms));
+  ASSERT_TRUE(waitUntil([&] {
+    return condition(kNs, "pipeline/burst", "SourceReady").value("status", "") == "True";
+  }, 20s, 200ms)) << condition(kNs, "pipeline/burst", "SourceReady").dump();
+
+  xadd("burst-stream", 45);  // 45 / 10 per replica -> 5
+  EXPECT_TRUE(waitUntil([&] { return deploymentReplicas(kNs, "burst-pool") == 5; }, 10s, 100ms))
+      << get(kNs, "workerpool/burst-pool").dump();
+  ASSERT_TRUE(waitUntil([&] {
+    json st = get(kNs, "workerpool/burst-pool")["status"];
+    return st.is_object() && st["backlog"].value("total", -1) == 45 && st.value("desiredReplicas", 0) == 5;
+  }, 10s, 100ms));
+  auto r = kubectl({"get", "-n", kNs, "workerpools"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("burst-pool"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("45"), std::string::npos) << r.out;  // the Backlog column
+
+  drain("burst-stream");
+  EXPECT_TRUE(waitUntil([&] { return deploymentReplicas(kNs, "burst-pool") == 1; }, 30s, 200ms))
+      << get(kNs, "workerpool/burst-pool").dump();
+  auto events = kubectl({"get", "events", "-n", kNs, "--field-selector",
+                         "involvedObject.name=burst-pool", "-o", "json"});
+  EXPECT_NE(events.out.find("ScaledUp"), std::string::npos);
+  EXPECT_NE(events.out.find("ScaledDown"), std::string::npos);
+}
+
+TEST_F(OperatorK8sTest, IdlePoolScalesToZeroAndIsReadyForKubectlWait) {
+  apply(pipeline(kNs, "idle", "idle-stream"));
+  apply(pool(kNs, "idle-pool", "idle", 0));
+  auto r = kubectl({"wait", "-n", kNs, "--for=condition=Ready", "--timeout=40s",
+                    "workerpool/idle-pool"});
+  EXPECT_EQ(r.exitCode, 0) << r.err << get(kNs, "workerpool/idle-pool").dump();
+  EXPECT_EQ(condition(kNs, "workerpool/idle-pool", "Ready").value("reason", ""), "ScaledToZero");
+  EXPECT_EQ(deploymentReplicas(kNs, "idle-pool"), 0);
+}
+
+TEST_F(OperatorK8sTest, RedisStoppedHoldsReplicasAndSaysWhy) {
+  apply(pipeline(kNs, "outage", "outage-stream"));
+  apply(pool(kNs, "outage-pool", "outage"));
+  ASSERT_TRUE(waitUntil([&] { return deploymentReplicas(kNs, "outage-pool") == 1; }, 30s, 200ms));
+  ASSERT_TRUE(waitUntil([&] {
+    return condition(kNs, "pipeline/outage", "SourceReady").value("status", "") == "True";
+  }, 20s, 200ms));
+  xadd("outage-stream", 30);
+  ASSERT_TRUE(waitUntil([&] { return deploymentReplicas(kNs, "outage-pool") == 3; }, 10s, 100ms));
+
+  env->redis.stop();
+  EXPECT_TRUE(waitUntil([&] {
+    json c = condition(kNs, "workerpool/outage-pool", "ScalingActive");
+    return c.value("status", "") == "False" && c.value("reason", "") == "RedisUnreachable";
+  }, 15s, 200ms)) << condition(kNs, "workerpool/outage-pool", "ScalingActive").dump();
+  // Several polls (1 s each) without a scale-down.
+  EXPECT_FALSE(waitUntil([&] { return deploymentReplicas(kNs, "outage-pool") != 3; }, 5s, 200ms));
+  env->redis.restart();
+  EXPECT_TRUE(waitUntil([&] {
+    return condition(kNs, "workerpool/outage-pool", "ScalingActive").value("status", "") == "True";
+  }, 20s, 200ms));
+}
+
+TEST_F(OperatorK8sTest, OneLeaderAndTakeoverWhenItIsKilled) {
+  const std::string ns = "op-leader";
+  apply(pipeline(ns, "le", "le-stream"));
+  apply(pool(ns, "le-pool", "le"));
+  auto a = env->startOperator(ns, true, env->logFile("a.log"));
+  auto b = env->startOperator(ns, true, env->logFile("b.log"));
+  auto leads = [&](const std::string& log) {
+    return shoal::testing::Process::readFile(log).find("became the leader") != std::string::npos;
+  };
+  ASSERT_TRUE(waitUntil([&] { return leads(env->logFile("a.log")) || leads(env->logFile("b.log")); },
+                        30s, 100ms));
+  ASSERT_TRUE(waitUntil([&] { return deploymentReplicas(ns, "le-pool") == 1; }, 30s, 200ms));
+  const bool aLeads = leads(env->logFile("a.log"));
+  EXPECT_NE(aLeads, leads(env->logFile("b.log"))) << "exactly one leader";
+  auto& leader = aLeads ? a : b;
+  const std::string standbyLog = env->logFile(aLeads ? "b.log" : "a.log");
+
+  leader.signal(SIGKILL);
+  leader.wait(5s);
+  // The lease runs out (15 s) and the standby takes over.
+  EXPECT_TRUE(waitUntil([&] { return leads(standbyLog); }, 30s, 200ms));
+  xadd("le-stream", 20);
+  EXPECT_TRUE(waitUntil([&] { return deploymentReplicas(ns, "le-pool") == 2; }, 15s, 100ms))
+      << shoal::testing::Process::readFile(standbyLog);
+}
+
+}  // namespace
+}  // namespace shoal

@@ -1,0 +1,145 @@
+// Rendering of the worker config, ConfigMap and Deployment, without I/O.
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include "fakes.h"
+#include "shoal/controllers/render.h"
+
+namespace shoal::controllers {
+namespace {
+
+using nlohmann::json;
+
+struct Fixture {
+  api::Pipeline pipeline = api::pipelineFromJson(testfakes::samplePipeline()).value();
+  api::WorkerPool pool = api::workerPoolFromJson(testfakes::samplePool()).value();
+};
+
+const json* findEnv(const json& container, const std::string& name) {
+  for (const auto& e : container["env"]) {
+    if (e["name"] == name) return &e;
+  }
+  return nullptr;
+}
+
+TEST(RenderWorkerConfig, IsThePipelineSpecAsYamlWithoutSecrets) {
+  Fixture f;
+  std::string yaml = renderWorkerConfig(f.pipeline);
+  YAML::Node doc = YAML::Load(yaml);
+  EXPECT_EQ(doc["kind"].as<std::string>(), "Pipeline");
+  EXPECT_EQ(doc["spec"]["type"].as<std::string>(), "logs");
+  EXPECT_EQ(doc["spec"]["source"]["redis"]["stream"].as<std::string>(), "orders");
+  EXPECT_EQ(doc["spec"]["source"]["redis"]["address"].as<std::string>(), "redis:6379");
+  EXPECT_EQ(doc["spec"]["delivery"]["batchSize"].as<int>(), 500);
+  // Only references to secrets, never values.
+  EXPECT_EQ(doc["spec"]["source"]["redis"]["passwordSecretRef"]["name"].as<std::string>(),
+            "redis-auth");
+}
+
+TEST(RenderWorkerConfig, IsDeterministicAndHashChangesWithSpec) {
+  Fixture f;
+  std::string a = renderWorkerConfig(f.pipeline);
+  EXPECT_EQ(a, renderWorkerConfig(f.pipeline));
+  EXPECT_EQ(configHash(a), configHash(renderWorkerConfig(f.pipeline)));
+  EXPECT_EQ(configHash(a).size(), 16u);
+  f.pipeline.spec.raw["delivery"]["batchSize"] = 100;
+  EXPECT_NE(configHash(a), configHash(renderWorkerConfig(f.pipeline)));
+}
+
+TEST(RenderWorkerConfig, QuotesStringsThatLookLikeNumbers) {
+  Fixture f;
+  f.pipeline.spec.raw["source"]["redis"]["startId"] = "0";
+  YAML::Node doc = YAML::Load(renderWorkerConfig(f.pipeline));
+  EXPECT_EQ(doc["spec"]["source"]["redis"]["startId"].Tag(), "!");  // quoted scalar
+}
+
+TEST(RenderConfigMap, CarriesConfigAndOwner) {
+  Fixture f;
+  json cm = renderConfigMap(f.pipeline, f.pool, "cfg");
+  EXPECT_EQ(cm["metadata"]["name"], "orders-workers-config");
+  EXPECT_EQ(cm["metadata"]["namespace"], "prod");
+  EXPECT_EQ(cm["data"]["pipeline.yaml"], "cfg");
+  EXPECT_EQ(cm["metadata"]["ownerReferences"][0]["uid"], "w-uid");
+  EXPECT_EQ(cm["metadata"]["ownerReferences"][0]["controller"], true);
+}
+
+TEST(RenderDeployment, OwnerReferenceLabelsAndSelector) {
+  Fixture f;
+  json d = renderDeployment(f.pipeline, f.pool, "abc", 3);
+  const json& owner = d["metadata"]["ownerReferences"][0];
+  EXPECT_EQ(owner["kind"], "WorkerPool");
+  EXPECT_EQ(owner["apiVersion"], "shoal.dev/v1alpha1");
+  EXPECT_EQ(owner["name"], "orders-workers");
+  EXPECT_EQ(owner["controller"], true);
+  EXPECT_EQ(owner["blockOwnerDeletion"], true);
+  EXPECT_EQ(d["spec"]["replicas"], 3);
+  const json& sel = d["spec"]["selector"]["matchLabels"];
+  EXPECT_EQ(sel.size(), 2u);
+  EXPECT_EQ(sel["app.kubernetes.io/name"], "shoal-worker");
+  EXPECT_EQ(sel["app.kubernetes.io/instance"], "orders-workers");
+  const json& podLabels = d["spec"]["template"]["metadata"]["labels"];
+  for (auto it = sel.begin(); it != sel.end(); ++it) EXPECT_EQ(podLabels[it.key()], it.value());
+  EXPECT_EQ(d["metadata"]["labels"]["app.kubernetes.io/managed-by"], "shoal-operator");
+  EXPECT_EQ(d["metadata"]["labels"]["shoal.dev/pipeline"], "orders");
+  EXPECT_EQ(selectorString(f.pool),
+            "app.kubernetes.io/instance=orders-workers,app.kubernetes.io/name=shoal-worker");
+}
+
+TEST(RenderDeployment, ContainerCommandProbesAndSecurity) {
+  Fixture f;
+  json d = renderDeployment(f.pipeline, f.pool, "abc", 1);
+  const json& pod = d["spec"]["template"]["spec"];
+  const json& c = pod["containers"][0];
+  EXPECT_EQ(c["image"], "shoal-worker:test");
+  EXPECT_EQ(c["command"], json::array({"shoal-worker"}));
+  EXPECT_EQ(c["args"], json::array({"--config", "/etc/shoal/pipeline.yaml", "--listen",
+                                    "0.0.0.0:9100"}));
+  EXPECT_EQ(c["ports"][0]["containerPort"], 9100);
+  EXPECT_EQ(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+  EXPECT_EQ(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+  EXPECT_EQ(c["securityContext"]["readOnlyRootFilesystem"], true);
+  EXPECT_EQ(c["securityContext"]["allowPrivilegeEscalation"], false);
+  EXPECT_EQ(pod["securityContext"]["runAsNonRoot"], true);
+  EXPECT_EQ(c["resources"]["limits"]["cpu"], "1");
+  EXPECT_EQ(pod["nodeSelector"]["pool"], "workers");
+  EXPECT_EQ(pod["volumes"][0]["configMap"]["name"], "orders-workers-config");
+  EXPECT_EQ(d["spec"]["template"]["metadata"]["annotations"]["shoal.dev/config-hash"], "abc");
+}
+
+TEST(RenderDeployment, SecretsAsEnvFromSecretKeyRefAndConsumerNameFromPod) {
+  Fixture f;
+  json c = renderDeployment(f.pipeline, f.pool, "abc", 1)["spec"]["template"]["spec"]
+                           ["containers"][0];
+  const json* consumer = findEnv(c, "SHOAL_CONSUMER_NAME");
+  ASSERT_NE(consumer, nullptr);
+  EXPECT_EQ((*consumer)["valueFrom"]["fieldRef"]["fieldPath"], "metadata.name");
+  const json* redisPw = findEnv(c, "SHOAL_REDIS_PASSWORD");
+  ASSERT_NE(redisPw, nullptr);
+  EXPECT_EQ((*redisPw)["valueFrom"]["secretKeyRef"]["name"], "redis-auth");
+  EXPECT_EQ((*redisPw)["valueFrom"]["secretKeyRef"]["key"], "password");
+  EXPECT_FALSE(redisPw->contains("value"));  // the user's literal override is dropped
+  const json* sinkPw = findEnv(c, "SHOAL_SINK_PASSWORD");
+  ASSERT_NE(sinkPw, nullptr);
+  EXPECT_EQ((*sinkPw)["valueFrom"]["secretKeyRef"]["name"], "es");
+  EXPECT_NE(findEnv(c, "EXTRA"), nullptr);
+  int redisPwCount = 0;
+  for (const auto& e : c["env"]) redisPwCount += e["name"] == "SHOAL_REDIS_PASSWORD";
+  EXPECT_EQ(redisPwCount, 1);
+}
+
+TEST(ContainsIntent, IgnoresServerAddedFieldsButSeesDrift) {
+  json intent = {{"spec", {{"replicas", 2}, {"template", {{"image", "a"}}}}}};
+  json live = {{"spec", {{"replicas", 2}, {"template", {{"image", "a"}, {"dns", "x"}}}}},
+               {"status", {{"replicas", 2}}}};
+  EXPECT_TRUE(containsIntent(live, intent));
+  live["spec"]["replicas"] = 5;
+  EXPECT_FALSE(containsIntent(live, intent));
+  live["spec"]["replicas"] = 2.0;
+  EXPECT_TRUE(containsIntent(live, intent));
+  live["spec"]["template"]["image"] = "b";
+  EXPECT_FALSE(containsIntent(live, intent));
+  EXPECT_FALSE(containsIntent(json::array({1}), json::array({1, 2})));
+}
+
+}  // namespace
+}  // namespace shoal::controllers
