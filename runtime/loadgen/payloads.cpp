@@ -165,7 +165,7 @@ std::string PayloadGenerator::metric(uint64_t n, int64_t epochMs) {
           "{\"name\":\"payload_bytes\",\"type\":\"summary\",\"quantiles\":{\"0.5\":%d,\"0.99\":%d},"
           "\"sum\":%d,\"count\":%d,\"labels\":{\"service\":\"%s\",\"instance\":\"%s\"},\"timestamp\":%lld}",
           static_cast<int>(r % 500), static_cast<int>(r % 500 + 500), static_cast<int>(r % 9000),
-          static_cast<int>(r % 30 + 1), kServices[r % kServices.size()],
+          static_cast<int>(r % 30 + 1), service, instance.c_str(),
           static_cast<long long>(epochMs));
   }
   return std::string(buf, static_cast<size_t>(len));
