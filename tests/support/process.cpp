@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -91,6 +92,8 @@ Process::Process(Options o) {
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
     ::setpgid(0, 0);
+    // If the test binary dies (a timeout's SIGKILL), its servers die with it.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (!o.cwd.empty() && ::chdir(o.cwd.c_str()) != 0) _exit(126);
     if (!o.stdoutPath.empty()) {
       int fd = ::open(o.stdoutPath.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
