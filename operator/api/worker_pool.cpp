@@ -2,8 +2,14 @@
 #include "shoal/api/worker_pool.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace shoal::api {
+
+std::string defaultWorkerImage() {
+  const char* v = std::getenv("SHOAL_WORKER_IMAGE");
+  return v && *v ? std::string(v) : std::string(kDefaultWorkerImage);
+}
 
 using nlohmann::json;
 
@@ -31,8 +37,8 @@ Result<WorkerPool> workerPoolFromJson(const json& j) {
   s.raw = spec;
   s.pipelineRef = stringAt(objectAt(spec, "pipelineRef"), "name");
   if (s.pipelineRef.empty()) return makeError(Errc::kInvalidInput, "spec.pipelineRef.name: missing");
-  s.image = stringAt(spec, "image", kDefaultWorkerImage);
-  if (s.image.empty()) s.image = kDefaultWorkerImage;
+  s.image = stringAt(spec, "image", defaultWorkerImage());
+  if (s.image.empty()) s.image = defaultWorkerImage();
   s.imagePullPolicy = stringAt(spec, "imagePullPolicy", "IfNotPresent");
   if (auto r = optIntAt(spec, "replicas")) s.replicas = clampInt32(*r);
   s.minReplicas = clampInt32(intAt(spec, "minReplicas", 1));

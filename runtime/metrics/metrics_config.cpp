@@ -48,7 +48,10 @@ std::map<std::string, std::string> yamlStringMap(const YAML::Node& m, const std:
 void yamlCheckKeys(const YAML::Node& m, const std::string& path, std::initializer_list<const char*> known) {
   for (auto it : m) {
     const std::string key = it.first.as<std::string>();
-    bool ok = false;
+    // Secret references (passwordSecretRef, ...) are the operator's business:
+    // it turns them into SHOAL_SINK_* environment variables for the worker.
+    const std::string_view ref = "SecretRef";
+    bool ok = key.size() > ref.size() && key.compare(key.size() - ref.size(), ref.size(), ref) == 0;
     for (const char* k : known) ok = ok || key == k;
     if (!ok) throw ConfigError(path + "." + key, "unknown field");
   }

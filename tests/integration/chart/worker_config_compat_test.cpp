@@ -108,11 +108,9 @@ TEST_F(WorkerConfigCompatTest, StoredPushgatewaySinkIsAValidWorkerConfig) {
   }
 }
 
-// Known incompatibility (reported): runtime/metrics' postgres parser rejects
-// spec.sink.postgres.passwordSecretRef as an unknown field, while the worker's
-// own config loader ignores *SecretRef keys (the operator resolves them into
-// SHOAL_SINK_PASSWORD). Enable once parsePostgresConfig ignores it.
-TEST_F(WorkerConfigCompatTest, DISABLED_StoredPostgresSinkIsAValidWorkerConfig) {
+// The operator resolves *SecretRef keys into SHOAL_SINK_* variables; the
+// worker's sink parsers must accept (and ignore) them.
+TEST_F(WorkerConfigCompatTest, StoredPostgresSinkIsAValidWorkerConfig) {
   const YAML::Node stored = storedMetricsPipeline(
       *cluster_, "pg", "    postgres:\n      conninfo: host=db dbname=metrics user=shoal\n"
                        "      passwordSecretRef:\n        name: db\n");

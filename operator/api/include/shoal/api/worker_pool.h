@@ -18,6 +18,10 @@ namespace shoal::api {
 inline constexpr const char* kWorkerPoolKind = "WorkerPool";
 inline constexpr const char* kWorkerPoolPlural = "workerpools";
 inline constexpr const char* kDefaultWorkerImage = "ghcr.io/shoal-dev/shoal-worker:0.1.0";
+/// The image a WorkerPool without spec.image runs: $SHOAL_WORKER_IMAGE (the
+/// chart sets it to the worker image matching the operator), else
+/// kDefaultWorkerImage.
+std::string defaultWorkerImage();
 
 /// The scaling section. Policy tuning fields are kept raw as well, so the
 /// policy adapter can read what it knows (operator/controllers/policy_adapter).
