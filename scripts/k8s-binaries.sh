@@ -21,6 +21,9 @@ if [ ${#WANTED[@]} -eq 0 ]; then
   WANTED=(kube-apiserver kube-controller-manager kube-scheduler helm)
 fi
 
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+  export PATH="$PATH:/usr/local/go/bin"
+fi
 if ! command -v go >/dev/null 2>&1; then
   echo "k8s-binaries: go not found; k8s tests will skip" >&2
   exit 0
