@@ -3,7 +3,10 @@
 // (remote write receiver), the Pushgateway and PostgreSQL 15.
 #include <gtest/gtest.h>
 
+#include <httplib.h>
+
 #include <atomic>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -337,6 +340,85 @@ TEST(PostgresIntegration, HistogramAggregatesPerExpandedSeriesAndSchemaIsIdempot
   EXPECT_EQ(postgres().psql("SELECT metric_name || ' ' || coalesce(labels->>'le','-') || ' ' || sum FROM shoal_metric_aggregates "
                             "WHERE metric_name LIKE '" + n + "%' ORDER BY 1"),
             n + "_bucket +Inf 2\n" + n + "_bucket 1 1\n" + n + "_count - 2\n" + n + "_sum - 3\n");
+}
+
+}  // namespace
+}  // namespace shoal
+
+namespace shoal {
+namespace {
+
+// A remote-write endpoint that records the Authorization header it was sent
+// and answers 204, for the credential tests (Prometheus itself does not check
+// credentials).
+class RecordingEndpoint {
+ public:
+  RecordingEndpoint() {
+    server_.Post("/api/v1/write", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard l(mu_);
+      auth_ = req.get_header_value("Authorization");
+      ++requests_;
+      res.status = 204;
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    waitUntil([this] { return server_.is_running(); });
+  }
+  ~RecordingEndpoint() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string auth() {
+    std::lock_guard l(mu_);
+    return auth_;
+  }
+  int requests() {
+    std::lock_guard l(mu_);
+    return requests_;
+  }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::string auth_;
+  int requests_ = 0;
+};
+
+std::string oneGauge() {
+  return R"({"name":"auth_probe","type":"gauge","value":1,"timestamp":1700000000000})";
+}
+
+TEST(RemoteWriteCredentials, BearerTokenFromTheEnvironmentIsSent) {
+  RecordingEndpoint ep;
+  prometheus::Registry reg;
+  auto h = makeMetricsHandler(remoteWriteConfig(ep.url()), reg, SystemClock::instance(),
+                              {{"SHOAL_SINK_BEARER_TOKEN", "t0ken"}});
+  std::vector<StreamEntry> entries = {entry("1700000000000-0", oneGauge())};
+  expectAll(h->handle(entries, CancelToken{}), EntryOutcome::kDelivered);
+  EXPECT_EQ(ep.requests(), 1);
+  EXPECT_EQ(ep.auth(), "Bearer t0ken");
+}
+
+TEST(RemoteWriteCredentials, BasicAuthFromUsernameAndPassword) {
+  RecordingEndpoint ep;
+  prometheus::Registry reg;
+  auto h = makeMetricsHandler(remoteWriteConfig(ep.url()), reg, SystemClock::instance(),
+                              {{"SHOAL_SINK_USERNAME", "shoal"}, {"SHOAL_SINK_PASSWORD", "pw"}});
+  std::vector<StreamEntry> entries = {entry("1700000000000-0", oneGauge())};
+  expectAll(h->handle(entries, CancelToken{}), EntryOutcome::kDelivered);
+  EXPECT_EQ(ep.auth(), "Basic c2hvYWw6cHc=");  // base64("shoal:pw")
+}
+
+TEST(RemoteWriteCredentials, NoCredentialsNoHeader) {
+  RecordingEndpoint ep;
+  prometheus::Registry reg;
+  auto h = makeMetricsHandler(remoteWriteConfig(ep.url()), reg, SystemClock::instance(), {});
+  std::vector<StreamEntry> entries = {entry("1700000000000-0", oneGauge())};
+  expectAll(h->handle(entries, CancelToken{}), EntryOutcome::kDelivered);
+  EXPECT_EQ(ep.auth(), "");
 }
 
 }  // namespace
