@@ -56,6 +56,11 @@ Result<Pipeline> pipelineFromJson(const json& j) {
     const json& s = objectAt(sink, kind);
     if (!s.is_object()) continue;
     p.spec.sink.kind = kind;
+    p.spec.sink.usernameSecretRef = secretRefAt(s, "usernameSecretRef", "username");
+    if (p.spec.sink.usernameSecretRef.empty()) {
+      p.spec.sink.usernameSecretRef =
+          secretRefAt(objectAt(s, "basicAuth"), "usernameSecretRef", "username");
+    }
     p.spec.sink.passwordSecretRef = secretRefAt(s, "passwordSecretRef", "password");
     if (p.spec.sink.passwordSecretRef.empty()) {
       p.spec.sink.passwordSecretRef =

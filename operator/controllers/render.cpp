@@ -94,6 +94,9 @@ std::vector<SecretEnv> workerSecretEnv(const api::Pipeline& p) {
   if (!p.spec.redis.passwordSecretRef.empty()) {
     out.push_back({"SHOAL_REDIS_PASSWORD", p.spec.redis.passwordSecretRef});
   }
+  if (!p.spec.sink.usernameSecretRef.empty()) {
+    out.push_back({"SHOAL_SINK_USERNAME", p.spec.sink.usernameSecretRef});
+  }
   if (!p.spec.sink.passwordSecretRef.empty()) {
     out.push_back({"SHOAL_SINK_PASSWORD", p.spec.sink.passwordSecretRef});
   }

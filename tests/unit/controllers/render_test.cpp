@@ -127,6 +127,26 @@ TEST(RenderDeployment, SecretsAsEnvFromSecretKeyRefAndConsumerNameFromPod) {
   EXPECT_EQ(redisPwCount, 1);
 }
 
+// The CRD's shape for Elasticsearch basic auth: both halves come from Secrets,
+// and the worker refuses one without the other, so both must be rendered.
+TEST(RenderDeployment, SinkBasicAuthRendersUsernameAndPassword) {
+  json pj = testfakes::samplePipeline();
+  pj["spec"]["sink"]["elasticsearch"] = {
+      {"url", "https://es:9200"},
+      {"usernameSecretRef", {{"name", "es-auth"}, {"key", "username"}}},
+      {"passwordSecretRef", {{"name", "es-auth"}, {"key", "password"}}}};
+  api::Pipeline pipeline = api::pipelineFromJson(pj).value();
+  Fixture f;
+  json c = renderDeployment(pipeline, f.pool, "abc", 1)["spec"]["template"]["spec"]["containers"][0];
+  const json* user = findEnv(c, "SHOAL_SINK_USERNAME");
+  const json* pw = findEnv(c, "SHOAL_SINK_PASSWORD");
+  ASSERT_NE(user, nullptr);
+  ASSERT_NE(pw, nullptr);
+  EXPECT_EQ((*user)["valueFrom"]["secretKeyRef"]["name"], "es-auth");
+  EXPECT_EQ((*user)["valueFrom"]["secretKeyRef"]["key"], "username");
+  EXPECT_EQ((*pw)["valueFrom"]["secretKeyRef"]["key"], "password");
+}
+
 TEST(ContainsIntent, IgnoresServerAddedFieldsButSeesDrift) {
   json intent = {{"spec", {{"replicas", 2}, {"template", {{"image", "a"}}}}}};
   json live = {{"spec", {{"replicas", 2}, {"template", {{"image", "a"}, {"dns", "x"}}}}},

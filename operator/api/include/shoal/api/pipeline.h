@@ -38,10 +38,12 @@ struct RedisSource {
   std::string startId = "$";
 };
 
-/// Secret references of the sink, whatever its kind (basicAuth.passwordSecretRef,
-/// apiKeySecretRef, bearerTokenSecretRef, postgres passwordSecretRef).
+/// Secret references of the sink, whatever its kind (usernameSecretRef and
+/// passwordSecretRef for basic auth, apiKeySecretRef, bearerTokenSecretRef,
+/// postgres passwordSecretRef; also under basicAuth).
 struct SinkCredentials {
   std::string kind;  // elasticsearch, prometheusRemoteWrite, pushgateway, postgres
+  SecretKeyRef usernameSecretRef;
   SecretKeyRef passwordSecretRef;
   SecretKeyRef apiKeySecretRef;
   SecretKeyRef bearerTokenSecretRef;
