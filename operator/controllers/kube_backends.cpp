@@ -17,35 +17,6 @@ kube::Resource workerPoolsResource() {
   return {api::kGroup, api::kVersion, api::kWorkerPoolPlural, true, api::kWorkerPoolKind};
 }
 
-std::optional<std::string> decodeBase64(const std::string& in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  uint32_t buf = 0;
-  int bits = 0;
-  size_t i = 0;
-  for (; i < in.size() && in[i] != '='; ++i) {
-    int v = value(in[i]);
-    if (v < 0) return std::nullopt;
-    buf = (buf << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buf >> bits) & 0xff));
-    }
-  }
-  for (; i < in.size(); ++i) {
-    if (in[i] != '=') return std::nullopt;
-  }
-  return out;
-}
-
 namespace {
 Error toError(const kube::ApiError& e) { return e.toError(); }
 }  // namespace
@@ -132,7 +103,7 @@ Result<std::optional<std::string>> KubeResourceStore::getSecretValue(
   if (!data || !data->is_object() || !data->contains(ref.key) || !(*data)[ref.key].is_string()) {
     return std::optional<std::string>();
   }
-  auto decoded = decodeBase64((*data)[ref.key].get<std::string>());
+  auto decoded = kube::base64Decode((*data)[ref.key].get<std::string>());
   if (!decoded) {
     return makeError(Errc::kInvalidInput,
                      "Secret " + ref.name + " key " + ref.key + " is not valid base64");

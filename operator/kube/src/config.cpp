@@ -75,11 +75,18 @@ std::optional<std::string> base64Decode(const std::string& in) {
   std::string out;
   uint32_t acc = 0;
   int bits = 0;
+  size_t symbols = 0;
+  bool padding = false;
   for (char c : in) {
-    if (c == '=' ) break;
     if (c == '\n' || c == '\r' || c == ' ' || c == '\t') continue;
+    if (c == '=') {
+      padding = true;
+      continue;
+    }
+    if (padding) return std::nullopt;  // data after padding
     int v = val(c);
     if (v < 0) return std::nullopt;
+    ++symbols;
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -87,6 +94,8 @@ std::optional<std::string> base64Decode(const std::string& in) {
       out.push_back(static_cast<char>((acc >> bits) & 0xff));
     }
   }
+  // One symbol past a full group carries fewer than 8 bits: never valid.
+  if (symbols % 4 == 1) return std::nullopt;
   return out;
 }
 

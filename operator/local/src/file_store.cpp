@@ -1,6 +1,8 @@
 // Local mode's file-backed ResourceStore: YAML documents in, status in memory.
 #include "shoal/local/file_store.h"
 
+#include "shoal/kube/client.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -109,7 +111,7 @@ Result<void> addSecret(json& obj, const std::string& where, ResourceSet& into,
       if (!it.value().is_string()) {
         return makeError(Errc::kInvalidInput, where + ": data." + it.key() + ": must be a string");
       }
-      auto decoded = decodeBase64(it.value().get<std::string>());
+      auto decoded = kube::base64Decode(it.value().get<std::string>());
       if (!decoded) {
         return makeError(Errc::kInvalidInput,
                          where + ": data." + it.key() + ": not valid base64 (use stringData for plain text)");
@@ -270,38 +272,6 @@ std::string secretEnvName(const std::string& secretName, const std::string& key)
     if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
   }
   return s;
-}
-
-std::optional<std::string> decodeBase64(const std::string& s) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string in;
-  for (char c : s) {
-    if (c == '\n' || c == '\r' || c == ' ') continue;
-    in.push_back(c);
-  }
-  while (!in.empty() && in.back() == '=') in.pop_back();
-  if (in.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  uint32_t buf = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v = val(c);
-    if (v < 0) return std::nullopt;
-    buf = (buf << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buf >> bits) & 0xff));
-    }
-  }
-  return out;
 }
 
 Result<void> writeFileAtomically(const std::string& path, const std::string& content) {

@@ -118,12 +118,13 @@ TEST(KubeResourceStore, ReadsPoolsSecretsAndWritesStatus) {
   EXPECT_EQ((*obj)["status"]["desiredReplicas"], 4);
 }
 
+// Secret data goes through the Kubernetes client's decoder.
 TEST(DecodeBase64, DecodesAndRejects) {
-  EXPECT_EQ(decodeBase64("aGVsbG8="), std::optional<std::string>("hello"));
-  EXPECT_EQ(decodeBase64("aGVsbG8"), std::optional<std::string>("hello"));
-  EXPECT_EQ(decodeBase64(""), std::optional<std::string>(""));
-  EXPECT_FALSE(decodeBase64("a$b").has_value());
-  EXPECT_FALSE(decodeBase64("aG=x").has_value());
+  EXPECT_EQ(kube::base64Decode("aGVsbG8="), std::optional<std::string>("hello"));
+  EXPECT_EQ(kube::base64Decode("aGVsbG8"), std::optional<std::string>("hello"));
+  EXPECT_EQ(kube::base64Decode(""), std::optional<std::string>(""));
+  EXPECT_FALSE(kube::base64Decode("a$b").has_value());
+  EXPECT_FALSE(kube::base64Decode("aG=x").has_value());
 }
 
 }  // namespace

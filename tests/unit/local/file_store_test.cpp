@@ -2,6 +2,8 @@
 // them, errors that name the file and the field, status kept in memory.
 #include <gtest/gtest.h>
 
+#include "shoal/kube/client.h"
+
 #include <filesystem>
 #include <fstream>
 
@@ -205,12 +207,14 @@ TEST(FileStore, RedisUrlOverrideReplacesTheAddress) {
   EXPECT_FALSE(overrideRedisUrl(set, "http://127.0.0.1:7777").ok());
 }
 
+// Secret data is decoded by the Kubernetes client's decoder, shared with the
+// Kubernetes store.
 TEST(FileStore, Base64DecodesWithAndWithoutPadding) {
-  EXPECT_EQ(decodeBase64("aGVsbG8="), "hello");
-  EXPECT_EQ(decodeBase64("aGVsbG8"), "hello");
-  EXPECT_EQ(decodeBase64(""), "");
-  EXPECT_FALSE(decodeBase64("a").has_value());
-  EXPECT_FALSE(decodeBase64("ab$d").has_value());
+  EXPECT_EQ(kube::base64Decode("aGVsbG8="), "hello");
+  EXPECT_EQ(kube::base64Decode("aGVsbG8"), "hello");
+  EXPECT_EQ(kube::base64Decode(""), "");
+  EXPECT_FALSE(kube::base64Decode("a").has_value());
+  EXPECT_FALSE(kube::base64Decode("ab$d").has_value());
 }
 
 TEST(FileStore, WritesFilesAtomically) {

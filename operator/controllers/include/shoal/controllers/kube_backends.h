@@ -20,9 +20,6 @@ namespace shoal::controllers {
 kube::Resource pipelinesResource();
 kube::Resource workerPoolsResource();
 
-/// base64 (standard alphabet, padding optional) as Secrets carry it;
-/// nullopt on malformed input.
-std::optional<std::string> decodeBase64(const std::string& in);
 
 /// \brief ResourceStore on the API server. Thread-safe.
 class KubeResourceStore final : public ResourceStore {

@@ -58,8 +58,7 @@ Result<void> overrideRedisUrl(ResourceSet& set, const std::string& url);
 /// The env var a Secret key may come from: SHOAL_SECRET_<NAME>_<KEY>.
 std::string secretEnvName(const std::string& secretName, const std::string& key);
 
-/// Decodes standard base64 (padding optional); nullopt if malformed.
-std::optional<std::string> decodeBase64(const std::string& s);
+
 
 /// Writes `content` to `path` atomically: a temp file in the same directory,
 /// then rename over the target.
