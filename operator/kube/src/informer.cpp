@@ -6,6 +6,17 @@
 
 namespace shoal::kube {
 
+void stripForCache(Json& obj) {
+  auto md = obj.find("metadata");
+  if (md == obj.end() || !md->is_object()) return;
+  md->erase("managedFields");
+  auto ann = md->find("annotations");
+  if (ann != md->end() && ann->is_object()) {
+    ann->erase("kubectl.kubernetes.io/last-applied-configuration");
+    if (ann->empty()) md->erase(ann);
+  }
+}
+
 Informer::Informer(Client& client, Clock& clock, WatcherOptions opts, Duration resyncPeriod)
     : clock_(clock), watcher_(client, clock, std::move(opts), *this), resync_(resyncPeriod) {}
 
@@ -90,6 +101,7 @@ void Informer::onList(std::vector<Json> items, const std::string& /*resourceVers
     std::lock_guard<std::mutex> l(mu_);
     std::map<std::string, ObjectPtr> fresh;
     for (auto& item : items) {
+      if (transform_) transform_(item);
       std::string k = keyOf(item);
       fresh[k] = std::make_shared<const Json>(std::move(item));
     }
@@ -122,7 +134,9 @@ void Informer::onEvent(const WatchEvent& ev) {
       newObj = nullptr;
       if (!oldObj) oldObj = std::make_shared<const Json>(ev.object);
     } else {
-      newObj = std::make_shared<const Json>(ev.object);
+      Json obj = ev.object;
+      if (transform_) transform_(obj);
+      newObj = std::make_shared<const Json>(std::move(obj));
       cache_[k] = newObj;
     }
   }

@@ -202,6 +202,46 @@ TEST(Informer, ResyncReportsEveryObjectAsAnUpdate) {
   EXPECT_EQ(updates.load(), 1);
 }
 
+TEST(Informer, CachesObjectsWithoutManagedFieldsOrLastAppliedAnnotation) {
+  FakeClient api;
+  SystemClock& clock = SystemClock::instance();
+  Json a = cm("a");
+  a["metadata"]["managedFields"] = Json::array({{{"manager", "kubectl"}, {"operation", "Apply"}}});
+  a["metadata"]["annotations"] = {{"kubectl.kubernetes.io/last-applied-configuration", "{}"},
+                                  {"team", "logs"}};
+  Json b = cm("b");
+  b["metadata"]["annotations"] = {{"kubectl.kubernetes.io/last-applied-configuration", "{}"}};
+  ASSERT_TRUE(api.create(Resource::configMaps(), "ns", a).ok());
+  Informer inf(api, clock, cmOptions(), Duration::zero());
+  inf.start();
+  ASSERT_TRUE(inf.waitForSync(std::chrono::seconds(5)));
+  ASSERT_TRUE(api.create(Resource::configMaps(), "ns", b).ok());  // arrives as a watch event
+  ASSERT_TRUE(testing::waitUntil([&] { return inf.get("ns", "b") != nullptr; }));
+
+  const Json& listed = *inf.get("ns", "a");
+  EXPECT_FALSE(listed["metadata"].contains("managedFields"));
+  EXPECT_EQ(listed["metadata"]["annotations"], (Json{{"team", "logs"}}));
+  EXPECT_EQ(listed["data"]["v"], "1");
+  const Json& watched = *inf.get("ns", "b");
+  EXPECT_FALSE(watched["metadata"].contains("annotations")) << watched.dump();
+  EXPECT_EQ(watched["data"]["v"], "1");
+  inf.stop();
+}
+
+TEST(Informer, WithoutATransformObjectsAreCachedAsServed) {
+  FakeClient api;
+  SystemClock& clock = SystemClock::instance();
+  Json a = cm("a");
+  a["metadata"]["managedFields"] = Json::array({{{"manager", "kubectl"}}});
+  ASSERT_TRUE(api.create(Resource::configMaps(), "ns", a).ok());
+  Informer inf(api, clock, cmOptions(), Duration::zero());
+  inf.setTransform(nullptr);
+  inf.start();
+  ASSERT_TRUE(inf.waitForSync(std::chrono::seconds(5)));
+  EXPECT_TRUE((*inf.get("ns", "a"))["metadata"].contains("managedFields"));
+  inf.stop();
+}
+
 TEST(FakeClient, OptimisticConcurrencyAndSubresources) {
   FakeClient api;
   Json d = {{"apiVersion", "apps/v1"},

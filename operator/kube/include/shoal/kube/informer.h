@@ -7,6 +7,10 @@
 // deletes of objects that vanished while we were not watching). Every
 // resyncPeriod (on the injected Clock) each cached object is reported again
 // as an update with old == new, so level-based controllers revisit everything.
+//
+// Before an object is cached it passes through the informer's transform (by
+// default stripForCache: managedFields and kubectl's last-applied annotation,
+// which no controller reads and which make up much of a cached object).
 #pragma once
 
 #include <atomic>
@@ -33,6 +37,15 @@ using ObjectPtr = std::shared_ptr<const Json>;
 /// Called on the informer's thread, without the cache lock held.
 using InformerHandler = std::function<void(const ObjectPtr& oldObj, const ObjectPtr& newObj)>;
 
+/// \brief Rewrites an object in place before it is cached.
+using CacheTransform = std::function<void(Json& obj)>;
+
+/// \brief The default CacheTransform: drops metadata.managedFields and the
+/// kubectl.kubernetes.io/last-applied-configuration annotation (an empty
+/// annotations map is removed too). Cached objects are only read and never
+/// written back whole, so nothing depends on either.
+void stripForCache(Json& obj);
+
 /// \brief Thread-safe cache of one resource type fed by a Watcher.
 class Informer : private WatchSink {
  public:
@@ -44,6 +57,9 @@ class Informer : private WatchSink {
 
   /// Register before start().
   void addHandler(InformerHandler h);
+  /// Replaces the transform (stripForCache by default); nullptr keeps objects
+  /// as the API server sent them. Set before start().
+  void setTransform(CacheTransform t) { transform_ = std::move(t); }
   /// Starts the watch thread (and resync timer).
   void start();
   /// Stops and joins. Idempotent.
@@ -75,6 +91,7 @@ class Informer : private WatchSink {
   Watcher watcher_;
   Duration resync_;
   std::vector<InformerHandler> handlers_;
+  CacheTransform transform_ = stripForCache;
   mutable std::mutex mu_;
   std::map<std::string, ObjectPtr> cache_;
   std::atomic<bool> synced_{false};
