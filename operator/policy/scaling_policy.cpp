@@ -373,7 +373,18 @@ Decision decide(const ScalingSpec& rawSpec, ScalingState& st, const Observation&
       raw <= current * (1.0 + p.deadBand)) {
     rec = current;
   }
-  st.recommendations.push_back({now, rec});
+  // Scaling in keeps half the dead band as spare: only down to a count that
+  // covers the recommendation plus deadBand/2 of it. Without it a need that sits on a
+  // whole number (6.0 with noise) alternates between 6 and 7, and the count
+  // settles whenever the noise happens to allow, minutes after the load
+  // changed.
+  bool heldForSpare = false;
+  if (inRange && rec < current) {
+    const int64_t spare = ceilReplicas(raw * (1.0 + p.deadBand / 2));
+    rec = static_cast<int32_t>(std::clamp<int64_t>(std::max<int64_t>(rec, spare), lower, current));
+    heldForSpare = rec == current;
+  }
+  st.recommendations.push_back({now, rec, raw});
   const double keep = std::max(
       {p.scaleUp.stabilizationSeconds, p.scaleDown.stabilizationSeconds, p.pollIntervalSeconds});
   while (!st.recommendations.empty() && (toSeconds(now - st.recommendations.front().at) > keep ||
@@ -414,6 +425,13 @@ Decision decide(const ScalingSpec& rawSpec, ScalingState& st, const Observation&
         "holding " + std::to_string(current) + " replicas (scale-up stabilization): " + rates);
   }
   if (rec == current) {
+    if (heldForSpare) {
+      return finish(current, DecisionReason::kWithinDeadBand,
+                    "holding " + std::to_string(current) + " replicas: the policy wants " +
+                        fmt("%.2f", raw) + ", and " + std::to_string(current - 1) +
+                        " would leave less than " + fmt("%.0f%%", p.deadBand * 50) +
+                        " spare; " + rates);
+    }
     if (target != current) {
       return finish(current, DecisionReason::kWithinDeadBand,
                     "holding " + std::to_string(current) + " replicas: the policy wants " +

@@ -237,7 +237,8 @@ TEST_F(ScalingPolicyTest, ScaleDownWaitsForAMeasuredArrivalRate) {
 
 // Dead band 0.1 around the current count. Up: 2 ready, λ = 175/s, B = 0:
 // W = 1.2*175*60/100 = 126 pod-s -> 2 + 6/50 = 2.12, within 2.2: hold.
-// Down: 20 ready, λ = 1550/s: W/T = 18.6 >= 18: hold; λ = 1400/s: 16.8 -> 17.
+// Down: 20 ready, λ = 1550/s: W/T = 18.6 >= 18: hold; λ = 1400/s: 16.8, plus
+// half the dead band as spare: 16.8 * 1.05 = 17.64 -> 18.
 TEST_F(ScalingPolicyTest, DeadBandHoldsSmallChangesBothWays) {
   tick(obsOf(0, 2, 0, 0));
   auto hold = tick(obsOf(0, 2, 350, 350), 2);
@@ -257,7 +258,34 @@ TEST_F(ScalingPolicyTest, DeadBandHoldsSmallChangesBothWays) {
   decide(spec, s2, obsOf(0, 20, 0, 0), clock.now());
   clock.advance(seconds(2));
   auto down = decide(spec, s2, obsOf(0, 20, 2800, 2800), clock.now());
-  EXPECT_EQ(down.desiredReplicas, 17);  // step max(4, 50 % of 20) = 10 allows it
+  EXPECT_EQ(down.desiredReplicas, 18);  // step max(4, 50 % of 20) = 10 allows it
+  EXPECT_EQ(down.reason, DecisionReason::kScaledDown);
+}
+
+// A need on a whole number does not flap and does not settle late: at 7
+// replicas, λ = 500/s wants exactly 6.00 (1.2*500/100), and 6 would leave no
+// spare (6.00 * 1.05 = 6.3 -> 7): hold 7 whichever way the noise goes. At
+// λ = 450/s (5.40 * 1.05 = 5.67 -> 6) it scales in to 6.
+TEST_F(ScalingPolicyTest, ScaleInKeepsHalfTheDeadBandAsSpare) {
+  spec.scaling.scaleDown.stabilizationSeconds = 0;
+  ScalingState st;
+  uint64_t added = 0;
+  decide(spec, st, obsOf(0, 7, added, added), clock.now());
+  for (double rate : {500.0, 495.0, 505.0, 500.0}) {
+    clock.advance(seconds(2));
+    added += static_cast<uint64_t>(rate * 2);
+    auto hold = decide(spec, st, obsOf(0, 7, added, added), clock.now());
+    EXPECT_EQ(hold.desiredReplicas, 7) << "at " << rate << "/s";
+    EXPECT_EQ(hold.reason, DecisionReason::kWithinDeadBand);
+  }
+  ScalingState s2;
+  uint64_t added2 = 0;
+  decide(spec, s2, obsOf(0, 7, added2, added2), clock.now());
+  clock.advance(seconds(2));
+  added2 += 900;
+  auto down = decide(spec, s2, obsOf(0, 7, added2, added2), clock.now());
+  EXPECT_NEAR(down.recommendedReplicas, 5.4, 1e-9);
+  EXPECT_EQ(down.desiredReplicas, 6);
   EXPECT_EQ(down.reason, DecisionReason::kScaledDown);
 }
 

@@ -44,7 +44,10 @@
 //   dead band                   -> no change while the wanted (fractional)
 //                                  count is within ±deadBand of the current
 //                                  count (WithinDeadBand), like the HPA's
-//                                  tolerance.
+//                                  tolerance; and scale-in only to a count
+//                                  that covers the wanted count plus
+//                                  deadBand/2 (a need on a whole number holds
+//                                  instead of flapping or settling late).
 //   scale up                    -> at once to the computed size (no ladder).
 //   scale down                  -> (drainTime: once an arrival rate is
 //                                  measured) to the largest recommendation of
@@ -204,6 +207,7 @@ struct ScalingState {
   struct Recommendation {
     MonoTime at;
     int32_t replicas = 0;
+    double raw = 0;  ///< the fractional recommendation behind it
   };
   /// The previous tick's stream counters, for rates.
   std::optional<MonoTime> lastSampleAt;
