@@ -5,20 +5,29 @@
 //    really consumes (one entry reaches the sink), and on delete gets SIGTERM,
 //    exits 0 within the grace period and disappears; a crash (kill -9) is
 //    restarted with restartCount 1.
-//  - Burst: the CRDs and the operator (a process with the admin kubeconfig), a
-//    Pipeline and WorkerPool applied with kubectl; a burst from shoal-loadgen
-//    makes replicas rise, the backlog drains into shoal-bulk-server exactly
-//    once by id with no 409 conflicts (scale-in redelivers nothing), and
-//    replicas fall back; `kubectl describe workerpool` is printed.
-// Skips (GTEST_SKIP) when the k8s binaries or Shoal's binaries are missing.
+//  - Burst: `helm install` of charts/shoal (CRDs, ServiceAccount, RBAC and the
+//    operator Deployment, whose pod the scheduler binds to the agent's node
+//    and the agent runs in a private mount namespace with its projected
+//    service-account token: the operator talks to the API server in-cluster,
+//    under the chart's RBAC); a Pipeline and WorkerPool applied with kubectl;
+//    a burst from shoal-loadgen makes replicas rise, the backlog drains into
+//    shoal-bulk-server exactly once by id with no 409 conflicts (scale-in
+//    redelivers nothing), and replicas fall back; `kubectl describe
+//    workerpool` is printed; `helm uninstall` stops the operator with SIGTERM.
+// Skips (GTEST_SKIP) when the k8s binaries (helm too, for Burst) or Shoal's
+// binaries are missing, or when mount namespaces are unavailable (not root).
 // Binaries come from this build tree or the environment (SHOAL_WORKER_BIN,
 // SHOAL_OPERATOR_BIN, SHOAL_BULK_SERVER_BIN, SHOAL_LOADGEN_BIN,
 // SHOAL_NODE_AGENT_BIN) so a build that lacks one can borrow it.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -74,7 +83,29 @@ KubeControlPlane::Options controlPlaneOptions() {
   KubeControlPlane::Options o;
   o.controllerManager = true;
   o.scheduler = true;
+  // Pods get the kube-api-access projected volume, as in a real cluster.
+  o.serviceAccountAdmission = true;
   return o;
+}
+
+// Whether this process may create a private mount namespace (what the node
+// agent needs to run the operator pod like a container).
+bool mountNamespacesAvailable() {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::unshare(CLONE_NEWNS | CLONE_NEWUTS) != 0) _exit(1);
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) _exit(2);
+    _exit(0);
+  }
+  int status = 0;
+  return pid > 0 && ::waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+         WEXITSTATUS(status) == 0;
+}
+
+std::string shellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char ch : s) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return out + "'";
 }
 
 // One control plane (with scheduler) and one node agent per test binary.
@@ -85,11 +116,25 @@ struct Cluster {
   std::string agentLog = agentDir.file("agent.log");
 
   explicit Cluster(const Binaries& b) {
+    std::vector<std::string> argv = {b.agent,       "--kubeconfig",   cp.kubeconfig(),
+                                     "--node-name", "shoal-e2e-node", "--worker-binary",
+                                     b.worker,      "--root-dir",     agentDir.file("pods")};
+    if (!b.operator_.empty()) {
+      argv.push_back("--operator-binary");
+      argv.push_back(b.operator_);
+    }
     agent = Process(Process::Options{
-        .argv = {b.agent, "--kubeconfig", cp.kubeconfig(), "--node-name", "shoal-e2e-node",
-                 "--worker-binary", b.worker, "--root-dir", agentDir.file("pods")},
-        .stdoutPath = agentDir.file("agent.out"),
-        .stderrPath = agentLog});
+        .argv = argv, .stdoutPath = agentDir.file("agent.out"), .stderrPath = agentLog});
+  }
+  // The container log of the first pod whose directory starts with ns_name.
+  std::string podLog(const std::string& nsAndNamePrefix) const {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(agentDir.file("pods"), ec)) {
+      if (e.path().filename().string().rfind(nsAndNamePrefix, 0) == 0) {
+        return Process::readFile(e.path().string() + "/container.log");
+      }
+    }
+    return "";
   }
   ~Cluster() { agent.stop(15s); }
 };
@@ -126,8 +171,8 @@ bool nodeReady(const KubeControlPlane& cp) {
 
 json bulkStats(int port, bool ids) {
   int status = 0;
-  std::string body =
-      shoal::testing::httpGet(port, std::string("/_shoal/stats") + (ids ? "?ids=true" : ""), &status);
+  std::string body = shoal::testing::httpGet(
+      port, std::string("/_shoal/stats") + (ids ? "?ids=true" : ""), &status);
   if (status != 200) return json();
   return json::parse(body, nullptr, false);
 }
@@ -143,7 +188,9 @@ Process startBulkServer(const Binaries& b, const TempDir& dir, int port) {
                                   .stderrPath = dir.file("bulk.err")});
 }
 
-std::string readFile(const std::string& path) { return Process::readFile(path); }
+std::string readFile(const std::string& path) {
+  return Process::readFile(path);
+}
 
 // The last line of a JSON log containing both needles ("" if none).
 std::string lastLogLine(const std::string& log, const std::string& a, const std::string& b) {
@@ -173,7 +220,18 @@ class E2E : public ::testing::Test {
     }
     std::string m = b_.missing(withOperator);
     if (!m.empty()) GTEST_SKIP() << "binaries missing: " << m << " (build them or set SHOAL_*_BIN)";
+    if (withOperator) {
+      if (helm_.empty()) {
+        GTEST_SKIP() << "helm missing: not in $KUBEBUILDER_ASSETS or <build>/k8s-bin "
+                        "(run scripts/k8s-binaries.sh)";
+      }
+      if (!mountNamespacesAvailable()) {
+        GTEST_SKIP() << "mount namespaces unavailable (run as root): the node agent runs the "
+                        "chart's operator pod in a private mount namespace";
+      }
+    }
   }
+  std::string helm_ = shoal::testing::findK8sBinary("helm");
   Binaries b_;
 };
 
@@ -182,8 +240,7 @@ TEST_F(E2E, NodeAgentRunsAWorkerPodAndTerminatesItGracefullyOnDelete) {
   if (IsSkipped()) return;
   auto& c = cluster(b_);
   auto& cp = c.cp;
-  ASSERT_TRUE(waitUntil([&] { return nodeReady(cp); }, 60s, 200ms))
-      << readFile(c.agentLog);
+  ASSERT_TRUE(waitUntil([&] { return nodeReady(cp); }, 60s, 200ms)) << readFile(c.agentLog);
   ASSERT_TRUE(cp.waitForDefaultServiceAccount("default"));
 
   RedisServer redis;
@@ -235,7 +292,8 @@ TEST_F(E2E, NodeAgentRunsAWorkerPodAndTerminatesItGracefullyOnDelete) {
   EXPECT_NE(redis.cli("XINFO CONSUMERS logs:agent g").find("agent-test"), std::string::npos);
 
   // A crashed process is restarted (restartPolicy Always) and counted.
-  std::string started = logLine(readFile(c.agentLog), "\"msg\":\"started pod process\"", "agent-test");
+  std::string started =
+      logLine(readFile(c.agentLog), "\"msg\":\"started pod process\"", "agent-test");
   ASSERT_FALSE(started.empty());
   pid_t pid = json::parse(started).value("pid", -1);
   ASSERT_GT(pid, 0);
@@ -285,20 +343,56 @@ TEST_F(E2E, BurstScalesUpDrainsExactlyOnceAndScalesBackDown) {
   Process bulk = startBulkServer(b_, dir, bulkPort);
   ASSERT_TRUE(waitUntil([&] { return totalDocs(bulkPort) >= 0; }, 10s));
 
-  auto crds = cp.kubectl({"apply", "-k", std::string(SHOAL_SOURCE_DIR) + "/crds/"});
-  ASSERT_EQ(crds.exitCode, 0) << crds.err;
+  // The operator, installed with the chart: CRDs from its crds/, then the
+  // ServiceAccount, RBAC and Deployment. The images are the ones the node
+  // agent maps to the local binaries; --wait returns once the operator pod,
+  // scheduled onto the agent's node, is Ready.
+  const std::string kReleaseNs = "shoal-system";
+  auto helm = [&](const std::vector<std::string>& args) {
+    std::string cmd = "env HELM_CACHE_HOME=" + shellQuote(dir.file("helm-cache")) +
+                      " HELM_CONFIG_HOME=" + shellQuote(dir.file("helm-config")) +
+                      " HELM_DATA_HOME=" + shellQuote(dir.file("helm-data")) + " " +
+                      shellQuote(helm_) + " --kubeconfig " + shellQuote(cp.kubeconfig());
+    for (const auto& a : args) cmd += " " + shellQuote(a);
+    int code = -1;
+    std::string out = shoal::testing::runCommand(cmd + " 2>&1", false, &code);
+    return std::make_pair(code, out);
+  };
+  auto opLogs = [&] { return c.podLog(kReleaseNs + "_"); };
+  auto [installed, installOut] = helm(
+      {"install", "shoal", std::string(SHOAL_SOURCE_DIR) + "/charts/shoal", "--namespace",
+       kReleaseNs, "--create-namespace", "--set", "image.repository=example.org/shoal-operator",
+       "--set", "image.tag=e2e", "--set", "workerImage.repository=example.org/shoal-worker",
+       "--set", "workerImage.tag=e2e", "--wait", "--timeout", "120s"});
+  ASSERT_EQ(installed, 0) << installOut << "\n"
+                          << cp.kubectl({"get", "pods", "-A", "-o", "wide"}).out
+                          << cp.kubectl({"describe", "pods", "-n", kReleaseNs}).out << opLogs()
+                          << readFile(c.agentLog);
   auto est = cp.kubectl({"wait", "--for=condition=Established", "--timeout=60s",
                          "crd/pipelines.shoal.dev", "crd/workerpools.shoal.dev"});
   ASSERT_EQ(est.exitCode, 0) << est.err;
 
-  std::string opLog = dir.file("operator.log");
-  Process op(Process::Options{
-      .argv = {b_.operator_, "--kubeconfig", cp.kubeconfig(), "--metrics-bind-address",
-               "127.0.0.1:" + std::to_string(shoal::testing::freePort()),
-               "--health-probe-bind-address",
-               "127.0.0.1:" + std::to_string(shoal::testing::freePort())},
-      .stdoutPath = dir.file("operator.out"),
-      .stderrPath = opLog});
+  // The operator pod: bound by the scheduler to the agent's node, running as
+  // the chart's ServiceAccount with the admission-added token volume.
+  const std::vector<std::string> opPods = {"pods", "-n", kReleaseNs, "-l",
+                                           "app.kubernetes.io/name=shoal"};
+  std::string opPod = jsonpath(cp, opPods, "{.items[0].metadata.name}");
+  ASSERT_FALSE(opPod.empty()) << cp.kubectl({"get", "pods", "-A"}).out;
+  EXPECT_EQ(jsonpath(cp, opPods, "{.items[0].spec.nodeName}"), "shoal-e2e-node");
+  EXPECT_EQ(jsonpath(cp, opPods, "{.items[0].spec.serviceAccountName}"), "shoal");
+  EXPECT_EQ(jsonpath(cp, opPods, "{.items[0].status.phase}"), "Running");
+  EXPECT_NE(jsonpath(cp, opPods, "{.items[0].spec.volumes[*].name}").find("kube-api-access-"),
+            std::string::npos);
+  // It reached the API server in-cluster with its own token and leads
+  // (identity: its hostname, which is the pod name, plus a suffix).
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        return cp.kubectl({"get", "leases", "-n", kReleaseNs, "-o",
+                           "jsonpath={.items[*].spec.holderIdentity}"})
+                   .out.rfind(opPod + "_", 0) == 0;
+      },
+      60s, 250ms))
+      << cp.kubectl({"get", "leases", "-n", kReleaseNs, "-o", "yaml"}).out << opLogs();
 
   constexpr int kBurst = 20000;
   std::ostringstream y;
@@ -312,7 +406,7 @@ TEST_F(E2E, BurstScalesUpDrainsExactlyOnceAndScalesBackDown) {
     << "\n      index: burst\n"
     << "  delivery:\n    batchSize: 100\n    lingerMs: 5\n"
     << "---\napiVersion: shoal.dev/v1alpha1\nkind: WorkerPool\nmetadata:\n  name: burst\nspec:\n"
-    << "  pipelineRef:\n    name: burst\n  image: example.org/shoal-worker:e2e\n"
+    << "  pipelineRef:\n    name: burst\n"  // image: the chart's workerImage
     << "  minReplicas: 1\n  maxReplicas: 4\n  terminationGracePeriodSeconds: 20\n"
     << "  scaling:\n    policy: drainTime\n    drainSeconds: 5\n    perReplicaThroughput: 500\n"
     << "    pollIntervalSeconds: 1\n"
@@ -330,8 +424,7 @@ TEST_F(E2E, BurstScalesUpDrainsExactlyOnceAndScalesBackDown) {
     return s.empty() ? 0 : std::stoi(s);
   };
   ASSERT_TRUE(waitUntil([&] { return readyReplicas() == 1; }, 90s, 250ms))
-      << readFile(opLog) << readFile(c.agentLog)
-      << cp.kubectl({"describe", "workerpool", "burst"}).out;
+      << opLogs() << readFile(c.agentLog) << cp.kubectl({"describe", "workerpool", "burst"}).out;
 
   // Figures for bench/e2e/run.sh (written only when SHOAL_E2E_BENCH_OUT is
   // set; never asserted): time to drain and replica-seconds spent.
@@ -350,8 +443,8 @@ TEST_F(E2E, BurstScalesUpDrainsExactlyOnceAndScalesBackDown) {
   int loadgenExit = -1;
   std::string sent = shoal::testing::runCommand(
       b_.loadgen + " --quiet --redis redis://127.0.0.1:" + std::to_string(redis.port()) +
-      " --stream logs:burst --kind json --payload-bytes 200 --pipeline 1000 --total " +
-      std::to_string(kBurst),
+          " --stream logs:burst --kind json --payload-bytes 200 --pipeline 1000 --total " +
+          std::to_string(kBurst),
       false, &loadgenExit);
   ASSERT_EQ(loadgenExit, 0) << sent;
 
@@ -361,18 +454,19 @@ TEST_F(E2E, BurstScalesUpDrainsExactlyOnceAndScalesBackDown) {
         return totalDocs(bulkPort) >= kBurst;
       },
       120s, 250ms))
-      << "delivered " << totalDocs(bulkPort) << "\n" << readFile(opLog);
-  double drainSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      << "delivered " << totalDocs(bulkPort) << "\n"
+      << opLogs();
+  double drainSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << "peak replicas: " << peak << ", drained in " << drainSeconds << " s\n";
   EXPECT_GT(peak, 1) << "the burst should have scaled the pool up";
 
   // Replicas fall back to minReplicas, and the scaled-in pods are gone.
   ASSERT_TRUE(waitUntil(
       [&] {
-        return sample() == 1 &&
-               jsonpath(cp, {"pods", "-l", "app.kubernetes.io/instance=burst"},
-                        "{.items[*].metadata.name}")
-                       .find(' ') == std::string::npos;
+        return sample() == 1 && jsonpath(cp, {"pods", "-l", "app.kubernetes.io/instance=burst"},
+                                         "{.items[*].metadata.name}")
+                                        .find(' ') == std::string::npos;
       },
       90s, 250ms))
       << cp.kubectl({"describe", "workerpool", "burst"}).out;
@@ -405,7 +499,20 @@ TEST_F(E2E, BurstScalesUpDrainsExactlyOnceAndScalesBackDown) {
   std::cout << describe.out;
   EXPECT_NE(describe.out.find("Conditions"), std::string::npos);
   EXPECT_NE(describe.out.find("Events"), std::string::npos);
-  op.stop(10s);
+  // The worker pods run the image the chart told the operator to use.
+  EXPECT_EQ(jsonpath(cp, {"deployment", "burst"}, "{.spec.template.spec.containers[0].image}"),
+            "example.org/shoal-worker:e2e");
+
+  // helm uninstall deletes the Deployment: the agent stops the operator pod
+  // with SIGTERM and it exits 0 within its grace period.
+  auto [uninstalled, uninstallOut] =
+      helm({"uninstall", "shoal", "--namespace", kReleaseNs, "--wait", "--timeout", "60s"});
+  EXPECT_EQ(uninstalled, 0) << uninstallOut;
+  ASSERT_TRUE(waitUntil([&] { return jsonpath(cp, opPods, "{.items[*].metadata.name}").empty(); },
+                        60s, 250ms))
+      << readFile(c.agentLog);
+  std::string exited = lastLogLine(readFile(c.agentLog), "\"msg\":\"pod process exited\"", opPod);
+  EXPECT_NE(exited.find("\"code\":0"), std::string::npos) << exited << "\n" << opLogs();
 }
 
 }  // namespace

@@ -9,17 +9,32 @@
 // Binding: the agent does not schedule; run kube-scheduler (KubeControlPlane
 // Options::scheduler) so Pods get spec.nodeName.
 //
+// Operator pods (images containing "shoal-operator", --operator-binary) run
+// like a container: in a private mount namespace (unshare + bind mounts of
+// their volumes onto the mountPaths, so the service-account token, ca.crt and
+// namespace are at /var/run/secrets/kubernetes.io/serviceaccount), as the
+// securityContext's user, with KUBERNETES_SERVICE_HOST/PORT naming the API
+// server, and its hostname is the pod's (own UTS namespace). Mount namespaces need root
+// (CAP_SYS_ADMIN); without them such pods stay waiting with reason RunContainerError and a message
+// saying so.
+//
 // Single reconcile thread (every 200 ms) over a snapshot of the watched Pods;
 // the watcher runs on its own thread. Children are in their own process
 // groups, so signals reach the whole pod.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <httplib.h>
+#include <CLI/CLI.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -59,7 +74,9 @@ std::string strAt(const Json& j, const Json::json_pointer& p, const std::string&
   const Json& v = at(j, p);
   return v.is_string() ? v.get<std::string>() : def;
 }
-void onSignal(int) { gStop = true; }
+void onSignal(int) {
+  gStop = true;
+}
 
 std::string rfc3339(std::chrono::system_clock::time_point t) {
   std::time_t tt = std::chrono::system_clock::to_time_t(t);
@@ -70,18 +87,95 @@ std::string rfc3339(std::chrono::system_clock::time_point t) {
   return buf;
 }
 std::string rfc3339Micro(std::chrono::system_clock::time_point t) {
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count() %
-            1000000;
+  auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count() % 1000000;
   std::string s = rfc3339(t);
   char frac[16];
   std::snprintf(frac, sizeof frac, ".%06lld", static_cast<long long>(us));
   return s.substr(0, s.size() - 1) + frac + "Z";
 }
 
+// Writes msg and errno to fd 2 and exits; only async-signal-safe calls (used
+// in the forked child).
+[[noreturn]] void childFail(const char* msg) {
+  int err = errno;
+  char num[16];
+  int n = 0;
+  do {
+    num[sizeof num - 1 - n++] = static_cast<char>('0' + err % 10);
+    err /= 10;
+  } while (err > 0 && n < 15);
+  const char* prefix = "shoal-node-agent: ";
+  (void)!::write(2, prefix, std::strlen(prefix));
+  (void)!::write(2, msg, std::strlen(msg));
+  (void)!::write(2, " (errno ", 8);
+  (void)!::write(2, num + sizeof num - n, n);
+  (void)!::write(2, ")\n", 2);
+  _exit(126);
+}
+
+// "/proc/self/fd/<fd>" into out (32 bytes); async-signal-safe.
+void procFdPath(int fd, char* out) {
+  const char* prefix = "/proc/self/fd/";
+  size_t n = std::strlen(prefix);
+  std::memcpy(out, prefix, n);
+  char digits[12];
+  int d = 0;
+  do {
+    digits[d++] = static_cast<char>('0' + fd % 10);
+    fd /= 10;
+  } while (fd > 0 && d < 11);
+  while (d > 0) out[n++] = digits[--d];
+  out[n] = '\0';
+}
+
+// Whether this process may create a private mount namespace (root, or
+// CAP_SYS_ADMIN): tried once in a child at startup.
+bool mountNamespacesAvailable() {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::unshare(CLONE_NEWNS | CLONE_NEWUTS) != 0) _exit(1);
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) _exit(2);
+    _exit(0);
+  }
+  if (pid < 0) return false;
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid) return false;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// "https://host:port" -> host and port ("" / 0 when it does not parse).
+std::pair<std::string, int> hostPortOf(const std::string& server) {
+  std::string rest = server;
+  if (auto p = rest.find("://"); p != std::string::npos) rest = rest.substr(p + 3);
+  if (auto p = rest.find('/'); p != std::string::npos) rest = rest.substr(0, p);
+  auto colon = rest.rfind(':');
+  if (colon == std::string::npos) return {rest, 443};
+  std::string host = rest.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  try {
+    return {host, std::stoi(rest.substr(colon + 1))};
+  } catch (const std::exception&) {
+    return {host, 0};
+  }
+}
+
+// A port on 127.0.0.1 that was free a moment ago (bound to port 0, closed).
 int freeLoopbackPort() {
-  httplib::Server probe;
-  int port = probe.bind_to_any_port("127.0.0.1");
-  probe.stop();
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
   return port;
 }
 
@@ -114,8 +208,10 @@ class PodView final : public kube::WatchSink {
 };
 
 struct LocalPod {
-  std::string ns, name, uid, dir, image;
-  pid_t pid = -1;          // -1: not running
+  std::string ns, name, uid, dir, image, binary;
+  std::string readinessPath;  // "" = ready while running
+  int readinessPort = 0;
+  pid_t pid = -1;  // -1: not running
   int port = 0;
   int restarts = 0;
   bool ready = false;
@@ -127,17 +223,28 @@ struct LocalPod {
   std::chrono::system_clock::time_point startedAt{};
   bool terminating = false;
   std::chrono::steady_clock::time_point killAt{};
-  bool finished = false;   // restartPolicy says stay down
+  bool finished = false;  // restartPolicy says stay down
   std::string restartPolicy = "Always";
   Json lastReported;
 };
 
 class NodeAgent {
  public:
-  NodeAgent(std::shared_ptr<kube::Client> client, std::string node, std::string worker,
-            std::string root)
-      : client_(std::move(client)), node_(std::move(node)), worker_(std::move(worker)),
-        root_(std::move(root)) {}
+  struct Settings {
+    std::string node, workerBinary, operatorBinary, rootDir;
+    std::string apiServerHost;
+    int apiServerPort = 0;
+    bool mountNamespaces = false;
+  };
+  NodeAgent(std::shared_ptr<kube::Client> client, Settings s)
+      : client_(std::move(client)),
+        node_(s.node),
+        worker_(s.workerBinary),
+        operator_(s.operatorBinary),
+        root_(s.rootDir),
+        apiServerHost_(s.apiServerHost),
+        apiServerPort_(s.apiServerPort),
+        mountNamespaces_(s.mountNamespaces) {}
 
   bool registerNode() {
     Json n = {{"apiVersion", "v1"},
@@ -173,8 +280,8 @@ class NodeAgent {
                      cond("DiskPressure", "False", "KubeletHasNoDiskPressure"),
                      cond("PIDPressure", "False", "KubeletHasSufficientPID")}}};
     if (full) {
-      Json cap = {{"cpu", "64"}, {"memory", "256Gi"}, {"pods", "110"},
-                  {"ephemeral-storage", "100Gi"}};
+      Json cap = {
+          {"cpu", "64"}, {"memory", "256Gi"}, {"pods", "110"}, {"ephemeral-storage", "100Gi"}};
       status["capacity"] = cap;
       status["allocatable"] = cap;
       status["addresses"] = Json::array({{{"type", "InternalIP"}, {"address", "127.0.0.1"}},
@@ -183,8 +290,11 @@ class NodeAgent {
                             {"operatingSystem", "linux"},
                             {"architecture", "amd64"},
                             {"containerRuntimeVersion", "shoal-node-agent://0"},
-                            {"machineID", ""}, {"systemUUID", ""}, {"bootID", ""},
-                            {"kernelVersion", ""}, {"osImage", "local processes"},
+                            {"machineID", ""},
+                            {"systemUUID", ""},
+                            {"bootID", ""},
+                            {"kernelVersion", ""},
+                            {"osImage", "local processes"},
                             {"kubeProxyVersion", ""}};
     }
     auto r = client_->mergePatch(kNodes, "", node_, Json{{"status", status}}, "status");
@@ -198,8 +308,8 @@ class NodeAgent {
 
   void renewLease(std::chrono::system_clock::time_point now) {
     const kube::Resource leases = kube::Resource::leases();
-    Json spec = {{"holderIdentity", node_}, {"leaseDurationSeconds", 40},
-                 {"renewTime", rfc3339Micro(now)}};
+    Json spec = {
+        {"holderIdentity", node_}, {"leaseDurationSeconds", 40}, {"renewTime", rfc3339Micro(now)}};
     auto r = client_->mergePatch(leases, "kube-node-lease", node_, Json{{"spec", spec}});
     if (r) return;
     if (r.error().isNotFound()) {
@@ -288,19 +398,48 @@ class NodeAgent {
 
   std::optional<Json> lookup(const std::string& kind, const std::string& ns,
                              const std::string& name) {
-    auto r = client_->get(kind == "Secret" ? kube::Resource::secrets()
-                                           : kube::Resource::configMaps(),
-                          ns, name);
+    auto r = client_->get(
+        kind == "Secret" ? kube::Resource::secrets() : kube::Resource::configMaps(), ns, name);
     if (!r) return std::nullopt;
     return r.value();
   }
 
+  // TokenRequest for the pod's ServiceAccount, bound to the pod (what the
+  // kubelet does for a serviceAccountToken projection).
+  shoal::e2e::IssuedToken requestToken(const shoal::e2e::TokenRequestSpec& req) {
+    if (req.serviceAccount.empty() || req.serviceAccount.find('/') != std::string::npos) {
+      return {"", "invalid serviceAccountName '" + req.serviceAccount + "'"};
+    }
+    // POST .../serviceaccounts/<name>/token: the client has no create on a
+    // subresource, so the subresource rides in the plural.
+    kube::Resource tokenRequests{"", "v1", "serviceaccounts/" + req.serviceAccount + "/token", true,
+                                 "TokenRequest"};
+    Json spec = {
+        {"expirationSeconds", std::max<int64_t>(req.expirationSeconds, 600)},
+        {"boundObjectRef",
+         {{"apiVersion", "v1"}, {"kind", "Pod"}, {"name", req.podName}, {"uid", req.podUid}}}};
+    if (!req.audience.empty()) spec["audiences"] = Json::array({req.audience});
+    Json body = {
+        {"apiVersion", "authentication.k8s.io/v1"}, {"kind", "TokenRequest"}, {"spec", spec}};
+    auto r = client_->create(tokenRequests, req.ns, body);
+    if (!r) return {"", r.error().describe()};
+    std::string token = strAt(r.value(), "/status/token"_json_pointer);
+    if (token.empty()) return {"", "TokenRequest answered without status.token"};
+    return {token, ""};
+  }
+
   void start(LocalPod& lp, const Json& pod) {
     shoal::e2e::LaunchSettings s{worker_, lp.dir, lp.port, node_};
+    s.operatorBinary = operator_;
+    s.apiServerHost = apiServerHost_;
+    s.apiServerPort = apiServerPort_;
+    s.allocatePort = [] { return freeLoopbackPort(); };
     auto planned = shoal::e2e::planLaunch(
-        pod, [this](const std::string& k, const std::string& n, const std::string& name) {
+        pod,
+        [this](const std::string& k, const std::string& n, const std::string& name) {
           return lookup(k, n, name);
-        }, s);
+        },
+        s, [this](const shoal::e2e::TokenRequestSpec& req) { return requestToken(req); });
     lp.image = strAt(pod, "/spec/containers/0/image"_json_pointer);
     if (auto* f = std::get_if<shoal::e2e::LaunchFailure>(&planned)) {
       lp.waitingReason = f->reason;
@@ -309,13 +448,54 @@ class NodeAgent {
       return;
     }
     auto& plan = std::get<shoal::e2e::LaunchPlan>(planned);
+    if (plan.privateMountNamespace && !mountNamespaces_) {
+      lp.waitingReason = "RunContainerError";
+      lp.waitingMessage =
+          "mount namespaces are unavailable (the agent needs root / CAP_SYS_ADMIN to mount "
+          "the pod's volumes at their mountPaths)";
+      lp.nextStart = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      return;
+    }
     std::error_code ec;
     fs::create_directories(lp.dir, ec);
-    for (const auto& d : plan.directories) fs::create_directories(d, ec);
+    // Modes are set explicitly (not left to the umask): a pod running as
+    // another user must be able to read its token.
+    for (const auto& d : plan.directories) {
+      fs::create_directories(d, ec);
+      fs::permissions(d, static_cast<fs::perms>(0755), ec);
+    }
+    for (const auto& d : plan.writableDirectories) {
+      fs::create_directories(d, ec);
+      fs::permissions(d, fs::perms::all, ec);  // emptyDir is 0777 like the kubelet's
+    }
     for (const auto& f : plan.files) {
       fs::create_directories(fs::path(f.path).parent_path(), ec);
       std::ofstream(f.path, std::ios::binary | std::ios::trunc) << f.content;
+      fs::permissions(f.path, static_cast<fs::perms>(f.mode), ec);
     }
+    // Mount points are created on the host when missing. In the child, every
+    // source is opened (O_PATH, inside the new namespace: a bind from another
+    // namespace's mount is refused) before the first mount, so mounting one
+    // target cannot hide another's source (an emptyDir on /tmp over a pod dir
+    // below /tmp).
+    std::vector<std::string> sources, targets;
+    std::vector<bool> readOnly;
+    for (const auto& m : plan.bindMounts) {
+      sources.push_back(m.source);
+      targets.push_back(m.target);
+      readOnly.push_back(m.readOnly);
+      if (fs::is_directory(m.source, ec)) {
+        fs::create_directories(m.target, ec);
+      } else if (!fs::exists(m.target, ec)) {
+        fs::create_directories(fs::path(m.target).parent_path(), ec);
+        std::ofstream(m.target, std::ios::app);
+      }
+    }
+    std::vector<gid_t> groups;
+    for (int64_t g : plan.identity.supplementalGroups) groups.push_back(static_cast<gid_t>(g));
+    const bool privateMounts = plan.privateMountNamespace;
+    const std::string hostname = plan.hostname;
+    const std::optional<int64_t> runUid = plan.identity.uid, runGid = plan.identity.gid;
     std::vector<std::string> envStrings;
     for (const auto& [k, v] : plan.env) envStrings.push_back(k + "=" + v);
     std::vector<char*> argv, envp;
@@ -339,9 +519,40 @@ class NodeAgent {
         ::dup2(fd, 2);
         ::close(fd);
       }
-      if (::chdir(lp.dir.c_str()) != 0) _exit(126);
+      if (::chdir(lp.dir.c_str()) != 0) childFail("chdir to the pod directory failed");
+      if (privateMounts) {
+        if (::unshare(CLONE_NEWNS | CLONE_NEWUTS) != 0) childFail("unshare failed");
+        if (!hostname.empty() && ::sethostname(hostname.data(), hostname.size()) != 0) {
+          childFail("sethostname failed");
+        }
+        if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+          childFail("making / private failed");
+        }
+        int sourceFds[64];
+        char fdPaths[64][32];
+        if (targets.size() > 64) childFail("more than 64 volume mounts");
+        for (size_t i = 0; i < targets.size(); ++i) {
+          sourceFds[i] = ::open(sources[i].c_str(), O_PATH | O_CLOEXEC);
+          if (sourceFds[i] < 0) childFail("opening a volume directory failed");
+          procFdPath(sourceFds[i], fdPaths[i]);
+        }
+        for (size_t i = 0; i < targets.size(); ++i) {
+          if (::mount(fdPaths[i], targets[i].c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+            childFail("bind mount of a volume failed");
+          }
+          if (readOnly[i] && ::mount(nullptr, targets[i].c_str(), nullptr,
+                                     MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0) {
+            childFail("read-only remount of a volume failed");
+          }
+        }
+        if (!groups.empty() && ::setgroups(groups.size(), groups.data()) != 0) {
+          childFail("setgroups failed");
+        }
+        if (runGid && ::setgid(static_cast<gid_t>(*runGid)) != 0) childFail("setgid failed");
+        if (runUid && ::setuid(static_cast<uid_t>(*runUid)) != 0) childFail("setuid failed");
+      }
       ::execve(argv[0], argv.data(), envp.data());
-      _exit(127);
+      childFail("execve failed");
     }
     if (pid < 0) {
       lp.waitingReason = "StartError";
@@ -351,23 +562,32 @@ class NodeAgent {
     }
     ::setpgid(pid, pid);
     lp.pid = pid;
+    lp.binary = plan.argv[0];
+    lp.readinessPath = plan.readinessPath;
+    lp.readinessPort = plan.readinessPort;
     lp.ready = false;
     lp.everStarted = true;
     lp.waitingReason.clear();
     lp.startedAt = std::chrono::system_clock::now();
     lp.nextProbe = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
-    shoal::log::info("started pod process", {{"pod", lp.ns + "/" + lp.name},
-                                             {"pid", pid},
-                                             {"port", lp.port},
-                                             {"log", logPath}});
+    shoal::log::info("started pod process",
+                     {{"pod", lp.ns + "/" + lp.name},
+                      {"pid", pid},
+                      {"port", lp.port},
+                      {"privateMounts", privateMounts},
+                      {"readiness", plan.readinessPath.empty()
+                                        ? std::string("running")
+                                        : std::to_string(plan.readinessPort) + plan.readinessPath},
+                      {"log", logPath}});
   }
 
   bool probe(const LocalPod& lp) {
-    httplib::Client cli("127.0.0.1", lp.port);
+    if (lp.readinessPath.empty()) return true;
+    httplib::Client cli("127.0.0.1", lp.readinessPort);
     cli.set_connection_timeout(0, 300000);
     cli.set_read_timeout(1, 0);
-    auto res = cli.Get("/readyz");
-    return res && res->status == 200;
+    auto res = cli.Get(lp.readinessPath);
+    return res && res->status >= 200 && res->status < 400;  // the kubelet's success range
   }
 
   void reap() {
@@ -409,9 +629,8 @@ class NodeAgent {
       lp.terminating = true;
       lp.killAt = now + std::chrono::seconds(std::max<int64_t>(grace, 0));
       ::kill(-lp.pid, SIGTERM);
-      shoal::log::info("SIGTERM sent", {{"pod", lp.ns + "/" + lp.name},
-                                        {"pid", lp.pid},
-                                        {"graceSeconds", grace}});
+      shoal::log::info("SIGTERM sent",
+                       {{"pod", lp.ns + "/" + lp.name}, {"pid", lp.pid}, {"graceSeconds", grace}});
       return;
     }
     if (lp.pid > 0) {
@@ -446,35 +665,34 @@ class NodeAgent {
     if (lp.pid > 0) {
       state = {{"running", {{"startedAt", rfc3339(lp.startedAt)}}}};
     } else if (lp.everStarted) {
-      state = {{"terminated", {{"exitCode", lp.lastExitCode.value_or(0)},
-                               {"reason", lp.lastExitCode.value_or(0) == 0 ? "Completed"
-                                                                             : "Error"}}}};
+      state = {{"terminated",
+                {{"exitCode", lp.lastExitCode.value_or(0)},
+                 {"reason", lp.lastExitCode.value_or(0) == 0 ? "Completed" : "Error"}}}};
       if (!lp.finished) state = {{"waiting", {{"reason", "CrashLoopBackOff"}}}};
     } else {
       std::string reason = lp.waitingReason.empty() ? "ContainerCreating" : lp.waitingReason;
       state = {{"waiting", {{"reason", reason}, {"message", lp.waitingMessage}}}};
     }
     std::string cname = strAt(pod, "/spec/containers/0/name"_json_pointer, "main");
-    Json status = {
-        {"phase", phase},
-        {"hostIP", "127.0.0.1"},
-        {"podIP", "127.0.0.1"},
-        {"podIPs", {{{"ip", "127.0.0.1"}}}},
-        {"conditions",
-         {cond("PodScheduled", true), cond("Initialized", true),
-          cond("ContainersReady", ready), cond("Ready", ready)}},
-        {"containerStatuses",
-         {{{"name", cname},
-           {"image", lp.image},
-           {"imageID", "local://" + worker_},
-           {"ready", ready},
-           {"started", lp.pid > 0},
-           {"restartCount", lp.restarts},
-           {"state", state}}}}};
+    Json status = {{"phase", phase},
+                   {"hostIP", "127.0.0.1"},
+                   {"podIP", "127.0.0.1"},
+                   {"podIPs", {{{"ip", "127.0.0.1"}}}},
+                   {"conditions",
+                    {cond("PodScheduled", true), cond("Initialized", true),
+                     cond("ContainersReady", ready), cond("Ready", ready)}},
+                   {"containerStatuses",
+                    {{{"name", cname},
+                      {"image", lp.image},
+                      {"imageID", "local://" + lp.binary},
+                      {"ready", ready},
+                      {"started", lp.pid > 0},
+                      {"restartCount", lp.restarts},
+                      {"state", state}}}}};
     if (lp.everStarted) status["startTime"] = rfc3339(lp.startedAt);
     if (status == lp.lastReported) return;
-    auto r = client_->mergePatch(kube::Resource::pods(), lp.ns, lp.name,
-                                 Json{{"status", status}}, "status");
+    auto r = client_->mergePatch(kube::Resource::pods(), lp.ns, lp.name, Json{{"status", status}},
+                                 "status");
     if (r) {
       lp.lastReported = status;
     } else if (!r.error().isNotFound()) {
@@ -484,7 +702,10 @@ class NodeAgent {
   }
 
   std::shared_ptr<kube::Client> client_;
-  std::string node_, worker_, root_;
+  std::string node_, worker_, operator_, root_;
+  std::string apiServerHost_;
+  int apiServerPort_ = 0;
+  bool mountNamespaces_ = false;
   std::chrono::system_clock::time_point startTime_ = std::chrono::system_clock::now();
   std::map<std::string, LocalPod> locals_;
   std::vector<std::string> restartPolicyCheck_;
@@ -493,13 +714,22 @@ class NodeAgent {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string kubeconfig, nodeName = "shoal-node", workerBinary, rootDir;
+  std::string kubeconfig, nodeName = "shoal-node", workerBinary, operatorBinary, rootDir;
+  std::string apiServerHost;
+  int apiServerPort = 0;
   CLI::App app{"shoal-node-agent: a test kubelet that runs Pods as local processes"};
   app.add_option("--kubeconfig", kubeconfig, "Admin kubeconfig")->required();
   app.add_option("--node-name", nodeName, "Name of the Node to register")->capture_default_str();
   app.add_option("--worker-binary", workerBinary,
                  "Local shoal-worker run for images containing 'shoal-worker'")
       ->required();
+  app.add_option("--operator-binary", operatorBinary,
+                 "Local shoal-operator run for images containing 'shoal-operator' (in a private "
+                 "mount namespace; needs root)");
+  app.add_option("--apiserver-host", apiServerHost,
+                 "KUBERNETES_SERVICE_HOST given to pods (default: the kubeconfig server's host)");
+  app.add_option("--apiserver-port", apiServerPort,
+                 "KUBERNETES_SERVICE_PORT given to pods (default: the kubeconfig server's port)");
   app.add_option("--root-dir", rootDir, "Directory for pod working dirs and logs")->required();
   CLI11_PARSE(app, argc, argv);
 
@@ -520,8 +750,20 @@ int main(int argc, char** argv) {
   }
   std::error_code ec;
   fs::create_directories(rootDir, ec);
-  NodeAgent agent(client.value(), nodeName, fs::absolute(workerBinary).string(),
-                  fs::absolute(rootDir).string());
+  NodeAgent::Settings settings;
+  settings.node = nodeName;
+  settings.workerBinary = fs::absolute(workerBinary).string();
+  if (!operatorBinary.empty()) settings.operatorBinary = fs::absolute(operatorBinary).string();
+  settings.rootDir = fs::absolute(rootDir).string();
+  auto [serverHost, serverPort] = hostPortOf(cfg.value().server);
+  settings.apiServerHost = apiServerHost.empty() ? serverHost : apiServerHost;
+  settings.apiServerPort = apiServerPort > 0 ? apiServerPort : serverPort;
+  settings.mountNamespaces = mountNamespacesAvailable();
+  if (!settings.operatorBinary.empty() && !settings.mountNamespaces) {
+    shoal::log::warn("mount namespaces unavailable: operator pods will not start",
+                     {{"hint", "run the agent as root"}});
+  }
+  NodeAgent agent(client.value(), settings);
   while (!agent.registerNode()) {
     if (gStop) return 1;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));

@@ -172,9 +172,9 @@ void KubeControlPlane::startApiServer() {
       "--enable-priority-and-fairness=false",
       "--profiling=false",
       "--endpoint-reconciler-type=none",
-      "--disable-admission-plugins=ServiceAccount",
       "--v=1",
   };
+  if (!opts_.serviceAccountAdmission) argv.push_back("--disable-admission-plugins=ServiceAccount");
   if (!opts_.watchCache) argv.push_back("--watch-cache=false");
   for (const auto& a : opts_.extraApiServerArgs) argv.push_back(a);
   std::string log = dir_.file("kube-apiserver." + std::to_string(apiStarts_++) + ".log");

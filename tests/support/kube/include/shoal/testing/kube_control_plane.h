@@ -37,6 +37,9 @@ class KubeControlPlane {
     bool scheduler = false;
     bool watchCache = true;          // false: watches are served by etcd directly
     std::vector<std::string> extraApiServerArgs;
+    // true: keep the ServiceAccount admission plugin on (pods get the
+    // kube-api-access projected volume, and their ServiceAccount must exist).
+    bool serviceAccountAdmission = false;
   };
   struct CommandResult {
     int exitCode = -1;
