@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <random>
 #include <thread>
@@ -128,8 +129,12 @@ kube::ReconcileOutcome outcomeOf(const controllers::ReconcileResult& r) {
 /// process leads (or at once without leader election).
 class ControllerSet {
  public:
-  ControllerSet(kube::Client& client, Clock& clock, const Options& opts, OperatorMetrics& metrics)
-      : client_(client),
+  /// mayAct is asked before every reconcile: with leader election, whether
+  /// the lease was renewed within the renew deadline (LeaderElector::leadingNow).
+  ControllerSet(kube::Client& client, Clock& clock, const Options& opts, OperatorMetrics& metrics,
+                std::function<bool()> mayAct)
+      : mayAct_(std::move(mayAct)),
+        client_(client),
         clock_(clock),
         opts_(opts),
         metrics_(metrics),
@@ -239,6 +244,13 @@ class ControllerSet {
 
   template <typename F>
   kube::ReconcileOutcome timed(const char* controller, const std::string& key, F&& fn) {
+    if (mayAct_ && !mayAct_()) {
+      // Paused past our lease (or about to learn we lost it): write nothing;
+      // the elector steps down within a retry period and the process exits.
+      log::warn("not reconciling: the leader lease was not renewed within the renew deadline",
+                {{"controller", controller}, {"key", key}});
+      return kube::ReconcileOutcome::after(std::chrono::seconds(1));
+    }
     auto [ns, name] = kube::splitKey(key);
     MonoTime start = SystemClock::instance().now();
     controllers::ReconcileResult r = fn(ns, name);
@@ -254,6 +266,7 @@ class ControllerSet {
     return outcomeOf(r);
   }
 
+  std::function<bool()> mayAct_;
   kube::Client& client_;
   Clock& clock_;
   Options opts_;
@@ -368,8 +381,11 @@ int run(const Options& opts) {
     stop.request_stop();
   });
 
+  // Without leader election this process always acts; with it, only while
+  // its lease is fresh (set below, once the elector exists).
+  std::function<bool()> mayAct = [] { return true; };
   auto startControllers = [&]() -> bool {
-    auto set = std::make_unique<ControllerSet>(api, clock, opts, metrics);
+    auto set = std::make_unique<ControllerSet>(api, clock, opts, metrics, mayAct);
     {
       std::lock_guard lock(controllersMu);
       controllers = std::move(set);
@@ -412,6 +428,7 @@ int run(const Options& opts) {
       if (id != le.identity) log::info("leader observed", {{"leader", id}});
     };
     kube::LeaderElector elector(api, clock, le, cb);
+    mayAct = [&elector] { return elector.leadingNow(); };
     log::info("campaigning for leadership", {{"identity", le.identity},
                                              {"lease", le.ns + "/" + le.name}});
     // run() returns when stop fires (releasing the lease) or leadership is lost.

@@ -138,7 +138,10 @@ bool LeaderElector::run(std::stop_token stop) {
   while (!tryAcquireOrRenew()) {
     if (!sleepInterruptibleOn(stop, cfg_.retryPeriod)) return true;
   }
-  lastRenew_ = clock_.now();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    lastRenew_ = clock_.now();
+  }
   log::info("leader election: became leader", {{"lease", cfg_.name}, {"identity", cfg_.identity}});
   if (cb_.onStartedLeading) cb_.onStartedLeading();
   for (;;) {
@@ -149,12 +152,18 @@ bool LeaderElector::run(std::stop_token stop) {
       return true;
     }
     if (tryAcquireOrRenew()) {
+      std::lock_guard<std::mutex> l(mu_);
       lastRenew_ = clock_.now();
       continue;
     }
     std::string holder = observedHolder();
     bool takenOver = !holder.empty() && holder != cfg_.identity;
-    if (takenOver || clock_.now() - *lastRenew_ > cfg_.renewDeadline) {
+    MonoTime renewedAt;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      renewedAt = *lastRenew_;
+    }
+    if (takenOver || clock_.now() - renewedAt > cfg_.renewDeadline) {
       leader_ = false;
       log::warn("leader election: lost leadership",
                 {{"lease", cfg_.name}, {"identity", cfg_.identity}, {"holder", holder}});
@@ -162,6 +171,12 @@ bool LeaderElector::run(std::stop_token stop) {
       return false;
     }
   }
+}
+
+bool LeaderElector::leadingNow() const {
+  if (!leader_.load()) return false;
+  std::lock_guard<std::mutex> l(mu_);
+  return lastRenew_ && clock_.now() - *lastRenew_ <= cfg_.renewDeadline;
 }
 
 bool LeaderElector::sleepInterruptibleOn(const std::stop_token& stop, Duration d) {

@@ -315,5 +315,45 @@ TEST_F(OperatorK8sTest, OneLeaderAndTakeoverWhenItIsKilled) {
       << shoal::testing::Process::readFile(standbyLog);
 }
 
+// Never a double scale: a leader paused (SIGSTOP) past its lease wakes up
+// with stale caches while its successor has already scaled. It must not write
+// (controllers act only while the lease was renewed within the renew
+// deadline on the process's own clock) and must step down and exit.
+TEST_F(OperatorK8sTest, PausedLeaderDoesNotScaleAfterItsLeaseRanOut) {
+  const std::string ns = "op-pause";
+  env->cp.kubectl({"create", "namespace", ns});
+  apply(pipeline(ns, "pz", "pz-stream"));
+  apply(pool(ns, "pz-pool", "pz"));
+  auto a = env->startOperator(ns, true, env->logFile("pause-a.log"));
+  auto b = env->startOperator(ns, true, env->logFile("pause-b.log"));
+  auto leads = [&](const std::string& log) {
+    return shoal::testing::Process::readFile(log).find("became the leader") != std::string::npos;
+  };
+  ASSERT_TRUE(waitUntil([&] {
+    return leads(env->logFile("pause-a.log")) || leads(env->logFile("pause-b.log"));
+  }, 30s, 100ms));
+  ASSERT_TRUE(waitUntil([&] { return deploymentReplicas(ns, "pz-pool") == 1; }, 30s, 200ms));
+  const bool aLeads = leads(env->logFile("pause-a.log"));
+  auto& leader = aLeads ? a : b;
+  const std::string leaderLog = env->logFile(aLeads ? "pause-a.log" : "pause-b.log");
+  const std::string standbyLog = env->logFile(aLeads ? "pause-b.log" : "pause-a.log");
+
+  leader.signal(SIGSTOP);
+  ASSERT_TRUE(waitUntil([&] { return leads(standbyLog); }, 40s, 200ms))
+      << shoal::testing::Process::readFile(standbyLog);
+  xadd("pz-stream", 20);
+  ASSERT_TRUE(waitUntil([&] { return deploymentReplicas(ns, "pz-pool") == 2; }, 15s, 100ms));
+  const size_t before = shoal::testing::Process::readFile(leaderLog).size();
+  leader.signal(SIGCONT);
+  auto code = leader.wait(20s);
+  ASSERT_TRUE(code.has_value()) << "the paused leader did not exit after losing its lease";
+  EXPECT_NE(*code, 0);
+  const std::string after = shoal::testing::Process::readFile(leaderLog).substr(before);
+  EXPECT_NE(after.find("lost leadership"), std::string::npos) << after;
+  EXPECT_EQ(after.find("scaled worker pool"), std::string::npos)
+      << "the stale leader wrote after waking:\n" << after;
+  EXPECT_EQ(deploymentReplicas(ns, "pz-pool"), 2);
+}
+
 }  // namespace
 }  // namespace shoal

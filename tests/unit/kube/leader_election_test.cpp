@@ -135,6 +135,36 @@ TEST(LeaderElection, RunStepsDownWhenRenewalsFailForTheRenewDeadline) {
   EXPECT_LT(held, seconds(15)) << "must step down before others may take over";
 }
 
+// A leader paused past its renew deadline (SIGSTOP, a stalled node) still
+// has isLeader() until run() wakes up and notices; leadingNow() says no at
+// once, so its controllers do not act on a lease a successor may hold.
+TEST(LeaderElection, LeadingNowIsFalseOnceTheLastRenewalIsOlderThanTheRenewDeadline) {
+  FakeClient api;
+  ManualClock clock;
+  std::stop_source stop;
+  bool before = false, justInside = false, paused = true, stillLeaderFlag = false;
+  LeaderElector* self = nullptr;
+  LeaderElector a(api, clock, cfgFor("a"),
+                  LeaderCallbacks{[&] {
+                                    before = self->leadingNow();
+                                    clock.advance(seconds(10));
+                                    justInside = self->leadingNow();
+                                    clock.advance(millis(1));
+                                    paused = self->leadingNow();
+                                    stillLeaderFlag = self->isLeader();
+                                    stop.request_stop();
+                                  },
+                                  nullptr, nullptr});
+  self = &a;
+  EXPECT_FALSE(a.leadingNow()) << "not before the first acquisition";
+  a.run(stop.get_token());
+  EXPECT_TRUE(before);
+  EXPECT_TRUE(justInside) << "exactly renewDeadline old still counts";
+  EXPECT_FALSE(paused);
+  EXPECT_TRUE(stillLeaderFlag) << "isLeader() has not noticed yet";
+  EXPECT_FALSE(a.leadingNow());
+}
+
 TEST(LeaderElection, RunReleasesOnStop) {
   FakeClient api;
   SystemClock& clock = SystemClock::instance();

@@ -60,6 +60,12 @@ class LeaderElector {
   ApiResult<void> release();
 
   bool isLeader() const { return leader_.load(); }
+  /// True while we lead AND our last successful renewal is less than
+  /// renewDeadline old on our clock. Controllers check this before acting:
+  /// a process that was paused (SIGSTOP, a stalled node) past its lease wakes
+  /// up still believing it leads until run() notices; this says no at once,
+  /// so it cannot scale what its successor already scaled.
+  bool leadingNow() const;
   std::string observedHolder() const;
   const LeaderElectionConfig& config() const { return cfg_; }
 
@@ -78,7 +84,7 @@ class LeaderElector {
   std::string observedRecord_;   // serialized spec we last saw
   MonoTime observedAt_{};        // our clock when observedRecord_ last changed
   bool observedAny_ = false;
-  std::optional<MonoTime> lastRenew_;  // our clock at the last successful write as leader
+  std::optional<MonoTime> lastRenew_;  // our clock at the last successful write as leader (mu_)
 };
 
 /// RFC 3339 with microseconds ("2024-01-02T03:04:05.000000Z"), the MicroTime format.
