@@ -21,7 +21,9 @@ bool longForm();
 /// shoal-bulk-server as a child process on a free port.
 class BulkServer {
  public:
-  BulkServer();
+  /// `threads`: request threads. Each keep-alive client connection holds one
+  /// for as long as it stays open, so many workers need more than the default.
+  explicit BulkServer(int threads = 8);
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   testing::Process& process() { return proc_; }
@@ -47,6 +49,30 @@ struct Tally {
   int64_t redelivered = 0;   // 409 conflicts: redeliveries the sink absorbed
   std::string line(const std::string& scenario) const;
 };
+
+/// The end-of-run accounting every scenario shares. `deliveredIds` are the
+/// stream entry ids the sink holds, `duplicates` what the sink holds twice;
+/// sent ids come from the stream itself, dead-lettered ones from
+/// `<stream>:dead` (field shoal.original_id), pending from the group.
+Tally account(testing::RedisServer& redis, const std::string& stream, const std::string& group,
+              const std::set<std::string>& deliveredIds, int64_t duplicates);
+
+/// Entries of the group still pending (-1 if Redis cannot be read).
+int64_t pendingCount(testing::RedisServer& redis, const std::string& stream,
+                     const std::string& group);
+/// Length of `<stream>:dead` (0 if absent or unreadable).
+int64_t deadLetterCount(testing::RedisServer& redis, const std::string& stream);
+
+/// XADDs one entry per payload (field `field`) in pipelined rounds; returns
+/// the entry ids Redis assigned, in order. Throws if Redis refuses.
+std::vector<std::string> addEntries(testing::RedisServer& redis, const std::string& stream,
+                                    const std::string& field,
+                                    const std::vector<std::string>& payloads);
+
+/// Splits the bulk sink's document ids ("<stream>/<entry id>") of `stream`
+/// into entry ids; documents of any other shape count as `foreign`.
+std::set<std::string> entryIdsOf(const std::set<std::string>& docIds, const std::string& stream,
+                                 int64_t* foreign);
 
 class Scenario {
  public:
