@@ -44,6 +44,8 @@ Result<Pipeline> pipelineFromJson(const json& j) {
   r.tls = boolAt(tls, "enabled", false) || r.url.rfind("rediss://", 0) == 0;
   r.tlsInsecureSkipVerify = boolAt(tls, "insecureSkipVerify", false);
   r.tlsServerName = stringAt(tls, "serverName");
+  r.tlsCaSecretRef = secretRefAt(tls, "caSecretRef", "ca.crt");
+  r.tlsClientCertSecretName = stringAt(objectAt(tls, "clientCertSecretRef"), "name");
   r.usernameSecretRef = secretRefAt(redis, "usernameSecretRef", "username");
   r.passwordSecretRef = secretRefAt(redis, "passwordSecretRef", "password");
   r.stream = stringAt(redis, "stream");
@@ -68,6 +70,7 @@ Result<Pipeline> pipelineFromJson(const json& j) {
     }
     p.spec.sink.apiKeySecretRef = secretRefAt(s, "apiKeySecretRef", "apiKey");
     p.spec.sink.bearerTokenSecretRef = secretRefAt(s, "bearerTokenSecretRef", "token");
+    p.spec.sink.tlsCaSecretRef = secretRefAt(objectAt(s, "tls"), "caSecretRef", "ca.crt");
     break;
   }
   p.spec.consumerGroupDeletionPolicy =

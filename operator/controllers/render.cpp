@@ -51,10 +51,14 @@ json envFromSecret(const SecretEnv& e) {
               {"valueFrom", {{"secretKeyRef", {{"name", e.ref.name}, {"key", e.ref.key}}}}}};
 }
 
-bool isOurEnv(const std::string& name, const std::vector<SecretEnv>& secrets) {
+bool isOurEnv(const std::string& name, const std::vector<SecretEnv>& secrets,
+              const std::vector<SecretFile>& files) {
   if (name == "SHOAL_CONSUMER_NAME") return true;
   for (const auto& s : secrets) {
     if (s.name == name) return true;
+  }
+  for (const auto& f : files) {
+    if (f.envName == name) return true;
   }
   return false;
 }
@@ -84,6 +88,28 @@ std::string configHash(const std::string& renderedConfig) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
   return buf;
+}
+
+std::string SecretFile::path() const {
+  return std::string(kSecretFilesMountRoot) + "/" + volumeName + "/" + fileName;
+}
+
+std::vector<SecretFile> workerSecretFiles(const api::Pipeline& p) {
+  std::vector<SecretFile> out;
+  const api::RedisSource& r = p.spec.redis;
+  if (!r.tlsCaSecretRef.empty()) {
+    out.push_back({"SHOAL_REDIS_TLS_CA_FILE", "redis-tls-ca", r.tlsCaSecretRef, "ca.crt"});
+  }
+  if (!r.tlsClientCertSecretName.empty()) {
+    out.push_back({"SHOAL_REDIS_TLS_CERT_FILE", "redis-tls-client",
+                   {r.tlsClientCertSecretName, "tls.crt"}, "tls.crt"});
+    out.push_back({"SHOAL_REDIS_TLS_KEY_FILE", "redis-tls-client",
+                   {r.tlsClientCertSecretName, "tls.key"}, "tls.key"});
+  }
+  if (!p.spec.sink.tlsCaSecretRef.empty()) {
+    out.push_back({"SHOAL_SINK_CA_FILE", "sink-tls-ca", p.spec.sink.tlsCaSecretRef, "ca.crt"});
+  }
+  return out;
 }
 
 std::vector<SecretEnv> workerSecretEnv(const api::Pipeline& p) {
@@ -158,16 +184,40 @@ json renderDeployment(const api::Pipeline& pipeline, const api::WorkerPool& pool
                       const std::string& hash, int32_t replicas) {
   const api::PodOverrides& t = pool.spec.template_;
   auto secrets = workerSecretEnv(pipeline);
+  auto files = workerSecretFiles(pipeline);
 
   json env = json::array();
   env.push_back({{"name", "SHOAL_CONSUMER_NAME"},
                  {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.name"}}}}}});
   for (const auto& s : secrets) env.push_back(envFromSecret(s));
+  for (const auto& f : files) env.push_back({{"name", f.envName}, {"value", f.path()}});
+  // One read-only Secret volume per directory, with only the keys we need;
+  // mode 0440 with fsGroup (below) so the non-root worker user can read them.
+  json secretVolumes = json::array();
+  json secretMounts = json::array();
+  for (const auto& f : files) {
+    json* vol = nullptr;
+    for (auto& v : secretVolumes) {
+      if (v["name"] == f.volumeName) vol = &v;
+    }
+    if (!vol) {
+      secretVolumes.push_back({{"name", f.volumeName},
+                               {"secret",
+                                {{"secretName", f.ref.name},
+                                 {"defaultMode", 0440},
+                                 {"items", json::array()}}}});
+      secretMounts.push_back({{"name", f.volumeName},
+                              {"mountPath", std::string(kSecretFilesMountRoot) + "/" + f.volumeName},
+                              {"readOnly", true}});
+      vol = &secretVolumes.back();
+    }
+    (*vol)["secret"]["items"].push_back({{"key", f.ref.key}, {"path", f.fileName}});
+  }
   if (t.env.is_array()) {
     for (const auto& e : t.env) {
       // Ours win: a user env var of the same name would fight the rendering.
       if (e.is_object() && e.contains("name") && e["name"].is_string() &&
-          !isOurEnv(e["name"].get<std::string>(), secrets)) {
+          !isOurEnv(e["name"].get<std::string>(), secrets, files)) {
         env.push_back(e);
       }
     }
@@ -205,6 +255,7 @@ json renderDeployment(const api::Pipeline& pipeline, const api::WorkerPool& pool
        {{{"name", "config"}, {"mountPath", kConfigMountPath}, {"readOnly", true}},
         {{"name", "tmp"}, {"mountPath", "/tmp"}}}},
   };
+  for (const auto& m : secretMounts) container["volumeMounts"].push_back(m);
   if (t.resources.is_object()) container["resources"] = t.resources;
 
   json podSpec = {
@@ -219,6 +270,8 @@ json renderDeployment(const api::Pipeline& pipeline, const api::WorkerPool& pool
        {{{"name", "config"}, {"configMap", {{"name", configMapName(pool)}}}},
         {{"name", "tmp"}, {"emptyDir", json::object()}}}},
   };
+  for (const auto& v : secretVolumes) podSpec["volumes"].push_back(v);
+  if (!secretVolumes.empty()) podSpec["securityContext"]["fsGroup"] = 65532;
   if (!t.serviceAccountName.empty()) podSpec["serviceAccountName"] = t.serviceAccountName;
   if (!t.priorityClassName.empty()) podSpec["priorityClassName"] = t.priorityClassName;
   if (t.nodeSelector.is_object()) podSpec["nodeSelector"] = t.nodeSelector;

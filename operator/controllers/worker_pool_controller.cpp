@@ -78,6 +78,13 @@ Result<probe::RedisTarget> redisTargetOf(const api::Pipeline& pipeline, Resource
   };
   if (auto e = secret(r.usernameSecretRef, &t.username); !e.ok()) return e.error();
   if (auto e = secret(r.passwordSecretRef, &t.password); !e.ok()) return e.error();
+  if (auto e = secret(r.tlsCaSecretRef, &t.tlsCaPem); !e.ok()) return e.error();
+  if (!r.tlsClientCertSecretName.empty()) {
+    if (auto e = secret({r.tlsClientCertSecretName, "tls.crt"}, &t.tlsCertPem); !e.ok())
+      return e.error();
+    if (auto e = secret({r.tlsClientCertSecretName, "tls.key"}, &t.tlsKeyPem); !e.ok())
+      return e.error();
+  }
   return t;
 }
 

@@ -86,7 +86,8 @@ class RedisStreamInspector final : public StreamInspector {
 
   Result<redis::Client*> clientFor(const RedisTarget& t) {
     std::string key = t.endpoint() + "\n" + t.username + "\n" + t.password + "\n" +
-                      (t.tlsInsecureSkipVerify ? "1" : "0") + t.tlsServerName;
+                      (t.tlsInsecureSkipVerify ? "1" : "0") + t.tlsServerName + "\n" +
+                      t.tlsCaPem + "\n" + t.tlsCertPem + "\n" + t.tlsKeyPem;
     auto it = clients_.find(key);
     if (it != clients_.end()) return it->second.get();
     redis::ConnectionOptions o;
@@ -103,6 +104,9 @@ class RedisStreamInspector final : public StreamInspector {
     if (t.tls) o.tls.enabled = true;
     o.tls.insecureSkipVerify = t.tlsInsecureSkipVerify;
     o.tls.serverName = t.tlsServerName;
+    o.tls.caPem = t.tlsCaPem;
+    o.tls.certPem = t.tlsCertPem;
+    o.tls.keyPem = t.tlsKeyPem;
     o.username = t.username;
     o.password = t.password;
     o.connectTimeout = std::chrono::seconds(1);

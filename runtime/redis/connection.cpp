@@ -5,7 +5,9 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
@@ -120,17 +122,67 @@ struct Connection::Impl {
     return {};
   }
 
+  // Every certificate of a PEM bundle into the context's trust store.
+  Result<void> loadCaPem(const std::string& pem) {
+    BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+    if (!bio) return makeError(Errc::kIo, "redis tls: " + sslErrorText());
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+    int added = 0;
+    while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+      if (X509_STORE_add_cert(store, cert) == 1) ++added;
+      X509_free(cert);
+    }
+    BIO_free(bio);
+    ERR_clear_error();  // the read past the last certificate
+    if (added == 0) return makeError(Errc::kInvalidInput, "redis tls: CA PEM holds no certificate");
+    return {};
+  }
+
+  // Client certificate (and chain) and private key from PEM text.
+  Result<void> useClientPem(const std::string& certPem, const std::string& keyPem) {
+    BIO* bio = BIO_new_mem_buf(certPem.data(), static_cast<int>(certPem.size()));
+    if (!bio) return makeError(Errc::kIo, "redis tls: " + sslErrorText());
+    X509* leaf = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    bool ok = leaf && SSL_CTX_use_certificate(ctx, leaf) == 1;
+    X509_free(leaf);
+    while (ok) {
+      X509* extra = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+      if (!extra) break;
+      if (SSL_CTX_add_extra_chain_cert(ctx, extra) != 1) {  // takes ownership on success
+        X509_free(extra);
+        ok = false;
+      }
+    }
+    BIO_free(bio);
+    if (!ok) return makeError(Errc::kInvalidInput, "redis tls: client certificate PEM: " + sslErrorText());
+    ERR_clear_error();
+    BIO* kbio = BIO_new_mem_buf(keyPem.data(), static_cast<int>(keyPem.size()));
+    if (!kbio) return makeError(Errc::kIo, "redis tls: " + sslErrorText());
+    EVP_PKEY* key = PEM_read_bio_PrivateKey(kbio, nullptr, nullptr, nullptr);
+    BIO_free(kbio);
+    ok = key && SSL_CTX_use_PrivateKey(ctx, key) == 1;
+    EVP_PKEY_free(key);
+    if (!ok) return makeError(Errc::kInvalidInput, "redis tls: client key PEM: " + sslErrorText());
+    return {};
+  }
+
   Result<void> startTls(const ConnectionOptions& o) {
     ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx) return makeError(Errc::kIo, "redis tls: " + sslErrorText());
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    if (!o.tls.caFile.empty()) {
+    if (!o.tls.caPem.empty()) {
+      if (auto r = loadCaPem(o.tls.caPem); !r) return r.error();
+    } else if (!o.tls.caFile.empty()) {
       if (SSL_CTX_load_verify_locations(ctx, o.tls.caFile.c_str(), nullptr) != 1)
         return makeError(Errc::kInvalidInput, "redis tls: CA file " + o.tls.caFile + ": " + sslErrorText());
     } else {
       SSL_CTX_set_default_verify_paths(ctx);
     }
-    if (!o.tls.certFile.empty()) {
+    if (!o.tls.certPem.empty()) {
+      if (auto r = useClientPem(o.tls.certPem, o.tls.keyPem.empty() ? o.tls.certPem : o.tls.keyPem);
+          !r)
+        return r.error();
+    } else if (!o.tls.certFile.empty()) {
       if (SSL_CTX_use_certificate_chain_file(ctx, o.tls.certFile.c_str()) != 1)
         return makeError(Errc::kInvalidInput, "redis tls: cert file: " + sslErrorText());
       const std::string& key = o.tls.keyFile.empty() ? o.tls.certFile : o.tls.keyFile;

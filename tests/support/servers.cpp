@@ -80,7 +80,11 @@ RedisServer::RedisServer(Options o) : opts_(std::move(o)) {
                "-out server.csr >/dev/null 2>&1"
                " && printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext.cnf"
                " && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
-               "-days 2 -extfile ext.cnf -out server.crt >/dev/null 2>&1");
+               "-days 2 -extfile ext.cnf -out server.crt >/dev/null 2>&1"
+               " && openssl req -newkey rsa:2048 -nodes -subj /CN=shoal-test-client "
+               "-keyout client.key -out client.csr >/dev/null 2>&1"
+               " && openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+               "-days 2 -out client.crt >/dev/null 2>&1");
     caFile_ = d + "/ca.crt";
   }
   start();
@@ -100,7 +104,7 @@ void RedisServer::start() {
     argv.push_back("--tls-ca-cert-file");
     argv.push_back(d + "/ca.crt");
     argv.push_back("--tls-auth-clients");
-    argv.push_back("no");
+    argv.push_back(opts_.requireClientCert ? "yes" : "no");
   } else {
     argv.push_back("--port");
     argv.push_back(std::to_string(port_));

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "shoal/common/log.h"
 #include "shoal/controllers/render.h"
@@ -253,15 +254,39 @@ Result<std::map<std::string, std::string>> ProcessBackend::envFor(
       }
     }
   }
-  for (const auto& s : controllers::workerSecretEnv(*intent.pipeline)) {
-    auto v = secrets_.getSecretValue(intent.pipeline->metadata.namespace_, s.ref);
+  auto secretValue = [&](const api::SecretKeyRef& ref) -> Result<std::string> {
+    auto v = secrets_.getSecretValue(intent.pipeline->metadata.namespace_, ref);
     if (!v.ok()) return v.error();
     if (!v.value()) {
-      return makeError(Errc::kNotFound, "Secret " + s.ref.name + " has no key " + s.ref.key +
+      return makeError(Errc::kNotFound, "Secret " + ref.name + " has no key " + ref.key +
                                             " (define the Secret in a file, or set " +
-                                            secretEnvName(s.ref.name, s.ref.key) + ")");
+                                            secretEnvName(ref.name, ref.key) + ")");
     }
-    env[s.name] = *v.value();
+    return *v.value();
+  };
+  for (const auto& s : controllers::workerSecretEnv(*intent.pipeline)) {
+    auto v = secretValue(s.ref);
+    if (!v.ok()) return v.error();
+    env[s.name] = v.value();
+  }
+  // TLS material: what a Secret volume holds on Kubernetes becomes a file of
+  // our own (0600, under workDir) and the worker's *_FILE variable names it.
+  for (const auto& f : controllers::workerSecretFiles(*intent.pipeline)) {
+    auto v = secretValue(f.ref);
+    if (!v.ok()) return v.error();
+    const std::string dir = opts_.workDir + "/secrets/" + intent.pool->metadata.namespace_ + "_" +
+                            intent.pool->metadata.name + "/" + f.volumeName;
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return makeError(Errc::kIo, "creating " + dir + ": " + ec.message());
+    std::filesystem::permissions(opts_.workDir + "/secrets", std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::replace, ec);
+    const std::string path = dir + "/" + f.fileName;
+    if (auto w = writeFileAtomically(path, v.value()); !w.ok()) return w.error();
+    std::filesystem::permissions(path,
+                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::replace, ec);
+    env[f.envName] = path;
   }
   return env;
 }

@@ -9,6 +9,7 @@ namespace shoal::redis {
 namespace {
 
 using shoal::testing::RedisServer;
+using shoal::testing::Process;
 
 ConnectionOptions optionsFor(const RedisServer& s) {
   auto o = parseUrl(s.url());
@@ -207,6 +208,37 @@ TEST(RedisClientTls, VerifiesTheServerAgainstTheCa) {
   plain.readTimeout = std::chrono::milliseconds(300);
   Client wrongProtocol(plain, SystemClock::instance());
   EXPECT_FALSE(wrongProtocol.ping().ok());
+}
+
+// The operator has no writable disk: it hands the CA bundle and the client
+// certificate and key (read from Secrets) to the client as PEM text.
+TEST(RedisClientTls, PemTextInPlaceOfFilesIncludingAClientCertificate) {
+  RedisServer s(RedisServer::Options{.tls = true, .requireClientCert = true});
+  auto o = optionsFor(s);
+  ASSERT_TRUE(o.tls.enabled);
+  o.tls.caFile.clear();
+  o.tls.caPem = Process::readFile(s.caFile());
+  o.tls.certPem = Process::readFile(s.clientCertFile());
+  o.tls.keyPem = Process::readFile(s.clientKeyFile());
+  ASSERT_NE(o.tls.caPem.find("BEGIN CERTIFICATE"), std::string::npos);
+  Client withCert(o, SystemClock::instance());
+  auto p = withCert.ping();
+  EXPECT_TRUE(p.ok()) << p.error().message;
+
+  auto noCert = o;
+  noCert.tls.certPem.clear();
+  noCert.tls.keyPem.clear();
+  noCert.readTimeout = std::chrono::milliseconds(500);
+  Client anonymous(noCert, SystemClock::instance());
+  EXPECT_FALSE(anonymous.ping().ok()) << "the server requires a client certificate";
+
+  auto badCa = o;
+  badCa.tls.caPem = "not a certificate";
+  Client broken(badCa, SystemClock::instance());
+  auto b = broken.ping();
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.error().message.find("CA PEM holds no certificate"), std::string::npos)
+      << b.error().message;
 }
 
 TEST(RedisClientReconnect, BacksOffOnTheInjectedClockAndRecovers) {

@@ -147,6 +147,61 @@ TEST(RenderDeployment, SinkBasicAuthRendersUsernameAndPassword) {
   EXPECT_EQ((*pw)["valueFrom"]["secretKeyRef"]["key"], "password");
 }
 
+// TLS material comes from Secrets as files: a read-only Secret volume per
+// purpose, only the named keys, and the worker's *_FILE variables pointing
+// into it; without TLS Secrets the pod template is unchanged.
+TEST(RenderDeployment, TlsSecretsAreMountedAsFilesTheWorkerIsPointedAt) {
+  json pj = testfakes::samplePipeline();
+  pj["spec"]["source"]["redis"]["tls"] = {
+      {"enabled", true},
+      {"caSecretRef", {{"name", "redis-ca"}}},
+      {"clientCertSecretRef", {{"name", "redis-client"}}}};
+  pj["spec"]["sink"]["elasticsearch"]["tls"] = {
+      {"caSecretRef", {{"name", "es-ca"}, {"key", "bundle.pem"}}}};
+  api::Pipeline pipeline = api::pipelineFromJson(pj).value();
+  Fixture f;
+  json pod = renderDeployment(pipeline, f.pool, "abc", 1)["spec"]["template"]["spec"];
+  const json& c = pod["containers"][0];
+  auto envValue = [&](const std::string& n) {
+    const json* e = findEnv(c, n);
+    return e ? e->value("value", std::string("<from secret>")) : std::string("<missing>");
+  };
+  EXPECT_EQ(envValue("SHOAL_REDIS_TLS_CA_FILE"), "/etc/shoal/secrets/redis-tls-ca/ca.crt");
+  EXPECT_EQ(envValue("SHOAL_REDIS_TLS_CERT_FILE"), "/etc/shoal/secrets/redis-tls-client/tls.crt");
+  EXPECT_EQ(envValue("SHOAL_REDIS_TLS_KEY_FILE"), "/etc/shoal/secrets/redis-tls-client/tls.key");
+  EXPECT_EQ(envValue("SHOAL_SINK_CA_FILE"), "/etc/shoal/secrets/sink-tls-ca/ca.crt");
+
+  auto volume = [&](const std::string& name) -> json {
+    for (const auto& v : pod["volumes"])
+      if (v["name"] == name) return v;
+    return nullptr;
+  };
+  json ca = volume("redis-tls-ca");
+  ASSERT_TRUE(ca.is_object());
+  EXPECT_EQ(ca["secret"]["secretName"], "redis-ca");
+  EXPECT_EQ(ca["secret"]["items"], json::parse(R"([{"key":"ca.crt","path":"ca.crt"}])"));
+  json client = volume("redis-tls-client");
+  ASSERT_TRUE(client.is_object());
+  EXPECT_EQ(client["secret"]["items"],
+            json::parse(R"([{"key":"tls.crt","path":"tls.crt"},{"key":"tls.key","path":"tls.key"}])"));
+  json sinkCa = volume("sink-tls-ca");
+  ASSERT_TRUE(sinkCa.is_object());
+  EXPECT_EQ(sinkCa["secret"]["items"], json::parse(R"([{"key":"bundle.pem","path":"ca.crt"}])"));
+  int mounts = 0;
+  for (const auto& m : c["volumeMounts"]) {
+    if (std::string(m["mountPath"]).rfind("/etc/shoal/secrets/", 0) == 0) {
+      ++mounts;
+      EXPECT_EQ(m["readOnly"], true);
+    }
+  }
+  EXPECT_EQ(mounts, 3);
+  EXPECT_EQ(pod["securityContext"]["fsGroup"], 65532);
+
+  json plain = renderDeployment(f.pipeline, f.pool, "abc", 1)["spec"]["template"]["spec"];
+  EXPECT_EQ(plain["volumes"].size(), 2u);
+  EXPECT_FALSE(plain["securityContext"].contains("fsGroup"));
+}
+
 TEST(ContainsIntent, IgnoresServerAddedFieldsButSeesDrift) {
   json intent = {{"spec", {{"replicas", 2}, {"template", {{"image", "a"}}}}}};
   json live = {{"spec", {{"replicas", 2}, {"template", {{"image", "a"}, {"dns", "x"}}}}},

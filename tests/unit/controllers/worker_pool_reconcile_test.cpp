@@ -206,5 +206,31 @@ TEST(ScalingSpecOf, MapsCrdFieldsToThePolicy) {
   EXPECT_DOUBLE_EQ(s.scaling.pollIntervalSeconds, 2);
 }
 
+// The operator's own connection to Redis gets the TLS material from the
+// Pipeline's Secrets as PEM text; a missing Secret key is an error naming it.
+TEST(RedisTargetOf, ReadsTlsCaAndClientCertificateFromSecrets) {
+  FakeStore store;
+  json pj = testfakes::samplePipeline();
+  pj["spec"]["source"]["redis"]["tls"] = {{"enabled", true},
+                                         {"caSecretRef", {{"name", "redis-ca"}}},
+                                         {"clientCertSecretRef", {{"name", "redis-client"}}}};
+  api::Pipeline p = api::pipelineFromJson(pj).value();
+  store.secrets["prod/redis-auth/password"] = "s3cret";
+  store.secrets["prod/redis-ca/ca.crt"] = "CA PEM";
+  store.secrets["prod/redis-client/tls.crt"] = "CERT PEM";
+  auto missingKey = redisTargetOf(p, store);
+  ASSERT_FALSE(missingKey.ok());
+  EXPECT_NE(missingKey.error().message.find("redis-client has no key tls.key"), std::string::npos)
+      << missingKey.error().message;
+  store.secrets["prod/redis-client/tls.key"] = "KEY PEM";
+  auto t = redisTargetOf(p, store);
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_TRUE(t->tls);
+  EXPECT_EQ(t->password, "s3cret");
+  EXPECT_EQ(t->tlsCaPem, "CA PEM");
+  EXPECT_EQ(t->tlsCertPem, "CERT PEM");
+  EXPECT_EQ(t->tlsKeyPem, "KEY PEM");
+}
+
 }  // namespace
 }  // namespace shoal::controllers

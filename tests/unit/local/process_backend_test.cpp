@@ -278,6 +278,30 @@ TEST_F(ProcessBackendTest, StartsWorkersWithConfigPortsEnvAndDistinctConsumerNam
   EXPECT_EQ(runner.live().size(), 3u);
 }
 
+// What a Secret volume holds on Kubernetes (TLS CA bundles, client
+// certificates) becomes a private file here, and the worker is pointed at it.
+TEST_F(ProcessBackendTest, TlsSecretsBecomePrivateFilesTheWorkerIsPointedAt) {
+  pipeline.spec.redis.tlsCaSecretRef = {"r", "pw"};
+  ASSERT_TRUE(ensure(1).ok());
+  ASSERT_EQ(runner.live().size(), 1u);
+  const auto& env = runner.procs[*runner.live().begin()].launch.env;
+  ASSERT_EQ(env.count("SHOAL_REDIS_TLS_CA_FILE"), 1u);
+  const std::string path = env.at("SHOAL_REDIS_TLS_CA_FILE");
+  EXPECT_EQ(path.rfind(dir.string(), 0), 0u) << path;
+  std::ifstream f(path);
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "hunter2");
+  auto perms = std::filesystem::status(path).permissions();
+  EXPECT_EQ(perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all),
+            std::filesystem::perms::none);
+
+  pipeline.spec.redis.tlsCaSecretRef = {"r", "missing"};
+  auto r = ensure(1);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("Secret r has no key missing"), std::string::npos)
+      << r.error().message;
+}
+
 TEST_F(ProcessBackendTest, ScaleInDrainsTheNewestAndKillsOnlyAfterTheGracePeriod) {
   ASSERT_TRUE(ensure(3).ok());
   backend->tick();

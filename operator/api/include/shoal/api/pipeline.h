@@ -33,6 +33,8 @@ struct RedisSource {
   std::string tlsServerName;
   SecretKeyRef usernameSecretRef;
   SecretKeyRef passwordSecretRef;
+  SecretKeyRef tlsCaSecretRef;           // tls.caSecretRef (key default ca.crt)
+  std::string tlsClientCertSecretName;   // tls.clientCertSecretRef.name (tls.crt, tls.key)
   std::string stream;
   std::string consumerGroup = "shoal";
   std::string startId = "$";
@@ -47,6 +49,7 @@ struct SinkCredentials {
   SecretKeyRef passwordSecretRef;
   SecretKeyRef apiKeySecretRef;
   SecretKeyRef bearerTokenSecretRef;
+  SecretKeyRef tlsCaSecretRef;  // tls.caSecretRef (key default ca.crt)
 };
 
 struct PipelineSpec {

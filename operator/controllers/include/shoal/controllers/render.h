@@ -39,6 +39,21 @@ struct SecretEnv {
 /// The secret-backed env vars the worker needs for this Pipeline.
 std::vector<SecretEnv> workerSecretEnv(const api::Pipeline& pipeline);
 
+/// A file the worker reads from a Secret key (TLS CA bundles, client
+/// certificate and key): mounted from a Secret volume on Kubernetes, written
+/// by the process backend in local mode. `envName` is the worker's variable
+/// naming the file (SHOAL_REDIS_TLS_CA_FILE, ...).
+struct SecretFile {
+  std::string envName;
+  std::string volumeName;  // also the directory under kSecretFilesMountRoot
+  api::SecretKeyRef ref;
+  std::string fileName;    // the file's name inside that directory
+  std::string path() const;  // where the worker finds it on Kubernetes
+};
+inline constexpr const char* kSecretFilesMountRoot = "/etc/shoal/secrets";
+/// The secret-backed files the worker needs for this Pipeline.
+std::vector<SecretFile> workerSecretFiles(const api::Pipeline& pipeline);
+
 /// The ConfigMap's and Deployment's name for a pool.
 std::string configMapName(const api::WorkerPool& pool);
 std::string deploymentName(const api::WorkerPool& pool);

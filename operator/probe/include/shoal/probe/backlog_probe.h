@@ -41,6 +41,9 @@ struct RedisTarget {
   std::string tlsServerName;
   std::string username;
   std::string password;
+  std::string tlsCaPem;    // from tls.caSecretRef; empty: system CAs
+  std::string tlsCertPem;  // from tls.clientCertSecretRef (tls.crt)
+  std::string tlsKeyPem;   // (tls.key)
   /// The cache key part: where, not who (credentials excluded).
   std::string endpoint() const;
 };

@@ -38,6 +38,9 @@ struct TlsOptions {
   bool enabled = false;
   std::string caFile;              // PEM bundle; empty: system default CAs
   std::string certFile, keyFile;   // client certificate (optional)
+  // The same material given as PEM text (the operator reads it from Secrets
+  // and has no writable disk); each takes precedence over its file.
+  std::string caPem, certPem, keyPem;
   std::string serverName;          // SNI and verification name; empty: host
   bool insecureSkipVerify = false; // verification is on by default
 };

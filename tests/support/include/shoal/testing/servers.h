@@ -16,6 +16,7 @@ class RedisServer {
     bool tls = false;          // generates a self-signed CA and server cert
     std::string password;      // requirepass (user "default")
     bool appendOnly = false;   // AOF on, for restart tests
+    bool requireClientCert = false;  // with tls: clients must present a cert signed by the CA
   };
   RedisServer() : RedisServer(Options{}) {}
   explicit RedisServer(Options o);
@@ -24,6 +25,9 @@ class RedisServer {
   /// redis:// or rediss:// URL usable by shoal-worker.
   std::string url() const;
   const std::string& caFile() const { return caFile_; }
+  /// A client certificate and key signed by the CA (tls only).
+  std::string clientCertFile() const { return dir_.path() + "/client.crt"; }
+  std::string clientKeyFile() const { return dir_.path() + "/client.key"; }
   const std::string& dir() const { return dir_.path(); }
   /// Runs redis-cli with args against this server, returns its stdout.
   std::string cli(const std::string& args) const;
