@@ -8,6 +8,9 @@
 //   batch     the consumer loop in-process with the logs handler over an
 //             instant fake sink, 100-entry batches: p99 of one batch
 //             (read + transform + bulk encode/decode + XACK; sink time excluded)
+//   transform the ECS mapping alone, in-process, on the same log lines:
+//             entries/s of the general path (DOM) and of the JSON fast path,
+//             each with index and _id rendering and the NDJSON line
 // Each prints `bench: <name> <value> <unit>` lines.
 #include <CLI/CLI.hpp>
 #include <signal.h>
@@ -25,7 +28,10 @@
 #include "shoal/redis/client.h"
 #include "shoal/worker/consumer_loop.h"
 #ifdef SHOAL_HAVE_LOGS
+#include "shoal/logs/bulk.h"
+#include "shoal/logs/ecs_fast.h"
 #include "shoal/logs/http_transport.h"
+#include "shoal/logs/index_pattern.h"
 #include "shoal/logs/logs_config.h"
 #include "shoal/logs/logs_handler.h"
 #endif
@@ -239,6 +245,62 @@ int batchP99(const std::string& url, const std::string& stream, int64_t batches)
 #endif
 }
 
+int transformRate(int64_t count, const std::string& which) {
+#ifndef SHOAL_HAVE_LOGS
+  (void)count;
+  (void)which;
+  std::cerr << "transform: built without the logs pipeline\n";
+  return 1;
+#else
+  namespace logs = shoal::logs;
+  std::mt19937_64 rng(7);
+  std::vector<shoal::StreamEntry> entries(static_cast<size_t>(std::min<int64_t>(count, 20000)));
+  for (size_t i = 0; i < entries.size(); ++i) {
+    entries[i].id = std::to_string(1763700000000 + static_cast<int64_t>(i)) + "-0";
+    entries[i].fields = {{"message", logLine(static_cast<int64_t>(i), rng)}};
+  }
+  std::string err;
+  auto pattern = logs::IndexPattern::compile("logs-{service.name}-{yyyy.MM.dd}", "unknown", err);
+  logs::LogsTransformConfig cfg;
+  cfg.format = logs::LogFormat::kJson;
+  const logs::EpochNanos ingest = 1763700000123000000LL;
+  auto run = [&](const char* name, auto&& one) {
+    std::string body;
+    body.reserve(entries.size() * 700);
+    const auto start = SteadyClock::now();
+    for (int64_t i = 0; i < count; ++i) {
+      if (i % static_cast<int64_t>(entries.size()) == 0) body.clear();
+      one(entries[static_cast<size_t>(i) % entries.size()], body);
+    }
+    const double secs = std::chrono::duration<double>(SteadyClock::now() - start).count();
+    std::printf("bench: %s %.0f entries/s\n", name, static_cast<double>(count) / secs);
+  };
+  if (which != "fast") run("worker_transform_general_per_s", [&](const shoal::StreamEntry& e, std::string& body) {
+    auto doc = logs::mapToEcs(e, cfg, ingest);
+    std::string source;
+    doc->appendJson(source);
+    logs::appendBulkCreate(body, pattern->render(*doc), logs::documentId("bench-logs", e.id), source);
+  });
+  logs::FastJsonEcsMapper fast;
+  const std::function<std::optional<std::string>(std::string_view)> text = [&](std::string_view p) {
+    return fast.text(p);
+  };
+  int64_t declined = 0;
+  if (which != "general") run("worker_transform_fast_per_s", [&](const shoal::StreamEntry& e, std::string& body) {
+    if (!fast.map(e, cfg, ingest)) {
+      ++declined;
+      return;
+    }
+    std::string source;
+    fast.appendJson(source);
+    logs::appendBulkCreate(body, pattern->render(fast.timestamp(), text), logs::documentId("bench-logs", e.id),
+                           source);
+  });
+  if (declined) std::cerr << "transform: fast path declined " << declined << " entries\n";
+  return declined ? 1 : 0;
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -252,14 +314,16 @@ int main(int argc, char** argv) {
   app.add_option("--worker", worker, "shoal-worker executable (drain)");
   app.add_option("--sink", sinkUrl, "bulk endpoint URL (drain)");
   app.add_option("--dir", dir, "scratch directory (drain)");
-  std::string mode;
-  app.add_option("mode", mode, "preload | ceiling | drain | batch")->required();
+  std::string mode, path = "both";
+  app.add_option("--path", path, "general | fast | both (transform)");
+  app.add_option("mode", mode, "preload | ceiling | drain | batch | transform")->required();
   CLI11_PARSE(app, argc, argv);
   signal(SIGPIPE, SIG_IGN);
   if (mode == "preload") return preload(url, stream, count);
   if (mode == "ceiling") return ceiling(url, stream);
   if (mode == "drain") return drain(url, stream, worker, sinkUrl, count, dir);
   if (mode == "batch") return batchP99(url, stream, batches);
+  if (mode == "transform") return transformRate(count, path);
   std::cerr << "unknown mode " << mode << "\n";
   return 2;
 }

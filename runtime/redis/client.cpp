@@ -26,22 +26,61 @@ std::optional<int64_t> asInt(const Reply& r) {
   return std::nullopt;
 }
 
+// Strings out of a reply: copied from a const reply, moved out of one we own.
+std::string takeString(const std::string& s) { return s; }
+std::string takeString(std::string& s) { return std::move(s); }
+
 // Decodes [id, [f, v, ...]] into an entry; nil fields (deleted) -> no fields.
-Result<StreamEntry> decodeEntry(const Reply& r) {
+// R is `const Reply` (copies) or `Reply` (the caller owns it: moves).
+template <typename R>
+Result<StreamEntry> decodeEntry(R& r) {
   if (!r.isArray() || r.elements.size() != 2 || !r.elements[0].isString())
     return protocolError("stream entry is not [id, fields]");
   StreamEntry e;
-  e.id = r.elements[0].str;
-  const Reply& f = r.elements[1];
+  e.id = takeString(r.elements[0].str);
+  R& f = r.elements[1];
   if (f.isNil()) return e;
   if (!f.isArray() || f.elements.size() % 2 != 0) return protocolError("stream entry fields");
   e.fields.reserve(f.elements.size() / 2);
   for (size_t i = 0; i + 1 < f.elements.size(); i += 2) {
     if (!f.elements[i].isString() || !f.elements[i + 1].isString())
       return protocolError("stream entry field is not a string");
-    e.fields.emplace_back(f.elements[i].str, f.elements[i + 1].str);
+    e.fields.emplace_back(takeString(f.elements[i].str), takeString(f.elements[i + 1].str));
   }
   return e;
+}
+
+template <typename R>
+Result<std::vector<StreamEntry>> decodeEntriesImpl(R& r) {
+  std::vector<StreamEntry> out;
+  if (r.isNil()) return out;
+  if (!r.isArray()) return protocolError("entries is not an array");
+  out.reserve(r.elements.size());
+  for (R& e : r.elements) {
+    if (e.isNil()) continue;
+    auto d = decodeEntry(e);
+    if (!d) return d.error();
+    out.push_back(std::move(*d));
+  }
+  return out;
+}
+
+template <typename R>
+Result<std::vector<StreamEntry>> decodeReadGroupImpl(R& r) {
+  if (r.isError()) return serverError(r);
+  if (r.isNil()) return std::vector<StreamEntry>{};
+  if (!r.isArray()) return protocolError("XREADGROUP reply is not an array");
+  std::vector<StreamEntry> out;
+  for (R& s : r.elements) {
+    if (!s.isArray() || s.elements.size() != 2) return protocolError("XREADGROUP stream element");
+    auto d = decodeEntriesImpl(s.elements[1]);
+    if (!d) return d.error();
+    if (out.empty())
+      out = std::move(*d);
+    else
+      for (auto& e : *d) out.push_back(std::move(e));
+  }
+  return out;
 }
 
 // A flat [k1, v1, k2, v2, ...] array as a lookup.
@@ -60,36 +99,10 @@ Result<Reply> Reply::orServerError(Reply r) {
   return r;
 }
 
-Result<std::vector<StreamEntry>> decodeEntries(const Reply& r) {
-  std::vector<StreamEntry> out;
-  if (r.isNil()) return out;
-  if (!r.isArray()) return protocolError("entries is not an array");
-  out.reserve(r.elements.size());
-  for (const auto& e : r.elements) {
-    if (e.isNil()) continue;
-    auto d = decodeEntry(e);
-    if (!d) return d.error();
-    out.push_back(std::move(*d));
-  }
-  return out;
-}
-
-Result<std::vector<StreamEntry>> decodeReadGroup(const Reply& r) {
-  if (r.isError()) return serverError(r);
-  if (r.isNil()) return std::vector<StreamEntry>{};
-  if (!r.isArray()) return protocolError("XREADGROUP reply is not an array");
-  std::vector<StreamEntry> out;
-  for (const auto& s : r.elements) {
-    if (!s.isArray() || s.elements.size() != 2) return protocolError("XREADGROUP stream element");
-    auto d = decodeEntries(s.elements[1]);
-    if (!d) return d.error();
-    if (out.empty())
-      out = std::move(*d);
-    else
-      for (auto& e : *d) out.push_back(std::move(e));
-  }
-  return out;
-}
+Result<std::vector<StreamEntry>> decodeEntries(const Reply& r) { return decodeEntriesImpl(r); }
+Result<std::vector<StreamEntry>> decodeEntries(Reply&& r) { return decodeEntriesImpl(r); }
+Result<std::vector<StreamEntry>> decodeReadGroup(const Reply& r) { return decodeReadGroupImpl(r); }
+Result<std::vector<StreamEntry>> decodeReadGroup(Reply&& r) { return decodeReadGroupImpl(r); }
 
 Result<AutoClaimResult> decodeAutoClaim(const Reply& r) {
   if (r.isError()) return serverError(r);
@@ -267,7 +280,7 @@ Result<std::vector<StreamEntry>> Client::readGroup(const std::string& stream, co
   c.push_back(id);
   auto r = command(c, blockMs > 0 ? millis(blockMs) : Duration::zero());
   if (!r) return r.error();
-  return decodeReadGroup(*r);
+  return decodeReadGroup(std::move(*r));
 }
 
 Result<int64_t> Client::ack(const std::string& stream, const std::string& group,

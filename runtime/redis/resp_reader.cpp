@@ -6,44 +6,69 @@
 #include <hiredis/read.h>
 
 #include <charconv>
+#include <memory>
+#include <new>
 
 namespace shoal::redis {
 namespace {
 
-Reply convert(redisReply* r) {
-  Reply out;
-  switch (r->type) {
-    case REDIS_REPLY_STRING:
-      out.kind = Reply::Kind::kString;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.kind = Reply::Kind::kStatus;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_ERROR:
-      out.kind = Reply::Kind::kError;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.kind = Reply::Kind::kInteger;
-      out.integer = r->integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.kind = Reply::Kind::kArray;
-      out.elements.reserve(r->elements);
-      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
-      break;
-    default:
-      out.kind = Reply::Kind::kNil;
-      break;
+// hiredis builds our Reply tree directly through its object-function hooks
+// (no intermediate redisReply tree and no second copy of every string). A
+// root object is a heap Reply; a child lives inside its parent's `elements`,
+// which createArray sized up front, so its address stays stable. hiredis only
+// ever frees root objects.
+Reply* slotFor(const redisReadTask* task) {
+  if (task->parent) {
+    auto* parent = static_cast<Reply*>(task->parent->obj);
+    const auto idx = static_cast<size_t>(task->idx);
+    if (!parent || idx >= parent->elements.size()) return nullptr;
+    return &parent->elements[idx];
   }
-  return out;
+  return new (std::nothrow) Reply();
 }
+
+void* createString(const redisReadTask* task, char* str, size_t len) {
+  Reply* r = slotFor(task);
+  if (!r) return nullptr;
+  switch (task->type) {
+    case REDIS_REPLY_STATUS: r->kind = Reply::Kind::kStatus; break;
+    case REDIS_REPLY_ERROR: r->kind = Reply::Kind::kError; break;
+    default: r->kind = Reply::Kind::kString; break;
+  }
+  r->str.assign(str, len);
+  return r;
+}
+
+void* createArray(const redisReadTask* task, int elements) {
+  Reply* r = slotFor(task);
+  if (!r) return nullptr;
+  r->kind = Reply::Kind::kArray;
+  if (elements > 0) r->elements.resize(static_cast<size_t>(elements));
+  return r;
+}
+
+void* createInteger(const redisReadTask* task, long long value) {
+  Reply* r = slotFor(task);
+  if (!r) return nullptr;
+  r->kind = Reply::Kind::kInteger;
+  r->integer = value;
+  return r;
+}
+
+void* createNil(const redisReadTask* task) {
+  Reply* r = slotFor(task);
+  if (!r) return nullptr;
+  r->kind = Reply::Kind::kNil;
+  return r;
+}
+
+void freeObject(void* obj) { delete static_cast<Reply*>(obj); }
+
+redisReplyObjectFunctions kReplyFunctions = {createString, createArray, createInteger, createNil, freeObject};
 
 }  // namespace
 
-RespReader::RespReader() : reader_(redisReaderCreate()) {}
+RespReader::RespReader() : reader_(redisReaderCreateWithFunctions(&kReplyFunctions)) {}
 
 RespReader::~RespReader() {
   if (reader_) redisReaderFree(static_cast<redisReader*>(reader_));
@@ -69,10 +94,8 @@ Result<std::optional<Reply>> RespReader::next() {
     return makeError(Errc::kProtocol, "resp: " + error_);
   }
   if (!raw) return std::optional<Reply>{};
-  auto* reply = static_cast<redisReply*>(raw);
-  Reply out = convert(reply);
-  freeReplyObject(reply);
-  return std::optional<Reply>(std::move(out));
+  std::unique_ptr<Reply> reply(static_cast<Reply*>(raw));
+  return std::optional<Reply>(std::move(*reply));
 }
 
 void encodeCommand(const Command& args, std::string& out) {

@@ -73,17 +73,23 @@ ConsumerLoop::ConsumerLoop(const PipelineConfig& config, BatchHandler& handler, 
       clock_(clock),
       client_(redisOptions(config.redis), clock),
       sweepClient_(redisOptions(config.redis), clock),
+      ackClient_(redisOptions(config.redis), clock),
       errorBackoff_(millis(config.delivery.retryInitialMs), millis(config.delivery.retryMaxMs)),
+      sweepBackoff_(millis(config.delivery.retryInitialMs), millis(config.delivery.retryMaxMs)),
+      ackBackoff_(millis(config.delivery.retryInitialMs), millis(config.delivery.retryMaxMs)),
       metrics_(std::make_unique<Metrics>(registry, config)) {}
 
 ConsumerLoop::~ConsumerLoop() {
   requestStop();
   if (sweeper_.joinable()) sweeper_.join();
+  if (reader_.joinable()) reader_.join();
 }
 
 void ConsumerLoop::requestStop() {
   stop_.store(true);
   sweepCv_.notify_all();
+  { std::lock_guard lk(mu_); }  // a waiter between its check and its wait still sees the notify
+  readyCv_.notify_all();
 }
 
 void ConsumerLoop::cancel() {
@@ -111,8 +117,14 @@ void ConsumerLoop::markReachable() {
   if (!reachable_.exchange(true) && warnedDown_.exchange(false)) log::info("redis reachable again");
 }
 
+Backoff& ConsumerLoop::backoffFor(const redis::Client& client) {
+  if (&client == &ackClient_) return ackBackoff_;
+  if (&client == &sweepClient_) return sweepBackoff_;
+  return errorBackoff_;
+}
+
 void ConsumerLoop::waitBeforeRetry(redis::Client& client) {
-  Duration d = std::max(client.retryDelay(), errorBackoff_.next());
+  Duration d = std::max(client.retryDelay(), backoffFor(client).next());
   // Sleep in slices so that a stop or cancel is seen promptly.
   const Duration slice = std::chrono::milliseconds(50);
   while (d > Duration::zero() && !cancel_.cancelled()) {
@@ -249,8 +261,12 @@ std::vector<StreamEntry> ConsumerLoop::collect() {
 }
 
 void ConsumerLoop::process(std::vector<StreamEntry> entries) {
+  process(std::make_shared<const std::vector<StreamEntry>>(std::move(entries)), clock_.now());
+}
+
+// `since`: when the batch was read (for the sweep's idle refresh).
+void ConsumerLoop::process(std::shared_ptr<const std::vector<StreamEntry>> batch, MonoTime since) {
   const MonoTime start = clock_.now();
-  auto batch = std::make_shared<const std::vector<StreamEntry>>(std::move(entries));
   const auto& b = *batch;
   std::vector<EntryResult> results(b.size());
   std::vector<size_t> toHandle;
@@ -276,7 +292,7 @@ void ConsumerLoop::process(std::vector<StreamEntry> entries) {
   {
     std::lock_guard lk(mu_);
     inFlight_ = batch;
-    inFlightSince_ = start;
+    inFlightSince_ = since;
   }
   if (!toHandle.empty()) {
     std::vector<EntryResult> handled;
@@ -349,15 +365,15 @@ bool ConsumerLoop::deliverOutcomes(const std::vector<StreamEntry>& batch, const 
   // Acknowledgements are idempotent: retry until they land (or we are cancelled).
   auto runWithRetry = [&](const std::vector<redis::Command>& cs, const char* what) -> std::optional<std::vector<redis::Reply>> {
     while (true) {
-      auto r = client_.pipeline(cs);
+      auto r = ackClient_.pipeline(cs);
       if (r) {
         markReachable();
-        errorBackoff_.reset();
+        ackBackoff_.reset();
         return std::move(*r);
       }
       onRedisError(r.error(), what);
       if (cancel_.cancelled()) return std::nullopt;
-      waitBeforeRetry(client_);
+      waitBeforeRetry(ackClient_);
     }
   };
   int64_t delivered = 0, deadLettered = 0;
@@ -463,11 +479,69 @@ void ConsumerLoop::drainHeld() {
   }
 }
 
+// The reader thread of run(): collects batches into the read-ahead slot.
+void ConsumerLoop::readAhead() {
+  while (!stop_.load()) {
+    if (!groupReady_ && !ensureGroup()) {
+      waitBeforeRetry(client_);
+      continue;
+    }
+    {
+      // Read only once the slot is free, so entries never wait read but unqueued.
+      std::unique_lock lk(mu_);
+      readyCv_.wait(lk, [&] { return !ready_ || stop_.load(); });
+      if (stop_.load()) break;
+    }
+    const MonoTime readAt = clock_.now();
+    auto batch = collect();
+    if (batch.empty()) continue;
+    std::lock_guard lk(mu_);
+    if (ready_) {  // cannot happen (one reader), but never drop entries
+      for (auto& e : batch) leftover_.push_back(std::move(e));
+      continue;
+    }
+    ready_ = std::make_shared<const std::vector<StreamEntry>>(std::move(batch));
+    readySince_ = readAt;
+    readyCv_.notify_all();
+  }
+}
+
 int ConsumerLoop::run() {
   sweeper_ = std::thread([this] { sweepThread(); });
-  while (!stop_.load()) step();
+  reader_ = std::thread([this] { readAhead(); });
+  for (;;) {
+    std::shared_ptr<const std::vector<StreamEntry>> batch;
+    MonoTime since;
+    {
+      std::unique_lock lk(mu_);
+      readyCv_.wait(lk, [&] { return ready_ || stop_.load(); });
+      if (!ready_) break;  // stopping, nothing read ahead
+      // Hand over from read-ahead to in flight under one lock: the sweep
+      // always sees the batch as held.
+      batch = std::move(ready_);
+      ready_.reset();
+      since = readySince_;
+      inFlight_ = batch;
+      inFlightSince_ = since;
+    }
+    readyCv_.notify_all();
+    process(std::move(batch), since);
+  }
   log::info("stopping: finishing held entries", {{"consumer", config_.consumerName}});
   sweepCv_.notify_all();
+  readyCv_.notify_all();
+  if (reader_.joinable()) reader_.join();
+  {
+    // A batch the reader finished after the stop goes first, as held entries.
+    std::lock_guard lk(mu_);
+    if (ready_) {
+      std::deque<StreamEntry> held;
+      for (const auto& e : *ready_) held.push_back(e);
+      for (auto& e : leftover_) held.push_back(std::move(e));
+      leftover_ = std::move(held);
+      ready_.reset();
+    }
+  }
   if (sweeper_.joinable()) sweeper_.join();  // no claims while draining
   drainHeld();
   const auto s = stats();
@@ -486,16 +560,19 @@ Result<int64_t> ConsumerLoop::sweepOnce() {
   // same entries twice (XAUTOCLAIM also matches our own idle entries).
   if (!ownPendingDone_.load()) return int64_t{0};
   // Keep a long-running batch fresh so that nobody (us included) reclaims it.
-  std::shared_ptr<const std::vector<StreamEntry>> held;
-  MonoTime since;
+  std::shared_ptr<const std::vector<StreamEntry>> held[2];
+  MonoTime since[2];
   {
     std::lock_guard lk(mu_);
-    held = inFlight_;
-    since = inFlightSince_;
+    held[0] = inFlight_;
+    since[0] = inFlightSince_;
+    held[1] = ready_;
+    since[1] = readySince_;
   }
-  if (held && clock_.now() - since > millis(rc.claimMinIdleMs / 2)) {
+  for (int k = 0; k < 2; ++k) {
+    if (!held[k] || clock_.now() - since[k] <= millis(rc.claimMinIdleMs / 2)) continue;
     redis::Command c{"XCLAIM", rc.stream, rc.consumerGroup, config_.consumerName, "0"};
-    for (const auto& e : *held) c.push_back(e.id);
+    for (const auto& e : *held[k]) c.push_back(e.id);
     c.push_back("JUSTID");
     auto r = sweepClient_.command(c);
     if (!r) onRedisError(r.error(), "XCLAIM JUSTID");
@@ -520,6 +597,8 @@ Result<int64_t> ConsumerLoop::sweepOnce() {
     std::unordered_set<std::string> ours;
     if (inFlight_)
       for (const auto& e : *inFlight_) ours.insert(e.id);
+    if (ready_)
+      for (const auto& e : *ready_) ours.insert(e.id);
     for (const auto& e : claimed_) ours.insert(e.id);
     int64_t n = 0;
     for (auto& e : r->entries) {

@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 
 #include "shoal/logs/syslog.h"
+#include "ecs_internal.h"
 
 namespace shoal::logs {
 namespace {
@@ -384,12 +386,30 @@ struct EscapeTable {
 constexpr EscapeTable kEscape;
 }  // namespace
 
+// Whether any of the 8 bytes in w is a control character, '"' or '\\'
+// (the classic "has zero byte" / "has byte less than" word tricks).
+inline bool wordNeedsEscape(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+  const uint64_t quote = w ^ (kOnes * '"'), backslash = w ^ (kOnes * '\\');
+  const uint64_t less20 = (w - kOnes * 0x20) & ~w;
+  const uint64_t zeroQ = (quote - kOnes) & ~quote;
+  const uint64_t zeroB = (backslash - kOnes) & ~backslash;
+  return ((less20 | zeroQ | zeroB) & kHigh) != 0;
+}
+
 void appendJsonString(std::string& out, std::string_view s) {
   static const char* kHex = "0123456789abcdef";
   out.push_back('"');
   size_t start = 0;
   const unsigned char* p = reinterpret_cast<const unsigned char*>(s.data());
-  for (size_t i = 0; i < s.size(); ++i) {
+  size_t clean = 0;  // s[0, clean) needs no escaping: skip it 8 bytes at a time
+  while (clean + 8 <= s.size()) {
+    uint64_t w;
+    std::memcpy(&w, p + clean, 8);
+    if (wordNeedsEscape(w)) break;
+    clean += 8;
+  }
+  for (size_t i = clean; i < s.size(); ++i) {
     unsigned char c = p[i];
     if (!kEscape.needs[c]) continue;
     out.append(s.data() + start, i - start);
@@ -567,9 +587,7 @@ Result<LogDocument> mapToEcs(const StreamEntry& entry, const LogsTransformConfig
   // <key>.original.
   for (auto& f : doc.fields()) {
     if (f.object) continue;
-    static constexpr std::string_view kObjects[] = {"log",   "service", "host", "trace", "span",
-                                                    "event", "ecs",     "process", "labels"};
-    if (std::find(std::begin(kObjects), std::end(kObjects), f.key) == std::end(kObjects)) continue;
+    if (!detail::isEcsObjectKey(f.key)) continue;
     f.object = true;
     f.children.push_back(LogField{"original", std::move(f.raw), {}, false});
     f.raw.clear();
@@ -607,5 +625,13 @@ Result<LogDocument> mapToEcs(const StreamEntry& entry, const LogsTransformConfig
   for (auto& [path, value] : cfg.enrich) doc.set(path, jsonString(value), false);
   return doc;
 }
+
+namespace detail {
+std::string rawScalarText(const std::string& raw) { return rawToText(raw); }
+std::string normalizedLevel(const std::string& raw) { return normalizeLevel(raw); }
+Result<EpochNanos> timestampOfRaw(const std::string& raw) { return timestampFromRaw(raw); }
+LogFormat detectedFormat(const std::string* payload) { return detect(payload); }
+bool isValidUtf8(std::string_view s) { return validUtf8(s); }
+}  // namespace detail
 
 }  // namespace shoal::logs

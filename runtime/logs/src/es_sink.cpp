@@ -70,17 +70,13 @@ void ElasticsearchSink::sleepCancellable(Duration d, const CancelToken& cancel) 
 // and dead-lettered results go to `results`; retryable doc numbers to `retry`.
 void ElasticsearchSink::sendRange(std::vector<size_t>& idx, size_t begin, size_t end,
                                   std::span<const BulkDocument> docs,
-                                  const std::vector<std::string>& actions,
+                                  const std::vector<size_t>& sizes,
                                   std::vector<EntryResult>& results, std::vector<size_t>& retry) {
   std::string body;
   size_t bytes = 0;
-  for (size_t i = begin; i < end; ++i) bytes += actions[idx[i]].size() + docs[idx[i]].source.size() + 1;
+  for (size_t i = begin; i < end; ++i) bytes += sizes[idx[i]];
   body.reserve(bytes);
-  for (size_t i = begin; i < end; ++i) {
-    body += actions[idx[i]];
-    body += docs[idx[i]].source;
-    body += '\n';
-  }
+  for (size_t i = begin; i < end; ++i) appendBulkCreate(body, docs[idx[i]].index, docs[idx[i]].id, docs[idx[i]].source);
 
   const MonoTime started = clock_.now();
   HttpResponse resp = transport_->post("/_bulk", body, "application/x-ndjson");
@@ -104,8 +100,8 @@ void ElasticsearchSink::sendRange(std::vector<size_t>& idx, size_t begin, size_t
     case RequestVerdict::kSplit:
       if (n > 1) {
         size_t mid = begin + n / 2;
-        sendRange(idx, begin, mid, docs, actions, results, retry);
-        sendRange(idx, mid, end, docs, actions, results, retry);
+        sendRange(idx, begin, mid, docs, sizes, results, retry);
+        sendRange(idx, mid, end, docs, sizes, results, retry);
       } else {
         results[idx[begin]] = EntryResult{
             EntryOutcome::kDeadLetter,
@@ -147,13 +143,14 @@ void ElasticsearchSink::sendRange(std::vector<size_t>& idx, size_t begin, size_t
 std::vector<EntryResult> ElasticsearchSink::deliver(std::span<const BulkDocument> docs,
                                                     const CancelToken& cancel) {
   std::vector<EntryResult> results(docs.size());  // kRetry until decided
-  // Action lines once per batch; sources are appended from docs per request.
-  std::vector<std::string> actions(docs.size());
+  // Bytes per document (action line + source line); the lines themselves are
+  // written straight into each request body.
   std::vector<size_t> sizes(docs.size());
+  std::string action;
   for (size_t i = 0; i < docs.size(); ++i) {
-    actions[i].reserve(docs[i].index.size() + docs[i].id.size() + 40);
-    appendBulkAction(actions[i], docs[i].index, docs[i].id);
-    sizes[i] = actions[i].size() + docs[i].source.size() + 1;
+    action.clear();
+    appendBulkAction(action, docs[i].index, docs[i].id);
+    sizes[i] = action.size() + docs[i].source.size() + 1;
   }
   std::vector<size_t> pending(docs.size());
   for (size_t i = 0; i < docs.size(); ++i) pending[i] = i;
@@ -173,7 +170,7 @@ std::vector<EntryResult> ElasticsearchSink::deliver(std::span<const BulkDocument
         bytes += sizes[pending[end]];
         ++end;
       }
-      sendRange(pending, begin, end, docs, actions, results, retry);
+      sendRange(pending, begin, end, docs, sizes, results, retry);
       begin = end;
     }
     if (retry.empty() || cancel.cancelled()) break;

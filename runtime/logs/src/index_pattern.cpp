@@ -21,6 +21,17 @@ bool forbidden(unsigned char c) {
 }
 
 void appendNumber(std::string& out, int v, int width) {
+  if (v >= 0 && width <= 8) {  // the usual case, without printf
+    char digits[12];
+    int n = 0;
+    do {
+      digits[n++] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v > 0);
+    for (int i = n; i < width; ++i) out.push_back('0');
+    while (n > 0) out.push_back(digits[--n]);
+    return;
+  }
   char buf[16];
   int n = std::snprintf(buf, sizeof buf, "%0*d", width, v);
   out.append(buf, static_cast<size_t>(n));
@@ -146,6 +157,11 @@ std::optional<IndexPattern> IndexPattern::compile(std::string_view pattern, std:
 }
 
 std::string IndexPattern::render(const LogDocument& doc) const {
+  return render(doc.timestamp, [&doc](std::string_view path) { return doc.text(path); });
+}
+
+std::string IndexPattern::render(EpochNanos timestamp,
+                                 const std::function<std::optional<std::string>(std::string_view)>& text) const {
   std::string out;
   out.reserve(64);
   std::optional<CivilTime> civil;
@@ -153,11 +169,11 @@ std::string IndexPattern::render(const LogDocument& doc) const {
     switch (part.kind) {
       case Part::Kind::kLiteral: out += part.text; break;
       case Part::Kind::kDate:
-        if (!civil) civil = toCivil(doc.timestamp);
+        if (!civil) civil = toCivil(timestamp);
         renderDate(out, part.text, *civil);
         break;
       case Part::Kind::kField: {
-        auto v = doc.text(part.text);
+        auto v = text(part.text);
         std::string s = v ? sanitizeIndexComponent(*v) : std::string();
         out += s.empty() ? part.fallback : s;
         break;

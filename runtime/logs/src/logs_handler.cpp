@@ -3,11 +3,18 @@
 
 #include <prometheus/counter.h>
 
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
 #include <random>
+#include <thread>
 
 #include "shoal/common/log.h"
 #include "shoal/logs/bulk.h"
 #include "shoal/logs/ecs.h"
+#include "shoal/logs/ecs_fast.h"
 #include "shoal/logs/index_pattern.h"
 
 extern char** environ;
@@ -15,6 +22,63 @@ extern char** environ;
 namespace shoal {
 namespace logs {
 namespace {
+
+// Runs posted jobs one at a time, in order, on a thread of its own.
+// post() and drain() are called by one thread (the handler's).
+class ChunkSender {
+ public:
+  ChunkSender() : thread_([this] { loop(); }) {}
+  ~ChunkSender() {
+    {
+      std::lock_guard lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void post(std::function<void()> job) {
+    {
+      std::lock_guard lk(mu_);
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_all();
+  }
+  /// Waits until every posted job has finished.
+  void drain() {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return jobs_.empty() && !busy_; });
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lk(mu_);
+    for (;;) {
+      cv_.wait(lk, [&] { return stop_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;  // stop_ and nothing left
+      auto job = std::move(jobs_.front());
+      jobs_.pop_front();
+      busy_ = true;
+      lk.unlock();
+      try {
+        job();
+      } catch (const std::exception& e) {
+        // Not expected (allocation failure): the chunk's entries stay
+        // undecided (kRetry) and are redelivered.
+        log::error("logs handler: sending a chunk failed", {{"error", e.what()}});
+      }
+      lk.lock();
+      busy_ = false;
+      cv_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool busy_ = false;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts after the state above exists
+};
 
 class LogsHandler final : public BatchHandler {
  public:
@@ -40,35 +104,52 @@ class LogsHandler final : public BatchHandler {
   std::vector<EntryResult> handle(std::span<const StreamEntry> entries,
                                   const CancelToken& cancel) override {
     std::vector<EntryResult> results(entries.size());
+    // Large batches go out in chunks: while the sender thread has chunk k on
+    // the wire, this thread transforms chunk k+1. The sink still sees one
+    // deliver() at a time, and every entry's result comes from its chunk.
+    const size_t n = entries.size();
+    const size_t chunkSize = n >= 2 * kMinChunk ? std::max(kMinChunk, (n + kChunks - 1) / kChunks) : n;
+    struct Chunk {
+      std::vector<BulkDocument> docs;
+      std::vector<size_t> entry;  // docs[k] is entries[entry[k]]
+      std::vector<EntryResult> sent;
+    };
+    std::deque<Chunk> chunks;  // stable addresses while the sender works on them
+    struct DrainOnExit {       // never leave with the sender still using our locals
+      ChunkSender* sender;
+      ~DrainOnExit() {
+        if (sender) sender->drain();
+      }
+    } drainOnExit{nullptr};
     try {
       const EpochNanos ingest =
           std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.wallNow().time_since_epoch())
               .count();
-      std::vector<BulkDocument> docs;
-      std::vector<size_t> docEntry;
-      docs.reserve(entries.size());
-      docEntry.reserve(entries.size());
-      int64_t invalid = 0;
-      for (size_t i = 0; i < entries.size(); ++i) {
-        auto doc = mapToEcs(entries[i], cfg_.transform, ingest);
-        if (!doc) {
-          results[i] = EntryResult{EntryOutcome::kDeadLetter, doc.error().message};
-          ++invalid;
+      int64_t invalid = 0, mapped = 0;
+      for (size_t begin = 0; begin < n; begin += chunkSize) {
+        const size_t end = std::min(n, begin + chunkSize);
+        Chunk& c = chunks.emplace_back();
+        c.docs.reserve(end - begin);
+        c.entry.reserve(end - begin);
+        for (size_t i = begin; i < end; ++i) {
+          if (transform(entries[i], ingest, c.docs, results[i])) c.entry.push_back(i);
+          else ++invalid;
+        }
+        mapped += static_cast<int64_t>(c.docs.size());
+        if (c.docs.empty()) continue;
+        if (chunkSize == n) {
+          c.sent = sink_->deliver(c.docs, cancel);  // one chunk: no hand-off
           continue;
         }
-        BulkDocument& d = docs.emplace_back();
-        d.index = pattern_.render(*doc);
-        d.id = documentId(stream_, entries[i].id);
-        d.source.reserve(entries[i].bytes() + 256);
-        doc->appendJson(d.source);
-        docEntry.push_back(i);
+        if (!sender_) sender_ = std::make_unique<ChunkSender>();
+        drainOnExit.sender = sender_.get();
+        sender_->post([this, &c, &cancel] { c.sent = sink_->deliver(c.docs, cancel); });
       }
+      if (drainOnExit.sender) drainOnExit.sender->drain();
       if (invalid) invalid_.Increment(static_cast<double>(invalid));
-      mapped_.Increment(static_cast<double>(docs.size()));
-      if (!docs.empty()) {
-        std::vector<EntryResult> sent = sink_->deliver(docs, cancel);
-        for (size_t k = 0; k < sent.size(); ++k) results[docEntry[k]] = std::move(sent[k]);
-      }
+      mapped_.Increment(static_cast<double>(mapped));
+      for (auto& c : chunks)
+        for (size_t k = 0; k < c.sent.size() && k < c.entry.size(); ++k) results[c.entry[k]] = std::move(c.sent[k]);
     } catch (const std::exception& e) {
       // Not expected (allocation failure): leave undecided entries pending so
       // they are redelivered rather than lost.
@@ -81,13 +162,47 @@ class LogsHandler final : public BatchHandler {
   std::string sinkName() const override { return "elasticsearch"; }
 
  private:
+  static constexpr size_t kMinChunk = 200;  // smaller batches are sent in one piece
+  static constexpr size_t kChunks = 4;
+
+  // One entry -> one bulk document (true), or its dead-letter result (false).
+  bool transform(const StreamEntry& entry, EpochNanos ingest, std::vector<BulkDocument>& docs,
+                 EntryResult& result) {
+    // The fast path renders the same document without a DOM; anything it
+    // declines (including every invalid entry) takes the general path.
+    if (fast_.map(entry, cfg_.transform, ingest)) {
+      BulkDocument& d = docs.emplace_back();
+      d.index = pattern_.render(fast_.timestamp(), fastText_);
+      d.id = documentId(stream_, entry.id);
+      d.source.reserve(entry.bytes() + 256);
+      fast_.appendJson(d.source);
+      return true;
+    }
+    auto doc = mapToEcs(entry, cfg_.transform, ingest);
+    if (!doc) {
+      result = EntryResult{EntryOutcome::kDeadLetter, doc.error().message};
+      return false;
+    }
+    BulkDocument& d = docs.emplace_back();
+    d.index = pattern_.render(*doc);
+    d.id = documentId(stream_, entry.id);
+    d.source.reserve(entry.bytes() + 256);
+    doc->appendJson(d.source);
+    return true;
+  }
+
   std::string stream_;
   LogsPipelineConfig cfg_;
   IndexPattern pattern_;
   std::unique_ptr<ElasticsearchSink> sink_;
   Clock& clock_;
+  FastJsonEcsMapper fast_;  // handle() runs on one thread at a time
+  std::function<std::optional<std::string>(std::string_view)> fastText_ = [this](std::string_view path) {
+    return fast_.text(path);
+  };
   prometheus::Counter& mapped_;
   prometheus::Counter& invalid_;
+  std::unique_ptr<ChunkSender> sender_;  // started with the first chunked batch
 };
 
 HttpClientOptions clientOptions(const ElasticsearchSinkConfig& c) {

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 #include "fake_transport.h"
@@ -122,4 +124,57 @@ TEST(LogsHandler, BadConfigThrowsConfigError) {
   } catch (const ConfigError& e) {
     EXPECT_EQ(e.field(), "spec.sink.elasticsearch.url");
   }
+}
+
+// Batches of 400 entries or more are transformed and sent in chunks (the
+// next chunk is transformed while the previous one is on the wire): each
+// entry must still get its own outcome, every document must be sent exactly
+// once, and a retried item is retried within its chunk.
+TEST(LogsHandler, ChunkedBatchKeepsEveryEntrysOwnResult) {
+  std::map<std::string, int> attempts;  // _id -> posts seen (the responder runs on the sender thread, one at a time)
+  HandlerFixture f([&](const RecordedRequest& r, size_t) {
+    return HttpResponse{200, bulkResponse(r.body, [&](const std::string& id) {
+                          const int n = ++attempts[id];
+                          if (id.ends_with("13-0")) return std::make_pair(400, std::string("mapper_parsing_exception"));
+                          if (id.ends_with("7-0") && n == 1) return std::make_pair(429, std::string("es_rejected_execution_exception"));
+                          return std::make_pair(201, std::string());
+                        }),
+                        {}};
+  });
+  std::vector<StreamEntry> batch;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string id = std::to_string(i) + "-0";
+    batch.push_back(i % 50 == 49 ? entry(id, "{\"broken\":")
+                                 : entry(id, R"({"message":"m)" + std::to_string(i) + R"(","service":"s"})"));
+  }
+  auto results = f.handler->handle(batch, f.cancel);
+  ASSERT_EQ(results.size(), batch.size());
+  for (int i = 0; i < 1000; ++i) {
+    const std::string id = "logs:app/" + std::to_string(i) + "-0";
+    if (i % 50 == 49) {
+      EXPECT_EQ(results[static_cast<size_t>(i)].outcome, EntryOutcome::kDeadLetter) << i;
+      EXPECT_EQ(results[static_cast<size_t>(i)].reason.rfind("parse: json:", 0), 0u) << i;
+      EXPECT_EQ(attempts.count(id), 0u) << i;
+    } else if (id.ends_with("13-0")) {
+      EXPECT_EQ(results[static_cast<size_t>(i)].outcome, EntryOutcome::kDeadLetter) << i;
+      EXPECT_NE(results[static_cast<size_t>(i)].reason.find("mapper_parsing_exception"), std::string::npos) << i;
+      EXPECT_EQ(attempts[id], 1) << i;
+    } else if (id.ends_with("7-0")) {
+      EXPECT_EQ(results[static_cast<size_t>(i)].outcome, EntryOutcome::kDelivered) << i;
+      EXPECT_EQ(attempts[id], 2) << i;  // the 429, then once more
+    } else {
+      EXPECT_EQ(results[static_cast<size_t>(i)].outcome, EntryOutcome::kDelivered) << i;
+      EXPECT_EQ(attempts[id], 1) << i;
+    }
+  }
+  // Split into several requests, none of them the whole batch.
+  size_t firstPass = 0;
+  for (auto& r : f.requests) {
+    const size_t docs = idsInBody(r.body).size();
+    EXPECT_LT(docs, 980u);
+    if (firstPass < 980) firstPass += docs;
+  }
+  EXPECT_GE(f.requests.size(), 4u);
+  EXPECT_EQ(counterValue(f.registry, "shoal_logs_entries_total", "result", "mapped"), 980);
+  EXPECT_EQ(counterValue(f.registry, "shoal_logs_entries_total", "result", "invalid"), 20);
 }

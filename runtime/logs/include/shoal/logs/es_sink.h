@@ -77,7 +77,7 @@ class ElasticsearchSink {
 
  private:
   void sendRange(std::vector<size_t>& idx, size_t begin, size_t end,
-                 std::span<const BulkDocument> docs, const std::vector<std::string>& actions,
+                 std::span<const BulkDocument> docs, const std::vector<size_t>& sizes,
                  std::vector<EntryResult>& results, std::vector<size_t>& retry);
   void countItem(int status);
   void sleepCancellable(Duration d, const CancelToken& cancel);

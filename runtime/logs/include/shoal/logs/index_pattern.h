@@ -13,6 +13,7 @@
 // become '_', at most 64 bytes.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +29,9 @@ class IndexPattern {
   static std::optional<IndexPattern> compile(std::string_view pattern, std::string fallback,
                                              std::string& error);
   std::string render(const LogDocument& doc) const;
+  /// The same for any document: `text(path)` answers as LogDocument::text.
+  std::string render(EpochNanos timestamp,
+                     const std::function<std::optional<std::string>(std::string_view)>& text) const;
   const std::string& source() const { return source_; }
 
  private:

@@ -227,6 +227,9 @@ class Client {
 // commands themselves.
 Result<std::vector<StreamEntry>> decodeReadGroup(const Reply& r);
 Result<std::vector<StreamEntry>> decodeEntries(const Reply& r);
+/// The same, moving the strings out of a reply the caller gives up.
+Result<std::vector<StreamEntry>> decodeReadGroup(Reply&& r);
+Result<std::vector<StreamEntry>> decodeEntries(Reply&& r);
 Result<AutoClaimResult> decodeAutoClaim(const Reply& r);
 Result<PendingSummary> decodePendingSummary(const Reply& r);
 Result<std::vector<PendingEntry>> decodePendingRange(const Reply& r);

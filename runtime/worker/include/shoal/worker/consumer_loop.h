@@ -28,6 +28,14 @@
 //     per batch: split (too big / too many deliveries) -> handler.handle()
 //                -> one pipelined round trip: XADD dead letters + XACK delivered
 //                -> XACK dead-lettered (only if there were any)
+//  Read-ahead (run() only): a reader thread collects the next batch on the
+//  loop's connection while this thread handles the current one and
+//  acknowledges it on a connection of its own, so reading, transforming and
+//  acknowledging overlap. At most one batch waits read-ahead (`ready_`); the
+//  reader does not read again until it has been taken. Only the handled
+//  batch is ever acknowledged, so read-ahead changes nothing about what is
+//  acknowledged when; a read-ahead batch counts as held (in flight) for the
+//  sweep and for shutdown. step() stays serial (collect, then process).
 //  The reclaim sweep (its own thread and Redis connection) runs XAUTOCLAIM
 //  every claimIntervalMs for entries idle > claimMinIdleMs and queues them for
 //  the loop; entries already in flight here are skipped. While a batch sits
@@ -116,6 +124,9 @@ class ConsumerLoop {
   struct Metrics;
   std::vector<StreamEntry> collect();
   void process(std::vector<StreamEntry> batch);
+  void process(std::shared_ptr<const std::vector<StreamEntry>> batch, MonoTime since);
+  void readAhead();
+  Backoff& backoffFor(const redis::Client& client);
   bool deliverOutcomes(const std::vector<StreamEntry>& batch, const std::vector<EntryResult>& results);
   bool ensureGroup();
   void fillDeliveries(std::vector<StreamEntry>& entries);
@@ -132,26 +143,33 @@ class ConsumerLoop {
   Clock& clock_;
   redis::Client client_;        // the loop's connection
   redis::Client sweepClient_;   // the sweep's connection
-  Backoff errorBackoff_;
+  redis::Client ackClient_;     // acknowledgements and dead letters (process())
+  Backoff errorBackoff_;        // reads (client_)
+  Backoff sweepBackoff_;        // sweepClient_
+  Backoff ackBackoff_;          // ackClient_
   CancelToken cancel_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> reachable_{false};
   std::atomic<bool> warnedDown_{false};  // the current outage was logged at warn
-  bool groupReady_ = false;
+  std::atomic<bool> groupReady_{false};
   std::atomic<bool> ownPendingDone_{false};
   std::string pendingCursor_ = "0";
   std::deque<StreamEntry> leftover_;  // read but not yet batched (batchBytes)
 
-  mutable std::mutex mu_;  // guards claimed_, inFlight_, inFlightSince_, stats_
+  mutable std::mutex mu_;  // guards claimed_, inFlight_, inFlightSince_, ready_, readySince_, stats_
   std::deque<StreamEntry> claimed_;
   std::shared_ptr<const std::vector<StreamEntry>> inFlight_;  // the batch in handle()
   MonoTime inFlightSince_{};
+  std::shared_ptr<const std::vector<StreamEntry>> ready_;  // read ahead, not yet handled
+  MonoTime readySince_{};
+  std::condition_variable readyCv_;  // ready_ filled or emptied, or stop
   LoopStats stats_;
 
   std::unique_ptr<Metrics> metrics_;
   std::mutex sweepMu_;
   std::condition_variable sweepCv_;
   std::thread sweeper_;
+  std::thread reader_;
 };
 
 }  // namespace shoal
