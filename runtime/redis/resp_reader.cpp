@@ -5,6 +5,7 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
 #include <new>
@@ -14,15 +15,20 @@ namespace {
 
 // hiredis builds our Reply tree directly through its object-function hooks
 // (no intermediate redisReply tree and no second copy of every string). A
-// root object is a heap Reply; a child lives inside its parent's `elements`,
-// which createArray sized up front, so its address stays stable. hiredis only
-// ever frees root objects.
+// root object is a heap Reply; a child is appended to its parent's
+// `elements` when hiredis creates it. Children come in order and depth
+// first, so when a parent's vector grows its earlier children are complete
+// and nothing holds their addresses. The declared count only caps the
+// reservation: a peer announcing *2000000000 must not make us allocate for
+// it before the elements arrive. hiredis only ever frees root objects.
+constexpr size_t kMaxReservedElements = 1024;
+
 Reply* slotFor(const redisReadTask* task) {
   if (task->parent) {
     auto* parent = static_cast<Reply*>(task->parent->obj);
     const auto idx = static_cast<size_t>(task->idx);
-    if (!parent || idx >= parent->elements.size()) return nullptr;
-    return &parent->elements[idx];
+    if (!parent || idx != parent->elements.size()) return nullptr;
+    return &parent->elements.emplace_back();
   }
   return new (std::nothrow) Reply();
 }
@@ -43,7 +49,7 @@ void* createArray(const redisReadTask* task, int elements) {
   Reply* r = slotFor(task);
   if (!r) return nullptr;
   r->kind = Reply::Kind::kArray;
-  if (elements > 0) r->elements.resize(static_cast<size_t>(elements));
+  if (elements > 0) r->elements.reserve(std::min(static_cast<size_t>(elements), kMaxReservedElements));
   return r;
 }
 

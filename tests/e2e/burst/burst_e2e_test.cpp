@@ -426,6 +426,15 @@ TEST_F(E2E, BurstScalesUpDrainsExactlyOnceAndScalesBackDown) {
   ASSERT_TRUE(waitUntil([&] { return readyReplicas() == 1; }, 90s, 250ms))
       << opLogs() << readFile(c.agentLog) << cp.kubectl({"describe", "workerpool", "burst"}).out;
 
+  // The sink answers each bulk request after 25 ms, as a busy Elasticsearch
+  // would: one worker then drains ~4,000 entries/s. Against a sink that
+  // answers at once a single worker clears the whole burst in well under a
+  // second and there is nothing to scale.
+  int delayStatus = 0;
+  shoal::testing::httpRequest(bulkPort, "POST", "/_shoal/faults/delay",
+                              R"({"ms":25,"next":-1})", &delayStatus);
+  ASSERT_EQ(delayStatus, 200);
+
   // Figures for bench/e2e/run.sh (written only when SHOAL_E2E_BENCH_OUT is
   // set; never asserted): time to drain and replica-seconds spent.
   auto t0 = std::chrono::steady_clock::now();

@@ -30,6 +30,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -520,6 +521,10 @@ class NodeAgent {
         ::close(fd);
       }
       if (::chdir(lp.dir.c_str()) != 0) childFail("chdir to the pod directory failed");
+      // The program is opened before any volume is mounted: an emptyDir on
+      // /tmp would otherwise hide a binary built below /tmp (a clone there).
+      const int exeFd = ::open(argv[0], O_PATH | O_CLOEXEC);
+      if (exeFd < 0) childFail("opening the program failed");
       if (privateMounts) {
         if (::unshare(CLONE_NEWNS | CLONE_NEWUTS) != 0) childFail("unshare failed");
         if (!hostname.empty() && ::sethostname(hostname.data(), hostname.size()) != 0) {
@@ -551,7 +556,7 @@ class NodeAgent {
         if (runGid && ::setgid(static_cast<gid_t>(*runGid)) != 0) childFail("setgid failed");
         if (runUid && ::setuid(static_cast<uid_t>(*runUid)) != 0) childFail("setuid failed");
       }
-      ::execve(argv[0], argv.data(), envp.data());
+      ::syscall(SYS_execveat, exeFd, "", argv.data(), envp.data(), AT_EMPTY_PATH);
       childFail("execve failed");
     }
     if (pid < 0) {

@@ -99,6 +99,24 @@ TEST(RespReader, IncompleteInputWaitsForMore) {
   EXPECT_EQ(show(**r), "[$foo,$bar]");
 }
 
+// Found by fuzz_resp (out of memory): the announced element count of an
+// array is not trusted for allocation. A peer announcing two billion
+// elements and sending three gets a waiting reader, not a 150 GB allocation.
+TEST(RespReader, AHugeAnnouncedArrayAllocatesOnlyForWhatArrives) {
+  RespReader reader;
+  reader.feed("*2147483647\r\n$3\r\n0-0\r\n+O\r\n*2\r\n:1\r\n:2\r\n");
+  auto r = reader.next();
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_FALSE(r->has_value()) << "still waiting for the other elements";
+
+  RespReader nested;  // nested arrays still build the same tree
+  nested.feed("*3\r\n*2\r\n$1\r\na\r\n*1\r\n:7\r\n$1\r\nb\r\n*0\r\n");
+  auto n = nested.next();
+  ASSERT_TRUE(n.ok());
+  ASSERT_TRUE(n->has_value());
+  EXPECT_EQ(show(**n), "[[$a,[:7]],$b,[]]");
+}
+
 TEST(RespReader, MalformedInputIsAnErrorAndStaysOne) {
   for (const std::string bad : {"?what\r\n", "$abc\r\n", ":12x\r\n", "*1\r\n!\r\n"}) {
     RespReader reader;
