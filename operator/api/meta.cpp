@@ -29,6 +29,15 @@ std::string stringAt(const json& j, const char* key, const std::string& fallback
   return it->get<std::string>();
 }
 
+std::optional<double> optNumberAt(const json& j, const char* key) {
+  if (!j.is_object()) return std::nullopt;
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number()) return std::nullopt;
+  return it->get<double>();
+}
+
+json numberOrNull(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+
 std::optional<int64_t> optIntAt(const json& j, const char* key) {
   if (!j.is_object()) return std::nullopt;
   auto it = j.find(key);

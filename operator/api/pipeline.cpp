@@ -16,8 +16,6 @@ SecretKeyRef secretRefAt(const json& j, const char* key, const char* defaultKey)
   return ref;
 }
 
-json optNumber(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
-
 }  // namespace
 
 Result<Pipeline> pipelineFromJson(const json& j) {
@@ -81,16 +79,9 @@ Result<Pipeline> pipelineFromJson(const json& j) {
   if (st.is_object() && st.contains("conditions")) {
     p.status.conditions = conditionsFromJson(st["conditions"]);
   }
-  const json& b = objectAt(st, "backlog");
-  p.status.backlog.lag = optIntAt(b, "lag");
-  p.status.backlog.pending = optIntAt(b, "pending");
-  p.status.backlog.total = optIntAt(b, "total");
-  if (st.is_object() && st.contains("arrivalRate") && st["arrivalRate"].is_number()) {
-    p.status.arrivalRate = st["arrivalRate"].get<double>();
-  }
-  if (st.is_object() && st.contains("consumptionRate") && st["consumptionRate"].is_number()) {
-    p.status.consumptionRate = st["consumptionRate"].get<double>();
-  }
+  p.status.backlog = backlogFromJson(objectAt(st, "backlog"));
+  p.status.arrivalRate = optNumberAt(st, "arrivalRate");
+  p.status.consumptionRate = optNumberAt(st, "consumptionRate");
   p.status.sink = stringAt(st, "sink");
   if (st.is_object() && st.contains("pools") && st["pools"].is_array()) {
     for (const auto& n : st["pools"]) {
@@ -103,6 +94,14 @@ Result<Pipeline> pipelineFromJson(const json& j) {
     }
   }
   return p;
+}
+
+BacklogStatus backlogFromJson(const json& j) {
+  BacklogStatus b;
+  b.lag = optIntAt(j, "lag");
+  b.pending = optIntAt(j, "pending");
+  b.total = optIntAt(j, "total");
+  return b;
 }
 
 json toJson(const BacklogStatus& b) {
@@ -118,8 +117,8 @@ json toJson(const PipelineStatus& s) {
   j["observedGeneration"] = s.observedGeneration;
   j["conditions"] = toJson(s.conditions);
   j["backlog"] = toJson(s.backlog);
-  j["arrivalRate"] = optNumber(s.arrivalRate);
-  j["consumptionRate"] = optNumber(s.consumptionRate);
+  j["arrivalRate"] = numberOrNull(s.arrivalRate);
+  j["consumptionRate"] = numberOrNull(s.consumptionRate);
   j["pools"] = json::array();
   for (const auto& p : s.pools) {
     j["pools"].push_back(json{{"name", p.name},

@@ -79,32 +79,24 @@ Result<WorkerPool> workerPoolFromJson(const json& j) {
     o.lastScaleTime = st["lastScaleTime"].get<std::string>();
   }
   o.selector = stringAt(st, "selector");
-  const json& b = objectAt(st, "backlog");
-  o.backlog.lag = optIntAt(b, "lag");
-  o.backlog.pending = optIntAt(b, "pending");
-  o.backlog.total = optIntAt(b, "total");
-  auto optNum = [&](const char* k) -> std::optional<double> {
-    if (st.is_object() && st.contains(k) && st[k].is_number()) return st[k].get<double>();
-    return std::nullopt;
-  };
-  o.arrivalRate = optNum("arrivalRate");
-  o.consumptionRate = optNum("consumptionRate");
-  o.estimatedDrainSeconds = optNum("estimatedDrainSeconds");
+  o.backlog = backlogFromJson(objectAt(st, "backlog"));
+  o.arrivalRate = optNumberAt(st, "arrivalRate");
+  o.consumptionRate = optNumberAt(st, "consumptionRate");
+  o.estimatedDrainSeconds = optNumberAt(st, "estimatedDrainSeconds");
   if (st.is_object() && st.contains("conditions")) o.conditions = conditionsFromJson(st["conditions"]);
   return w;
 }
 
 json toJson(const WorkerPoolStatus& s) {
-  auto opt = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
   json j = json::object();
   j["observedGeneration"] = s.observedGeneration;
   j["replicas"] = s.replicas;
   j["readyReplicas"] = s.readyReplicas;
   j["desiredReplicas"] = s.desiredReplicas;
   j["backlog"] = toJson(s.backlog);
-  j["arrivalRate"] = opt(s.arrivalRate);
-  j["consumptionRate"] = opt(s.consumptionRate);
-  j["estimatedDrainSeconds"] = opt(s.estimatedDrainSeconds);
+  j["arrivalRate"] = numberOrNull(s.arrivalRate);
+  j["consumptionRate"] = numberOrNull(s.consumptionRate);
+  j["estimatedDrainSeconds"] = numberOrNull(s.estimatedDrainSeconds);
   j["lastScaleTime"] = s.lastScaleTime ? json(*s.lastScaleTime) : json(nullptr);
   j["selector"] = s.selector;
   j["conditions"] = toJson(s.conditions);

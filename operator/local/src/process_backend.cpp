@@ -16,6 +16,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "shoal/common/log.h"
 #include "shoal/controllers/render.h"
@@ -276,17 +278,23 @@ Result<std::map<std::string, std::string>> ProcessBackend::envFor(
     if (!v.ok()) return v.error();
     const std::string dir = opts_.workDir + "/secrets/" + intent.pool->metadata.namespace_ + "_" +
                             intent.pool->metadata.name + "/" + f.volumeName;
+    const std::string path = dir + "/" + f.fileName;
+    env[f.envName] = path;
+    // ensure() runs every poll: write only when the Secret's value changed.
+    {
+      std::ifstream in(path, std::ios::binary);
+      std::string current((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (in.is_open() && current == v.value()) continue;
+    }
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) return makeError(Errc::kIo, "creating " + dir + ": " + ec.message());
     std::filesystem::permissions(opts_.workDir + "/secrets", std::filesystem::perms::owner_all,
                                  std::filesystem::perm_options::replace, ec);
-    const std::string path = dir + "/" + f.fileName;
     if (auto w = writeFileAtomically(path, v.value()); !w.ok()) return w.error();
     std::filesystem::permissions(path,
                                  std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
                                  std::filesystem::perm_options::replace, ec);
-    env[f.envName] = path;
   }
   return env;
 }

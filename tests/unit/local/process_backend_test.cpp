@@ -294,6 +294,12 @@ TEST_F(ProcessBackendTest, TlsSecretsBecomePrivateFilesTheWorkerIsPointedAt) {
   auto perms = std::filesystem::status(path).permissions();
   EXPECT_EQ(perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all),
             std::filesystem::perms::none);
+  // ensure() runs every poll; an unchanged Secret is not written again.
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read,
+                               std::filesystem::perm_options::replace);
+  ASSERT_TRUE(ensure(1).ok());
+  EXPECT_EQ(std::filesystem::status(path).permissions(), std::filesystem::perms::owner_read)
+      << "rewritten although the value did not change";
 
   pipeline.spec.redis.tlsCaSecretRef = {"r", "missing"};
   auto r = ensure(1);

@@ -78,6 +78,10 @@ nlohmann::json toJson(const std::vector<Condition>& cs);
 std::string stringAt(const nlohmann::json& j, const char* key, const std::string& fallback = "");
 int64_t intAt(const nlohmann::json& j, const char* key, int64_t fallback);
 std::optional<int64_t> optIntAt(const nlohmann::json& j, const char* key);
+/// j[key] when it is a number, else nullopt.
+std::optional<double> optNumberAt(const nlohmann::json& j, const char* key);
+/// The number, or null (in a merge patch null removes a stale value).
+nlohmann::json numberOrNull(const std::optional<double>& v);
 double numberAt(const nlohmann::json& j, const char* key, double fallback);
 bool boolAt(const nlohmann::json& j, const char* key, bool fallback);
 const nlohmann::json& objectAt(const nlohmann::json& j, const char* key);

@@ -96,6 +96,8 @@ struct Pipeline {
 Result<Pipeline> pipelineFromJson(const nlohmann::json& j);
 nlohmann::json toJson(const PipelineStatus& s);
 nlohmann::json toJson(const BacklogStatus& b);
+/// status.backlog as written by toJson (missing numbers stay unknown).
+BacklogStatus backlogFromJson(const nlohmann::json& j);
 /// The full object (metadata, spec as raw, status).
 nlohmann::json toJson(const Pipeline& p);
 
