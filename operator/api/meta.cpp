@@ -36,7 +36,9 @@ std::optional<double> optNumberAt(const json& j, const char* key) {
   return it->get<double>();
 }
 
-json numberOrNull(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+json numberOrNull(const std::optional<double>& v) {
+  return v ? json(*v) : json(nullptr);
+}
 
 std::optional<int64_t> optIntAt(const json& j, const char* key) {
   if (!j.is_object()) return std::nullopt;
@@ -118,9 +120,12 @@ ObjectMeta metaFromJson(const json& j) {
 }
 
 json toJson(const OwnerReference& r) {
-  return json{{"apiVersion", r.apiVersion}, {"kind", r.kind},
-              {"name", r.name},             {"uid", r.uid},
-              {"controller", r.controller}, {"blockOwnerDeletion", r.blockOwnerDeletion}};
+  return json{{"apiVersion", r.apiVersion},
+              {"kind", r.kind},
+              {"name", r.name},
+              {"uid", r.uid},
+              {"controller", r.controller},
+              {"blockOwnerDeletion", r.blockOwnerDeletion}};
 }
 
 json toJson(const ObjectMeta& m) {
@@ -188,11 +193,33 @@ std::string formatTime(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
+std::string formatTimeMillis(std::chrono::system_clock::time_point t) {
+  using namespace std::chrono;
+  const auto whole = floor<seconds>(t);
+  const auto ms = duration_cast<milliseconds>(t - whole).count();
+  std::string s = formatTime(whole);  // ends in 'Z'
+  char frac[24];
+  std::snprintf(frac, sizeof frac, ".%03dZ", static_cast<int>(ms % 1000));
+  s.pop_back();
+  return s + frac;
+}
+
 std::optional<std::chrono::system_clock::time_point> parseTime(const std::string& s) {
   std::tm tm{};
   int y, mo, d, h, mi, sec;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6) {
+  int used = 0;
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &used) != 6) {
     return std::nullopt;
+  }
+  // Fractional seconds, to the microsecond (more digits are ignored).
+  int64_t micros = 0;
+  if (static_cast<size_t>(used) < s.size() && s[static_cast<size_t>(used)] == '.') {
+    int64_t scale = 100000;
+    for (size_t i = static_cast<size_t>(used) + 1; i < s.size() && s[i] >= '0' && s[i] <= '9';
+         ++i) {
+      micros += (s[i] - '0') * scale;
+      scale /= 10;
+    }
   }
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
   tm.tm_year = y - 1900;
@@ -202,7 +229,25 @@ std::optional<std::chrono::system_clock::time_point> parseTime(const std::string
   tm.tm_min = mi;
   tm.tm_sec = sec;
   std::time_t tt = timegm(&tm);
-  return std::chrono::system_clock::from_time_t(tt);
+  return std::chrono::system_clock::from_time_t(tt) + std::chrono::microseconds(micros);
+}
+
+json mergePatchBetween(const json& from, const json& to) {
+  if (!from.is_object() || !to.is_object()) return to;
+  json patch = json::object();
+  for (auto it = from.begin(); it != from.end(); ++it) {
+    if (!to.contains(it.key())) patch[it.key()] = nullptr;
+  }
+  for (auto it = to.begin(); it != to.end(); ++it) {
+    auto old = from.find(it.key());
+    if (old != from.end() && *old == *it) continue;
+    if (old != from.end() && old->is_object() && it->is_object()) {
+      patch[it.key()] = mergePatchBetween(*old, *it);
+    } else {
+      patch[it.key()] = *it;
+    }
+  }
+  return patch;
 }
 
 }  // namespace shoal::api

@@ -105,11 +105,12 @@ BacklogStatus backlogFromJson(const json& j) {
 }
 
 json toJson(const BacklogStatus& b) {
-  json j = json::object();
-  if (b.lag) j["lag"] = *b.lag;
-  if (b.pending) j["pending"] = *b.pending;
-  if (b.total) j["total"] = *b.total;
-  return j;
+  // An unmeasured number is written as null, never left out: status goes to
+  // the API server as a merge patch, where a member left out keeps its old
+  // value and a stale backlog would be shown as if it were current.
+  auto intOrNull = [](const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); };
+  return json{
+      {"lag", intOrNull(b.lag)}, {"pending", intOrNull(b.pending)}, {"total", intOrNull(b.total)}};
 }
 
 json toJson(const PipelineStatus& s) {

@@ -36,7 +36,8 @@ Result<WorkerPool> workerPoolFromJson(const json& j) {
   WorkerPoolSpec& s = w.spec;
   s.raw = spec;
   s.pipelineRef = stringAt(objectAt(spec, "pipelineRef"), "name");
-  if (s.pipelineRef.empty()) return makeError(Errc::kInvalidInput, "spec.pipelineRef.name: missing");
+  if (s.pipelineRef.empty())
+    return makeError(Errc::kInvalidInput, "spec.pipelineRef.name: missing");
   s.image = stringAt(spec, "image", defaultWorkerImage());
   if (s.image.empty()) s.image = defaultWorkerImage();
   s.imagePullPolicy = stringAt(spec, "imagePullPolicy", "IfNotPresent");
@@ -83,8 +84,46 @@ Result<WorkerPool> workerPoolFromJson(const json& j) {
   o.arrivalRate = optNumberAt(st, "arrivalRate");
   o.consumptionRate = optNumberAt(st, "consumptionRate");
   o.estimatedDrainSeconds = optNumberAt(st, "estimatedDrainSeconds");
-  if (st.is_object() && st.contains("conditions")) o.conditions = conditionsFromJson(st["conditions"]);
+  if (st.is_object() && st.contains("conditions"))
+    o.conditions = conditionsFromJson(st["conditions"]);
+  o.scaler = scalerMemoryFromJson(objectAt(st, "scaler"));
   return w;
+}
+
+ScalerMemory scalerMemoryFromJson(const json& j) {
+  ScalerMemory m;
+  if (!j.is_object()) return m;
+  auto time = [&](const char* key) -> std::optional<std::string> {
+    auto it = j.find(key);
+    if (it == j.end() || !it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+  };
+  m.backlogSince = time("backlogSince");
+  m.idleSince = time("idleSince");
+  m.lastScaleUpTime = time("lastScaleUpTime");
+  m.lastScaleDownTime = time("lastScaleDownTime");
+  m.learnedThroughput = optNumberAt(j, "learnedThroughput");
+  if (auto it = j.find("recommendations"); it != j.end() && it->is_array()) {
+    for (const auto& r : *it) {
+      if (!r.is_object() || !r.contains("since") || !r["since"].is_string()) continue;
+      m.recommendations.push_back(
+          {r["since"].get<std::string>(), clampInt32(intAt(r, "replicas", 0))});
+    }
+  }
+  return m;
+}
+
+json toJson(const ScalerMemory& m) {
+  auto orNull = [](const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); };
+  json recs = json::array();
+  for (const auto& r : m.recommendations)
+    recs.push_back({{"since", r.since}, {"replicas", r.replicas}});
+  return json{{"backlogSince", orNull(m.backlogSince)},
+              {"idleSince", orNull(m.idleSince)},
+              {"lastScaleUpTime", orNull(m.lastScaleUpTime)},
+              {"lastScaleDownTime", orNull(m.lastScaleDownTime)},
+              {"learnedThroughput", numberOrNull(m.learnedThroughput)},
+              {"recommendations", recs}};
 }
 
 json toJson(const WorkerPoolStatus& s) {
@@ -100,6 +139,7 @@ json toJson(const WorkerPoolStatus& s) {
   j["lastScaleTime"] = s.lastScaleTime ? json(*s.lastScaleTime) : json(nullptr);
   j["selector"] = s.selector;
   j["conditions"] = toJson(s.conditions);
+  j["scaler"] = toJson(s.scaler);
   return j;
 }
 

@@ -113,15 +113,20 @@ Result<std::optional<std::string>> KubeResourceStore::getSecretValue(
 
 Result<void> KubeResourceStore::writeWorkerPoolStatus(const api::WorkerPool& pool,
                                                       const json& status) {
-  auto r = client_.mergePatch(workerPoolsResource(), pool.metadata.namespace_, pool.metadata.name,
-                              json{{"status", status}}, "status");
+  // A merge patch keeps every member it does not mention: what this status
+  // no longer has (a backlog that could not be measured) must be nulled, or
+  // the last measured value would stay on display.
+  auto r = client_.mergePatch(
+      workerPoolsResource(), pool.metadata.namespace_, pool.metadata.name,
+      json{{"status", api::mergePatchBetween(api::toJson(pool.status), status)}}, "status");
   if (!r.ok()) return toError(r.error());
   return {};
 }
 
 Result<void> KubeResourceStore::writePipelineStatus(const api::Pipeline& p, const json& status) {
-  auto r = client_.mergePatch(pipelinesResource(), p.metadata.namespace_, p.metadata.name,
-                              json{{"status", status}}, "status");
+  auto r = client_.mergePatch(
+      pipelinesResource(), p.metadata.namespace_, p.metadata.name,
+      json{{"status", api::mergePatchBetween(api::toJson(p.status), status)}}, "status");
   if (!r.ok()) return toError(r.error());
   return {};
 }

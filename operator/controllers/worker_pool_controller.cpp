@@ -6,6 +6,7 @@
 #include "shoal/common/log.h"
 #include "shoal/controllers/conditions.h"
 #include "shoal/controllers/render.h"
+#include "shoal/controllers/scaler_memory.h"
 
 namespace shoal::controllers {
 
@@ -13,14 +14,18 @@ using nlohmann::json;
 
 namespace {
 
-double num(const json& j, const char* key, double fallback) { return api::numberAt(j, key, fallback); }
+double num(const json& j, const char* key, double fallback) {
+  return api::numberAt(j, key, fallback);
+}
 
 std::optional<double> roundRate(std::optional<double> v) {
   if (!v || !std::isfinite(*v)) return std::nullopt;
   return std::round(*v * 10.0) / 10.0;
 }
 
-std::string countText(int32_t n) { return std::to_string(n) + (n == 1 ? " worker" : " workers"); }
+std::string countText(int32_t n) {
+  return std::to_string(n) + (n == 1 ? " worker" : " workers");
+}
 
 }  // namespace
 
@@ -48,6 +53,9 @@ policy::ScalingSpec scalingSpecOf(const api::WorkerPool& pool) {
       static_cast<int32_t>(api::intAt(down, "maxPodsPerStep", p.scaleDown.maxPodsPerStep));
   p.scaleDown.percent = static_cast<int32_t>(api::intAt(down, "percent", p.scaleDown.percent));
   p.scaleDown.periodSeconds = num(down, "periodSeconds", p.scaleDown.periodSeconds);
+  if (auto it = down.find("whenIdle"); it != down.end() && it->is_string()) {
+    if (auto m = policy::parseIdleScaleDown(it->get<std::string>())) p.scaleDown.whenIdle = *m;
+  }
   p.deadBand = num(r, "deadBand", p.deadBand);
   p.fallbackReplicas = pool.spec.scaling.fallbackReplicas;
   p.failuresBeforeFallback =
@@ -70,8 +78,8 @@ Result<probe::RedisTarget> redisTargetOf(const api::Pipeline& pipeline, Resource
     auto v = store.getSecretValue(pipeline.metadata.namespace_, ref);
     if (!v.ok()) return v.error();
     if (!v.value()) {
-      return makeError(Errc::kNotFound, "Secret " + ref.name + " has no key " + ref.key +
-                                            " (or does not exist)");
+      return makeError(Errc::kNotFound,
+                       "Secret " + ref.name + " has no key " + ref.key + " (or does not exist)");
     }
     *out = *v.value();
     return {};
@@ -112,20 +120,22 @@ api::WorkerPoolStatus computeWorkerPoolStatus(const PoolStatusInputs& in) {
     st.arrivalRate = roundRate(in.reading->arrivalRate);
     st.consumptionRate = roundRate(in.reading->consumptionRate);
   }
-  if (in.decision) {
+  // Only what this poll measured: after a failed read the rates and the drain
+  // estimate are cleared with the backlog, not left at their last values.
+  if (in.decision && in.reading && in.reading->ok) {
     if (in.decision->arrivalRate) st.arrivalRate = roundRate(in.decision->arrivalRate);
     if (in.decision->consumptionRate) st.consumptionRate = roundRate(in.decision->consumptionRate);
     st.estimatedDrainSeconds = roundRate(in.decision->estimatedDrainSeconds);
   }
 
   auto& c = st.conditions;
-  ensureConditions(c, {kConditionReady, kConditionScalingActive, kConditionScalingLimited,
-                       kConditionFallback},
-                   "Reconciling", gen, in.now);
+  ensureConditions(
+      c, {kConditionReady, kConditionScalingActive, kConditionScalingLimited, kConditionFallback},
+      "Reconciling", gen, in.now);
 
   if (!in.pipelineProblem.empty()) {
-    setCondition(c, kConditionReady, api::kFalse, in.pipelineProblemReason, in.pipelineProblem,
-                 gen, in.now);
+    setCondition(c, kConditionReady, api::kFalse, in.pipelineProblemReason, in.pipelineProblem, gen,
+                 in.now);
     setCondition(c, kConditionScalingActive, api::kFalse, in.pipelineProblemReason,
                  in.pipelineProblem, gen, in.now);
     setCondition(c, kConditionScalingLimited, api::kFalse, "NotScaling",
@@ -148,15 +158,15 @@ api::WorkerPoolStatus computeWorkerPoolStatus(const PoolStatusInputs& in) {
                        " of " + countText(in.desiredReplicas) + " updated.",
                    gen, in.now);
     } else if (w.readyReplicas >= in.desiredReplicas) {
-      setCondition(c, kConditionReady, api::kTrue, "WorkersReady",
-                   std::to_string(w.readyReplicas) + " of " + countText(in.desiredReplicas) +
-                       " ready.",
-                   gen, in.now);
+      setCondition(
+          c, kConditionReady, api::kTrue, "WorkersReady",
+          std::to_string(w.readyReplicas) + " of " + countText(in.desiredReplicas) + " ready.", gen,
+          in.now);
     } else {
-      setCondition(c, kConditionReady, api::kFalse, "WaitingForWorkers",
-                   std::to_string(w.readyReplicas) + " of " + countText(in.desiredReplicas) +
-                       " ready.",
-                   gen, in.now);
+      setCondition(
+          c, kConditionReady, api::kFalse, "WaitingForWorkers",
+          std::to_string(w.readyReplicas) + " of " + countText(in.desiredReplicas) + " ready.", gen,
+          in.now);
     }
   }
 
@@ -176,6 +186,15 @@ api::WorkerPoolStatus computeWorkerPoolStatus(const PoolStatusInputs& in) {
                  "Redis reports no lag for the consumer group (entries deleted or trimmed, or "
                  "the group was set to an arbitrary id). Holding replicas; never scaling down "
                  "on an unknown backlog.",
+                 gen, in.now);
+  } else if (in.decision && !in.workloadError.empty() &&
+             in.desiredReplicas !=
+                 (in.workload && in.workload->exists ? in.workload->specReplicas : 0)) {
+    // The decision was not applied: say so rather than claim the scale.
+    setCondition(c, kConditionScalingActive, api::kFalse, "ScaleNotApplied",
+                 "Wanted " + countText(in.desiredReplicas) + " (" +
+                     std::string(policy::reasonName(in.decision->reason)) +
+                     ") but the worker Deployment could not be applied: " + in.workloadError,
                  gen, in.now);
   } else if (in.decision) {
     setCondition(c, kConditionScalingActive, statusOf(in.decision->scalingActive),
@@ -199,15 +218,15 @@ api::WorkerPoolStatus computeWorkerPoolStatus(const PoolStatusInputs& in) {
     }
     if (in.decision->fallback) {
       setCondition(c, kConditionFallback, api::kTrue,
-                   std::string(policy::reasonName(in.decision->reason)), in.decision->message,
-                   gen, in.now);
+                   std::string(policy::reasonName(in.decision->reason)), in.decision->message, gen,
+                   in.now);
     } else {
       setCondition(c, kConditionFallback, api::kFalse, "BacklogMeasured",
                    "The backlog is measured; no fallback in use.", gen, in.now);
     }
   } else if (in.paused) {
-    setCondition(c, kConditionScalingLimited, api::kFalse, "ScalingPaused",
-                 "Scaling is paused.", gen, in.now);
+    setCondition(c, kConditionScalingLimited, api::kFalse, "ScalingPaused", "Scaling is paused.",
+                 gen, in.now);
     setCondition(c, kConditionFallback, api::kFalse, "ScalingPaused", "Scaling is paused.", gen,
                  in.now);
   }
@@ -242,8 +261,19 @@ ReconcileResult WorkerPoolReconciler::reconcile(const std::string& ns, const std
     std::lock_guard lock(mu_);
     auto& s = states_[key];
     if (!s || s->uid != pool.metadata.uid) {
+      // New to this process (first sight, new leader, restart): take over
+      // what the previous scaler left in status, and hold scale-down until
+      // this process has watched a full stabilization window itself.
       s = std::make_shared<PoolState>();
       s->uid = pool.metadata.uid;
+      s->clocks = ClockPairing::of(clock_);
+      s->scaling = restoreScaling(pool.status, scalingSpecOf(pool), clock_.now(), s->clocks);
+      if (!pool.status.scaler.empty()) {
+        log::info("took over the scaler's state from status",
+                  {{"pool", key},
+                   {"recommendations", pool.status.scaler.recommendations.size()},
+                   {"backlogSince", pool.status.scaler.backlogSince.value_or("")}});
+      }
     }
     state = s;
   }
@@ -272,8 +302,8 @@ ReconcileResult WorkerPoolReconciler::reconcile(const std::string& ns, const std
   if (!pipelineGot.value()) {
     in.pipelineFound = false;
     in.pipelineProblemReason = "PipelineNotFound";
-    in.pipelineProblem = "Pipeline " + pool.spec.pipelineRef + " does not exist in namespace " +
-                         ns + ".";
+    in.pipelineProblem =
+        "Pipeline " + pool.spec.pipelineRef + " does not exist in namespace " + ns + ".";
     events_.record(target, "Warning", "PipelineNotFound", in.pipelineProblem);
     auto st = computeWorkerPoolStatus(in);
     if (auto w = writeStatus(st); !w.ok()) return w.error();
@@ -342,8 +372,8 @@ ReconcileResult WorkerPoolReconciler::reconcile(const std::string& ns, const std
                                   : std::string(policy::reasonName(in.decision->reason)) + ": " +
                                         in.decision->message;
       events_.record(target, "Normal", desired > current ? "ScaledUp" : "ScaledDown",
-                     "Scaled from " + std::to_string(current) + " to " + countText(desired) +
-                         " (" + why + ").");
+                     "Scaled from " + std::to_string(current) + " to " + countText(desired) + " (" +
+                         why + ").");
     }
     if (before.exists && desired != current) {
       in.lastScaleTime = api::formatTime(in.now);
@@ -355,6 +385,7 @@ ReconcileResult WorkerPoolReconciler::reconcile(const std::string& ns, const std
   }
 
   auto st = computeWorkerPoolStatus(in);
+  st.scaler = rememberScaling(state->scaling, state->clocks);
   if (metrics_) metrics_->observePool(pool, st);
   if (auto w = writeStatus(st); !w.ok()) return w.error();
   if (!ensured.ok()) return ensured.error();

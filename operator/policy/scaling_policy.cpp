@@ -101,6 +101,16 @@ std::optional<ScalingPolicyKind> parsePolicyKind(std::string_view s) {
   return std::nullopt;
 }
 
+std::string_view idleScaleDownName(IdleScaleDown m) {
+  return m == IdleScaleDown::kDamped ? "damped" : "immediate";
+}
+
+std::optional<IdleScaleDown> parseIdleScaleDown(std::string_view s) {
+  if (s == "immediate") return IdleScaleDown::kImmediate;
+  if (s == "damped") return IdleScaleDown::kDamped;
+  return std::nullopt;
+}
+
 std::string_view reasonName(DecisionReason r) {
   switch (r) {
     case DecisionReason::kScalingPaused:
@@ -340,6 +350,14 @@ Decision decide(const ScalingSpec& rawSpec, ScalingState& st, const Observation&
   } else {
     st.idleSince.reset();
   }
+  // A controller that took the pool over has not yet watched a full window:
+  // whatever it would remove, it holds.
+  const bool downHeld = st.scaleDownHeldUntil && now < *st.scaleDownHeldUntil;
+  auto heldMessage = [&] {
+    return "taken over recently: no scale-down from " + std::to_string(current) +
+           " before a full stabilization window has been observed (" +
+           fmt("%.0f", toSeconds(*st.scaleDownHeldUntil - now)) + "s to go); " + describeRates(d);
+  };
   if (spec.minReplicas == 0) {
     if (current == 0) {
       if (*backlog <= p.activationBacklog || spec.maxReplicas == 0) {
@@ -348,6 +366,7 @@ Decision decide(const ScalingSpec& rawSpec, ScalingState& st, const Observation&
                           " <= activationBacklog " + std::to_string(p.activationBacklog));
       }
     } else if (idleNow && toSeconds(now - *st.idleSince) >= p.idleSeconds) {
+      if (downHeld) return finish(current, DecisionReason::kStabilizingScaleDown, heldMessage());
       st.recommendations.clear();
       return finish(0, DecisionReason::kScaledToZeroIdle,
                     "no backlog and no arrivals for " +
@@ -384,7 +403,10 @@ Decision decide(const ScalingSpec& rawSpec, ScalingState& st, const Observation&
     rec = static_cast<int32_t>(std::clamp<int64_t>(std::max<int64_t>(rec, spare), lower, current));
     heldForSpare = rec == current;
   }
-  st.recommendations.push_back({now, rec, raw});
+  const MonoTime runSince = !st.recommendations.empty() && st.recommendations.back().replicas == rec
+                                ? st.recommendations.back().runSince
+                                : now;
+  st.recommendations.push_back({now, rec, raw, runSince});
   const double keep = std::max(
       {p.scaleUp.stabilizationSeconds, p.scaleDown.stabilizationSeconds, p.pollIntervalSeconds});
   while (!st.recommendations.empty() && (toSeconds(now - st.recommendations.front().at) > keep ||
@@ -429,8 +451,8 @@ Decision decide(const ScalingSpec& rawSpec, ScalingState& st, const Observation&
       return finish(current, DecisionReason::kWithinDeadBand,
                     "holding " + std::to_string(current) + " replicas: the policy wants " +
                         fmt("%.2f", raw) + ", and " + std::to_string(current - 1) +
-                        " would leave less than " + fmt("%.0f%%", p.deadBand * 50) +
-                        " spare; " + rates);
+                        " would leave less than " + fmt("%.0f%%", p.deadBand * 50) + " spare; " +
+                        rates);
     }
     if (target != current) {
       return finish(current, DecisionReason::kWithinDeadBand,
@@ -460,9 +482,11 @@ Decision decide(const ScalingSpec& rawSpec, ScalingState& st, const Observation&
                   "pending count unknown, backlog is only a lower bound; not scaling down from " +
                       std::to_string(current));
   }
-  if (idleNow) {
+  if (downHeld) return finish(current, DecisionReason::kStabilizingScaleDown, heldMessage());
+  if (idleNow && p.scaleDown.whenIdle == IdleScaleDown::kImmediate) {
     // Nothing to stabilize against: no backlog and no arrivals. Go to the
-    // floor at once; zero still waits for idleSeconds.
+    // floor at once (scaleDown.whenIdle: immediate); zero still waits for
+    // idleSeconds.
     return finish(rec, DecisionReason::kScaledDown,
                   "stream idle (no backlog, no arrivals): scaling down from " +
                       std::to_string(current) + " to " + std::to_string(rec) + " replicas");

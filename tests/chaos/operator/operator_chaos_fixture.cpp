@@ -161,7 +161,8 @@ void PoolUnderTest::apply() {
     y << "  template:\n    env:\n    - name: SHOAL_REDIS_URL\n      value: " << redis_.url()
       << "\n";
   }
-  y << "  scaling:\n    policy: drainTime\n    drainSeconds: 5\n    perReplicaThroughput: 500\n"
+  y << "  scaling:\n    policy: drainTime\n    drainSeconds: " << o_.drainSeconds
+    << "\n    perReplicaThroughput: 500\n"
     << "    pollIntervalSeconds: 1\n"
     << "    scaleDown:\n      stabilizationSeconds: 5\n      periodSeconds: 1\n"
     << "      maxPodsPerStep: 4\n      percent: 100\n";

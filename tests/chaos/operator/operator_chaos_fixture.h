@@ -56,6 +56,7 @@ class PoolUnderTest {
         false;  // the Pipeline's address is a TcpProxy; workers get Redis directly
     int minReplicas = 1;
     int maxReplicas = 4;
+    double drainSeconds = 5;  // spec.scaling.drainSeconds
   };
   PoolUnderTest(ChaosCluster& c, const OperatorBinaries& b, Options o);
   /// Deletes the WorkerPool and Pipeline (while an operator still runs, for

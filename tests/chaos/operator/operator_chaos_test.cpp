@@ -1,4 +1,4 @@
-// Fault scenarios for the operator (issue 7), on a real control plane with
+// Fault scenarios for the operator, on a real control plane with
 // shoal-node-agent running the worker pods as shoal-worker processes, a real
 // redis-server and shoal-bulk-server. Each scenario drains a fixed set of
 // entries with known ids (every 1000th malformed) while the control side
@@ -13,6 +13,11 @@
 //  - watch_expired: operator SIGSTOPped, the WorkerPool changed, etcd
 //    compacted and the API server restarted; after SIGCONT the operator's
 //    watches get 410 Gone, it relists and applies the change.
+//  - leader_killed_backlog_held / operator_restarted_backlog_held: the sink
+//    is stalled so the backlog stays while the leader is killed (a standby
+//    takes over) or the only operator is killed and started again; the
+//    successor restores the scaler's memory from status and must not scale
+//    down until the backlog has drained.
 //  - redis_unreachable: the operator reads Redis through a proxy that is cut
 //    while workers (direct) drain; replicas are held, ScalingActive says
 //    RedisUnreachable; restored, the pool scales down.
@@ -20,6 +25,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "operator_chaos_fixture.h"
@@ -54,9 +60,55 @@ class OperatorChaos : public ::testing::Test {
     ASSERT_NE(cluster_, nullptr) << why;
   }
 
-  std::unique_ptr<PoolUnderTest> pool(const std::string& ns, bool viaProxy = false) {
+  std::unique_ptr<PoolUnderTest> pool(const std::string& ns, bool viaProxy = false,
+                                      double drainSeconds = 5) {
     return std::make_unique<PoolUnderTest>(
-        *cluster_, b_, PoolUnderTest::Options{.ns = ns, .operatorViaProxy = viaProxy});
+        *cluster_, b_,
+        PoolUnderTest::Options{
+            .ns = ns, .operatorViaProxy = viaProxy, .drainSeconds = drainSeconds});
+  }
+
+  // The held-backlog runs: a sink so slow (2 s a request, about 50 entries/s
+  // a worker) that the backlog outlives the takeover, and a drain deadline
+  // (60 s) long enough that only the inherited memory (the learned
+  // throughput and when the backlog formed) justifies 4 workers: a scaler
+  // starting from nothing would want 1.
+  static constexpr int kHeldSinkDelayMs = 2000;
+  static constexpr int64_t kHeldEntries = 20'000;
+  void loadAndHold(PoolUnderTest& p) {
+    ASSERT_TRUE(waitUntil([&] { return p.readyReplicas() == 1; }, 90s, 250ms))
+        << p.operatorLogs() << p.describe();
+    ASSERT_TRUE(p.setSinkDelay(kHeldSinkDelayMs));
+    p.load(kHeldEntries);
+    ASSERT_TRUE(waitUntil([&] { return p.replicas() == 4 && p.readyReplicas() == 4; }, 90s, 250ms))
+        << p.operatorLogs() << p.describe();
+  }
+  // After the successor restored the scaler's state: several polls past the
+  // stabilization window (5 s) without a single pod removed while the
+  // backlog is held. Returns the fewest replicas seen.
+  int watchHeld(PoolUnderTest& p, size_t successor, const std::string& scenario) {
+    EXPECT_TRUE(waitUntil(
+        [&] {
+          return p.operatorLog(successor).find("took over the scaler's state from status") !=
+                 std::string::npos;
+        },
+        60s, 200ms))
+        << p.operatorLogs();
+    int fewest = p.replicas();
+    waitUntil(
+        [&] {
+          int r = p.replicas();
+          if (r >= 0) fewest = std::min(fewest, r);
+          return false;
+        },
+        12s, 200ms);
+    const int64_t backlog = p.sent() - p.delivered() - p.deadLettered();
+    std::cout << scenario << ": fewest replicas while held " << fewest << " (backlog about "
+              << backlog << ")" << std::endl;
+    EXPECT_GT(backlog, 1000) << "the backlog must still be held for the check to mean anything";
+    EXPECT_EQ(fewest, 4) << "scaled down an inherited backlog\n"
+                         << p.operatorLogs() << p.describe();
+    return fewest;
   }
 
   // One replica ready, then the load with a slowed sink; returns once the
@@ -165,6 +217,48 @@ TEST_F(OperatorChaos, LeaderKilledTheStandbyTakesOverAndScalesDown) {
   expectClean(*p, "leader_killed");
 }
 
+TEST_F(OperatorChaos, LeaderKilledWhileABacklogIsHeldTheSuccessorScalesNothingDown) {
+  auto p = pool("chaos-leader-held", false, 60);
+  p->apply();
+  p->startOperator(true);
+  p->startOperator(true);
+  ASSERT_TRUE(waitUntil([&] { return !p->leaseHolder().empty(); }, 60s, 200ms))
+      << p->operatorLogs();
+  loadAndHold(*p);
+  if (HasFatalFailure()) return;
+  const std::string holder = p->leaseHolder();
+  int leader = -1;
+  for (size_t i = 0; i < 2; ++i) {
+    json rec = lastLogRecord(p->operatorLog(i), "\"became the leader\"");
+    if (rec.is_object() && rec.value("identity", "") == holder) leader = static_cast<int>(i);
+  }
+  ASSERT_GE(leader, 0) << "holder " << holder << "\n" << p->operatorLogs();
+  const size_t standby = leader == 0 ? 1 : 0;
+  note(*p, "kill -9 of the leader while the backlog is held");
+  p->operatorProcess(static_cast<size_t>(leader)).signal(SIGKILL);
+  ASSERT_TRUE(p->operatorProcess(static_cast<size_t>(leader)).wait(10s).has_value());
+  watchHeld(*p, standby, "leader_killed_backlog_held");
+  drainAndSettle(*p);
+  if (HasFatalFailure()) return;
+  expectClean(*p, "leader_killed_backlog_held");
+}
+
+TEST_F(OperatorChaos, OperatorRestartedWhileABacklogIsHeldScalesNothingDown) {
+  auto p = pool("chaos-restart-held", false, 60);
+  p->apply();
+  const size_t first = p->startOperator(false);
+  loadAndHold(*p);
+  if (HasFatalFailure()) return;
+  note(*p, "kill -9 of the only operator, then a new one");
+  p->operatorProcess(first).signal(SIGKILL);
+  ASSERT_TRUE(p->operatorProcess(first).wait(10s).has_value());
+  const size_t second = p->startOperator(false);
+  watchHeld(*p, second, "operator_restarted_backlog_held");
+  drainAndSettle(*p);
+  if (HasFatalFailure()) return;
+  expectClean(*p, "operator_restarted_backlog_held");
+}
+
 TEST_F(OperatorChaos, WatchExpiredDuringAGapRelistsAndAppliesTheChange) {
   auto p = pool("chaos-watch");
   p->apply();
@@ -231,6 +325,12 @@ TEST_F(OperatorChaos, RedisUnreachableFromTheOperatorHoldsReplicasAndSaysWhy) {
       << "replicas " << p->replicas() << "\n"
       << p->operatorLogs();
   std::cout << "while cut: ScalingActive " << p->condition("ScalingActive").dump() << std::endl;
+  // What `kubectl get wp -o wide` shows: no backlog, rates or drain estimate
+  // from before the cut next to RedisUnreachable.
+  const json st = p->workerPool().value("status", json::object());
+  EXPECT_FALSE(st.value("backlog", json::object()).contains("total")) << st.dump();
+  EXPECT_FALSE(st.contains("arrivalRate")) << st.dump();
+  EXPECT_FALSE(st.contains("estimatedDrainSeconds")) << st.dump();
   EXPECT_EQ(p->conditionField("ScalingActive", "reason"), "RedisUnreachable");
   EXPECT_GT(p->proxy()->refused(), 0) << "the operator kept trying";
 

@@ -100,8 +100,9 @@ bool conditionTrue(const json& st, const std::string& type) {
 }
 
 int64_t backlogOf(const json& st) {
-  if (!st.is_object() || !st.contains("backlog")) return -1;
-  return st["backlog"].value("total", int64_t{-1});
+  if (!st.is_object() || !st.contains("backlog") || !st["backlog"].is_object()) return -1;
+  const json& total = st["backlog"].value("total", json());
+  return total.is_number_integer() ? total.get<int64_t>() : -1;  // null: not measured
 }
 
 TEST(LocalMode, BurstScalesUpDrainsExactlyOnceAndScalesBackDown) {

@@ -60,12 +60,49 @@ TEST(PipelineFromJson, NamesTheMissingField) {
   EXPECT_EQ(p.error().message.rfind("spec.source.redis.stream", 0), 0u);
 }
 
-TEST(StatusJson, UnknownRatesAreNullAndBacklogOmitsUnknowns) {
+TEST(StatusJson, UnknownRatesAndBacklogNumbersAreNull) {
   WorkerPoolStatus s;
   s.backlog.pending = 3;
   json j = toJson(s);
   EXPECT_TRUE(j["arrivalRate"].is_null());
-  EXPECT_EQ(j["backlog"], (json{{"pending", 3}}));
+  EXPECT_EQ(j["backlog"], (json{{"lag", nullptr}, {"pending", 3}, {"total", nullptr}}));
+}
+
+TEST(StatusJson, AnUnmeasuredBacklogClearsTheLastOneWhenMergePatched) {
+  // What the API server does with the status the operator sends: a merge
+  // patch. The backlog of the last successful poll must not survive a poll
+  // that could not measure it.
+  WorkerPoolStatus measured;
+  measured.backlog = {50000, 0, 50000};
+  measured.arrivalRate = 120.0;
+  json server = toJson(measured);
+  WorkerPoolStatus unreachable;  // nothing measured this poll
+  server.merge_patch(mergePatchBetween(toJson(measured), toJson(unreachable)));
+  EXPECT_FALSE(server["backlog"].contains("total")) << server.dump();
+  EXPECT_FALSE(server["backlog"].contains("lag")) << server.dump();
+  EXPECT_FALSE(server.contains("arrivalRate")) << server.dump();
+}
+
+TEST(MergePatchBetween, NullsWhatIsGoneRecursesIntoObjectsAndReplacesArrays) {
+  json from = {
+      {"a", 1}, {"gone", "x"}, {"o", {{"k", 1}, {"drop", 2}}}, {"arr", {1, 2}}, {"same", 5}};
+  json to = {{"a", 2}, {"o", {{"k", 1}}}, {"arr", {3}}, {"same", 5}, {"new", true}};
+  json patch = mergePatchBetween(from, to);
+  EXPECT_EQ(
+      patch,
+      (json{{"a", 2}, {"gone", nullptr}, {"o", {{"drop", nullptr}}}, {"arr", {3}}, {"new", true}}))
+      << patch.dump();
+  json applied = from;
+  applied.merge_patch(patch);
+  EXPECT_EQ(applied, to);
+}
+
+TEST(FormatTimeMillis, RoundTripsThroughParseTime) {
+  const auto t =
+      std::chrono::system_clock::from_time_t(1'700'000'000) + std::chrono::milliseconds(123);
+  EXPECT_EQ(formatTimeMillis(t), "2023-11-14T22:13:20.123Z");
+  EXPECT_EQ(parseTime(formatTimeMillis(t)), t);
+  EXPECT_EQ(parseTime("2023-11-14T22:13:20Z"), t - std::chrono::milliseconds(123));
 }
 
 }  // namespace

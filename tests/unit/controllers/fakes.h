@@ -86,6 +86,7 @@ class FakeBackend : public controllers::WorkloadBackend {
   std::vector<std::string> appliedHashes;
   bool readyImmediately = true;
   int ensures = 0;
+  std::string failEnsure;  ///< when set, ensure() fails with this message
 
   static std::string key(const api::WorkerPool& p) {
     return p.metadata.namespace_ + "/" + p.metadata.name;
@@ -97,6 +98,7 @@ class FakeBackend : public controllers::WorkloadBackend {
   }
   Result<WorkloadObservation> ensure(const WorkloadIntent& intent, bool* changed) override {
     ++ensures;
+    if (!failEnsure.empty()) return makeError(Errc::kInvalidInput, failEnsure);
     auto& w = workloads[key(*intent.pool)];
     *changed = !w.exists || w.specReplicas != intent.replicas || w.configHash != intent.configHash;
     w.exists = true;
@@ -116,8 +118,8 @@ class FakeEvents : public controllers::EventSink {
     std::string kind, name, type, reason, message;
   };
   std::vector<Event> events;
-  void record(const controllers::EventTarget& t, const std::string& type,
-              const std::string& reason, const std::string& message) override {
+  void record(const controllers::EventTarget& t, const std::string& type, const std::string& reason,
+              const std::string& message) override {
     events.push_back({t.kind, t.name, type, reason, message});
   }
   int count(const std::string& reason) const {

@@ -106,7 +106,11 @@ TEST_F(WorkerPoolReconcileTest, RedisDownNeverScalesDownAndSaysWhy) {
   EXPECT_EQ(condition("ScalingActive")["reason"], "RedisUnreachable");
   EXPECT_NE(condition("ScalingActive")["message"].get<std::string>().find("connection refused"),
             std::string::npos);
-  EXPECT_FALSE(status()["backlog"].contains("total"));
+  // Nothing measured this poll: no backlog, rates or drain estimate shown.
+  EXPECT_TRUE(status()["backlog"].value("total", json()).is_null()) << status().dump();
+  EXPECT_TRUE(status()["backlog"].value("lag", json()).is_null());
+  EXPECT_TRUE(status()["arrivalRate"].is_null());
+  EXPECT_TRUE(status()["estimatedDrainSeconds"].is_null());
 }
 
 TEST_F(WorkerPoolReconcileTest, NilLagIsUnknownAndHolds) {
@@ -194,6 +198,139 @@ TEST_F(WorkerPoolReconcileTest, DeletedPoolAwaitsAndForgets) {
   EXPECT_FALSE(r.value().requeueAfter.has_value());
 }
 
+// A successor (a new leader after a failover, or the operator restarted)
+// is a new reconciler over the same API: it knows only what status says.
+class WorkerPoolFailoverTest : public WorkerPoolReconcileTest {
+ protected:
+  void SetUp() override {
+    WorkerPoolReconcileTest::SetUp();
+    auto& sc = store.pools[kPoolKey]["spec"]["scaling"];
+    sc = {{"policy", "drainTime"},
+          {"drainSeconds", 60},
+          {"perReplicaThroughput", 500},
+          {"pollIntervalSeconds", 2},
+          {"scaleDown", {{"stabilizationSeconds", 10}, {"periodSeconds", 1}, {"percent", 100}}}};
+  }
+  // A backlog that no one consumes and nothing is added to (workers stalled).
+  void holdBacklog(int64_t n) {
+    inspector->snapshot.lag = n;
+    inspector->snapshot.pending = 0;
+    inspector->snapshot.entriesAdded = n;
+    inspector->snapshot.entriesRead = 0;
+  }
+  Action tickWith(WorkerPoolReconciler& r) {
+    clock.advance(std::chrono::seconds(2));
+    auto a = r.reconcile("prod", "orders-workers");
+    EXPECT_TRUE(a.ok()) << (a.ok() ? "" : a.error().message);
+    return a.ok() ? a.value() : Action{};
+  }
+};
+
+TEST_F(WorkerPoolFailoverTest, ASuccessorKeepsTheInheritedBacklogsDeadlineAndScalesNothingDown) {
+  holdBacklog(20000);
+  // The first leader watches the backlog age: its drain deadline (60 s from
+  // when the backlog formed) nears, so it wants more workers as time passes.
+  for (int i = 0; i < 25; ++i) tick();
+  const int32_t before = replicas();
+  ASSERT_EQ(before, 4) << status().dump(2);
+  EXPECT_TRUE(status()["scaler"]["backlogSince"].is_string()) << status().dump(2);
+
+  probe::BacklogProbe successorProbe{inspector, clock};
+  WorkerPoolReconciler successor{store, backend, events, successorProbe, clock};
+  for (int i = 0; i < 30; ++i) {
+    tickWith(successor);
+    ASSERT_GE(replicas(), before) << "tick " << i << ": " << condition("ScalingActive").dump();
+  }
+  // Once the backlog is gone, it scales down as usual.
+  holdBacklog(0);
+  for (int i = 0; i < 15 && replicas() > 1; ++i) tickWith(successor);
+  EXPECT_EQ(replicas(), 1) << condition("ScalingActive").dump();
+}
+
+TEST_F(WorkerPoolFailoverTest, ASuccessorWatchesAFullWindowBeforeItScalesDown) {
+  // Leader: a burst, then a small backlog that would allow 1 worker.
+  holdBacklog(0);
+  tick();
+  tick();
+  inspector->setBacklog(40000, 0);
+  tick();
+  ASSERT_GT(replicas(), 1);
+  const int32_t scaled = replicas();
+  inspector->setBacklog(10, 0);
+  tick();  // the leader's window (10 s) still holds the burst's count
+  ASSERT_EQ(replicas(), scaled);
+
+  probe::BacklogProbe successorProbe{inspector, clock};
+  WorkerPoolReconciler successor{store, backend, events, successorProbe, clock};
+  const MonoTime tookOver = clock.now();
+  while (replicas() == scaled && clock.now() - tookOver < std::chrono::seconds(60)) {
+    inspector->setBacklog(10, 0);
+    tickWith(successor);
+  }
+  EXPECT_LT(replicas(), scaled) << "it does scale down in the end";
+  EXPECT_GE(clock.now() - tookOver, std::chrono::seconds(10))
+      << "not before it watched a full 10 s stabilization window itself";
+}
+
+TEST_F(WorkerPoolFailoverTest, AnIdleStreamWaitsForTheWindowAfterATakeoverToo) {
+  holdBacklog(0);
+  tick();
+  inspector->setBacklog(40000, 0);
+  tick();
+  const int32_t scaled = replicas();
+  ASSERT_GT(scaled, 1);
+  probe::BacklogProbe successorProbe{inspector, clock};
+  WorkerPoolReconciler successor{store, backend, events, successorProbe, clock};
+  // Drained, no arrivals: whenIdle immediate would drop to the floor at once.
+  inspector->snapshot.lag = 0;
+  inspector->snapshot.entriesRead = inspector->snapshot.entriesAdded;
+  const MonoTime tookOver = clock.now();
+  tickWith(successor);  // the first poll only takes the counters
+  while (replicas() == scaled && clock.now() - tookOver < std::chrono::seconds(60)) {
+    tickWith(successor);
+    if (replicas() == scaled) {
+      EXPECT_EQ(condition("ScalingActive")["reason"], "StabilizingScaleDown")
+          << condition("ScalingActive").dump();
+    }
+  }
+  EXPECT_EQ(replicas(), 1);
+  EXPECT_GE(clock.now() - tookOver, std::chrono::seconds(10));
+}
+
+TEST_F(WorkerPoolFailoverTest, ASteadyPoolWritesNoNewStatusEvenWithTheScalerMemory) {
+  holdBacklog(0);
+  for (int i = 0; i < 10; ++i) tick();
+  const int writes = store.statusWrites;
+  for (int i = 0; i < 5; ++i) tick();
+  EXPECT_EQ(store.statusWrites, writes) << status()["scaler"].dump();
+}
+
+// A scale the backend could not apply is not reported as made.
+TEST_F(WorkerPoolReconcileTest, AScaleThatWasNotAppliedIsNotClaimed) {
+  backend.failEnsure = "Deployment.apps \"x\" is invalid: metadata.labels: Invalid value";
+  inspector->setBacklog(500, 0);
+  clock.advance(std::chrono::seconds(2));
+  auto r = reconciler.reconcile("prod", "orders-workers");
+  ASSERT_FALSE(r.ok()) << "the failure goes back to the queue for a retry with backoff";
+  EXPECT_EQ(condition("Ready")["reason"], "WorkloadApplyFailed");
+  EXPECT_EQ(condition("ScalingActive")["status"], "False") << condition("ScalingActive").dump();
+  EXPECT_EQ(condition("ScalingActive")["reason"], "ScaleNotApplied");
+  const std::string msg = condition("ScalingActive")["message"];
+  EXPECT_EQ(msg.find("scaling up"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("could not be applied"), std::string::npos) << msg;
+  EXPECT_EQ(events.count("ScaledUp"), 0);
+  EXPECT_EQ(events.count("WorkersCreated"), 0);
+}
+
+TEST(ScalingSpecOf, ReadsWhenIdle) {
+  auto j = testfakes::samplePool();
+  auto pool = api::workerPoolFromJson(j).value();
+  EXPECT_EQ(scalingSpecOf(pool).scaling.scaleDown.whenIdle, policy::IdleScaleDown::kImmediate);
+  j["spec"]["scaling"]["scaleDown"]["whenIdle"] = "damped";
+  pool = api::workerPoolFromJson(j).value();
+  EXPECT_EQ(scalingSpecOf(pool).scaling.scaleDown.whenIdle, policy::IdleScaleDown::kDamped);
+}
+
 TEST(ScalingSpecOf, MapsCrdFieldsToThePolicy) {
   auto pool = api::workerPoolFromJson(testfakes::samplePool()).value();
   auto s = scalingSpecOf(pool);
@@ -212,8 +349,8 @@ TEST(RedisTargetOf, ReadsTlsCaAndClientCertificateFromSecrets) {
   FakeStore store;
   json pj = testfakes::samplePipeline();
   pj["spec"]["source"]["redis"]["tls"] = {{"enabled", true},
-                                         {"caSecretRef", {{"name", "redis-ca"}}},
-                                         {"clientCertSecretRef", {{"name", "redis-client"}}}};
+                                          {"caSecretRef", {{"name", "redis-ca"}}},
+                                          {"clientCertSecretRef", {{"name", "redis-client"}}}};
   api::Pipeline p = api::pipelineFromJson(pj).value();
   store.secrets["prod/redis-auth/password"] = "s3cret";
   store.secrets["prod/redis-ca/ca.crt"] = "CA PEM";

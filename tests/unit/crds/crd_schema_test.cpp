@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include "shoal/policy/scaling_policy.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <functional>
@@ -274,31 +276,37 @@ TEST(Crds, ParentsOfDefaultedFieldsDefaultToEmptyObjects) {
   }
 }
 
-// The defaults published by the scaling policy (operator/policy's table) are
-// the CRD's: a drift here would make the API server and the policy disagree.
+// The defaults of the scaling policy (policy::ScalingSpec{}) are the CRD's:
+// the test reads both, so a default changed on one side alone fails here.
 TEST(WorkerPoolCrd, ScalingDefaultsMatchThePolicy) {
   const YAML::Node pool = rootSchema(loadCrd("shoal.dev_workerpools.yaml"));
   auto num = [&](const char* p) { return schemaAt(pool, p)["default"].as<double>(); };
-  EXPECT_EQ(schemaAt(pool, "spec.scaling.policy")["default"].as<std::string>(), "drainTime");
-  EXPECT_EQ(num("spec.minReplicas"), 1);
-  EXPECT_EQ(num("spec.maxReplicas"), 10);
-  EXPECT_EQ(num("spec.scaling.drainSeconds"), 60);
-  EXPECT_EQ(num("spec.scaling.targetBacklogPerReplica"), 1000);
-  EXPECT_EQ(num("spec.scaling.perReplicaThroughput"), 500);
-  EXPECT_EQ(num("spec.scaling.headroom"), 1.2);
-  EXPECT_EQ(num("spec.scaling.podStartupSeconds"), 10);
-  EXPECT_EQ(num("spec.scaling.pollIntervalSeconds"), 2);
-  EXPECT_EQ(num("spec.scaling.activationBacklog"), 0);
-  EXPECT_EQ(num("spec.scaling.idleSeconds"), 30);
-  EXPECT_EQ(num("spec.scaling.scaleUp.stabilizationSeconds"), 0);
-  EXPECT_EQ(num("spec.scaling.scaleDown.stabilizationSeconds"), 30);
-  EXPECT_EQ(num("spec.scaling.scaleDown.maxPodsPerStep"), 4);
-  EXPECT_EQ(num("spec.scaling.scaleDown.percent"), 50);
-  EXPECT_EQ(num("spec.scaling.scaleDown.periodSeconds"), 10);
-  EXPECT_EQ(num("spec.scaling.deadBand"), 0.1);
-  EXPECT_EQ(num("spec.scaling.failuresBeforeFallback"), 3);
-  EXPECT_FALSE(schemaAt(pool, "spec.scaling.fallbackReplicas")["default"].IsDefined());
-  EXPECT_FALSE(schemaAt(pool, "spec.scaling.paused")["default"].as<bool>());
+  auto str = [&](const char* p) { return schemaAt(pool, p)["default"].as<std::string>(); };
+  const shoal::policy::ScalingSpec d{};
+  const shoal::policy::ScalingParameters& s = d.scaling;
+  EXPECT_EQ(str("spec.scaling.policy"), shoal::policy::policyKindName(s.policy));
+  EXPECT_EQ(num("spec.minReplicas"), d.minReplicas);
+  EXPECT_EQ(num("spec.maxReplicas"), d.maxReplicas);
+  EXPECT_EQ(num("spec.scaling.drainSeconds"), s.drainSeconds);
+  EXPECT_EQ(num("spec.scaling.targetBacklogPerReplica"), s.targetBacklogPerReplica);
+  EXPECT_EQ(num("spec.scaling.perReplicaThroughput"), s.perReplicaThroughput);
+  EXPECT_EQ(num("spec.scaling.headroom"), s.headroom);
+  EXPECT_EQ(num("spec.scaling.podStartupSeconds"), s.podStartupSeconds);
+  EXPECT_EQ(num("spec.scaling.pollIntervalSeconds"), s.pollIntervalSeconds);
+  EXPECT_EQ(num("spec.scaling.activationBacklog"), s.activationBacklog);
+  EXPECT_EQ(num("spec.scaling.idleSeconds"), s.idleSeconds);
+  EXPECT_EQ(num("spec.scaling.scaleUp.stabilizationSeconds"), s.scaleUp.stabilizationSeconds);
+  EXPECT_EQ(num("spec.scaling.scaleDown.stabilizationSeconds"), s.scaleDown.stabilizationSeconds);
+  EXPECT_EQ(num("spec.scaling.scaleDown.maxPodsPerStep"), s.scaleDown.maxPodsPerStep);
+  EXPECT_EQ(num("spec.scaling.scaleDown.percent"), s.scaleDown.percent);
+  EXPECT_EQ(num("spec.scaling.scaleDown.periodSeconds"), s.scaleDown.periodSeconds);
+  EXPECT_EQ(str("spec.scaling.scaleDown.whenIdle"),
+            shoal::policy::idleScaleDownName(s.scaleDown.whenIdle));
+  EXPECT_EQ(num("spec.scaling.deadBand"), s.deadBand);
+  EXPECT_EQ(num("spec.scaling.failuresBeforeFallback"), s.failuresBeforeFallback);
+  EXPECT_EQ(schemaAt(pool, "spec.scaling.fallbackReplicas")["default"].IsDefined(),
+            s.fallbackReplicas.has_value());
+  EXPECT_EQ(schemaAt(pool, "spec.scaling.paused")["default"].as<bool>(), s.paused);
 }
 
 // Credentials are referenced, never inlined: no schema field may be named like

@@ -218,6 +218,43 @@ TEST_F(ScalingPolicyTest, IdleStreamGoesToTheFloorAtOnce) {
   EXPECT_EQ(d.reason, DecisionReason::kScaledDown);
 }
 
+// whenIdle: damped treats an idle stream as any other scale-down: the
+// window (30 s) and the rate limit (one step of max(4, 50 %) per 10 s).
+TEST_F(ScalingPolicyTest, IdleStreamStepsDownWhenDamped) {
+  spec.scaling.scaleDown.whenIdle = IdleScaleDown::kDamped;
+  tick(obsOf(48000, 10, 100, 0));
+  auto d = tick(obsOf(0, 10, 100, 48000), 2);
+  EXPECT_EQ(d.desiredReplicas, 10);
+  EXPECT_EQ(d.reason, DecisionReason::kStabilizingScaleDown);
+  d = tick(obsOf(0, 10, 100, 48000), 29);  // t = 31: the t=0 recommendation left the window
+  EXPECT_EQ(d.desiredReplicas, 5);
+  EXPECT_EQ(d.reason, DecisionReason::kScaledDown);
+  d = tick(obsOf(0, 5, 100, 48000), 2);
+  EXPECT_EQ(d.reason, DecisionReason::kScaleDownRateLimited);
+  EXPECT_EQ(idleScaleDownName(IdleScaleDown::kDamped), "damped");
+  EXPECT_EQ(parseIdleScaleDown("immediate"), IdleScaleDown::kImmediate);
+  EXPECT_FALSE(parseIdleScaleDown("Immediate"));
+}
+
+// A controller that took the pool over holds every kind of scale-down until
+// scaleDownHeldUntil, then scales down as usual.
+TEST_F(ScalingPolicyTest, NoScaleDownOfAnyKindWhileHeldAfterATakeover) {
+  spec.minReplicas = 0;
+  spec.scaling.idleSeconds = 0;
+  state.scaleDownHeldUntil = clock.now() + seconds(30);
+  tick(obsOf(0, 6, 100, 100));
+  for (int t = 2; t < 30; t += 2) {
+    auto d = tick(obsOf(0, 6, 100, 100), 2);  // idle, idleSeconds 0: would go to zero
+    ASSERT_EQ(d.desiredReplicas, 6) << "t=" << t;
+    EXPECT_EQ(d.reason, DecisionReason::kStabilizingScaleDown);
+    EXPECT_NE(d.message.find("taken over"), std::string::npos) << d.message;
+  }
+  auto up = tick(obsOf(100000, 6, 100100, 100), 0);
+  EXPECT_GT(up.desiredReplicas, 6) << "scale-up is never held";
+  auto after = tick(obsOf(0, 6, 100100, 100100), 2);  // t = 30
+  EXPECT_LT(after.desiredReplicas, 6) << after.message;
+}
+
 // The deadline runs from when the backlog formed: 40 s into a drain with one
 // ready pod, 6000 left, λ 0: T = 60 - 40 = 20 s; W = 1.2*6000/100 = 72
 // pod-s; 1 ready gives 20, the rest over max(20 - 10, 10) s: 1 + 52/10 = 6.2.

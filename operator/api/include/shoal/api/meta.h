@@ -89,7 +89,17 @@ std::map<std::string, std::string> stringMapAt(const nlohmann::json& j, const ch
 
 /// RFC 3339 UTC with seconds precision, as Kubernetes writes metav1.Time.
 std::string formatTime(std::chrono::system_clock::time_point t);
-/// Parses what formatTime writes (and fractional seconds); nullopt if malformed.
+/// RFC 3339 with milliseconds ("2026-01-02T03:04:05.678Z"), for times that
+/// must survive a round trip finer than a second.
+std::string formatTimeMillis(std::chrono::system_clock::time_point t);
+/// Parses what formatTime and formatTimeMillis write (fractional seconds
+/// kept to the microsecond); nullopt if malformed.
 std::optional<std::chrono::system_clock::time_point> parseTime(const std::string& s);
+
+/// The JSON merge patch (RFC 7386) that turns `from` into `to`: members of
+/// `from` that `to` lacks become null, so applying it removes them instead of
+/// leaving their old values in place; objects recurse, everything else is
+/// replaced whole.
+nlohmann::json mergePatchBetween(const nlohmann::json& from, const nlohmann::json& to);
 
 }  // namespace shoal::api

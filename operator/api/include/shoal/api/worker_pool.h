@@ -24,7 +24,7 @@ inline constexpr const char* kDefaultWorkerImage = "ghcr.io/shoal-dev/shoal-work
 std::string defaultWorkerImage();
 
 /// The scaling section. Policy tuning fields are kept raw as well, so the
-/// policy adapter can read what it knows (operator/controllers/policy_adapter).
+/// controller can read what it knows (controllers::scalingSpecOf).
 struct ScalingSpecFields {
   std::string policy = "drainTime";  // drainTime | targetBacklogPerReplica
   double pollIntervalSeconds = 2.0;
@@ -37,12 +37,12 @@ struct ScalingSpecFields {
 struct PodOverrides {
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
-  nlohmann::json resources;          // core/v1 ResourceRequirements
-  nlohmann::json env;                // array of core/v1 EnvVar
-  nlohmann::json nodeSelector;       // map
-  nlohmann::json tolerations;        // array
-  nlohmann::json affinity;           // object
-  nlohmann::json imagePullSecrets;   // array
+  nlohmann::json resources;         // core/v1 ResourceRequirements
+  nlohmann::json env;               // array of core/v1 EnvVar
+  nlohmann::json nodeSelector;      // map
+  nlohmann::json tolerations;       // array
+  nlohmann::json affinity;          // object
+  nlohmann::json imagePullSecrets;  // array
   std::string serviceAccountName;
   std::string priorityClassName;
 };
@@ -60,6 +60,29 @@ struct WorkerPoolSpec {
   nlohmann::json raw = nlohmann::json::object();  // the spec as written
 };
 
+/// status.scaler: what the scaler must not forget when another operator
+/// process takes the pool over (leader failover, restart). Times are RFC 3339
+/// with milliseconds; each is unset when the policy has no such time.
+struct ScalerMemory {
+  /// One run of equal recommendations within the longest stabilization
+  /// window: the count and when the run began (it lasted until the next run
+  /// began, the last one until now).
+  struct Recommendation {
+    std::string since;
+    int32_t replicas = 0;
+  };
+  std::optional<std::string> backlogSince;  ///< when the backlog being drained formed
+  std::optional<std::string> idleSince;     ///< since when backlog and arrivals are zero
+  std::optional<std::string> lastScaleUpTime;
+  std::optional<std::string> lastScaleDownTime;
+  std::optional<double> learnedThroughput;  ///< entries/s per ready replica, once measured
+  std::vector<Recommendation> recommendations;
+  bool empty() const {
+    return !backlogSince && !idleSince && !lastScaleUpTime && !lastScaleDownTime &&
+           !learnedThroughput && recommendations.empty();
+  }
+};
+
 struct WorkerPoolStatus {
   int64_t observedGeneration = 0;
   int32_t replicas = 0;
@@ -72,6 +95,7 @@ struct WorkerPoolStatus {
   std::optional<std::string> lastScaleTime;
   std::string selector;
   std::vector<Condition> conditions;
+  ScalerMemory scaler;
 };
 
 struct WorkerPool {
@@ -82,6 +106,8 @@ struct WorkerPool {
 
 Result<WorkerPool> workerPoolFromJson(const nlohmann::json& j);
 nlohmann::json toJson(const WorkerPoolStatus& s);
+ScalerMemory scalerMemoryFromJson(const nlohmann::json& j);
+nlohmann::json toJson(const ScalerMemory& m);
 nlohmann::json toJson(const WorkerPool& p);
 
 }  // namespace shoal::api

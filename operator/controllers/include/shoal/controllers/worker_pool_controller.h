@@ -7,8 +7,10 @@
 //   idempotent; it is not told why it runs. The work queue guarantees one
 //   reconcile of a key at a time.
 // - The policy's ScalingState lives in memory per pool (reset when the pool's
-//   uid changes). After a restart it starts fresh, which is safe: the policy
-//   never scales down without a fresh, complete reading.
+//   uid changes) and is mirrored into status.scaler every poll. A process
+//   that meets a pool for the first time (new leader, restart) restores it
+//   from there and scales nothing down before it has watched a full
+//   stabilization window (scaler_memory.h).
 // - Paused: spec.replicas (kubectl scale through /scale) is what the workers
 //   get; otherwise the policy owns the count and spec.replicas is ignored.
 // - Status is written only when it changed (conditions keep their
@@ -23,6 +25,7 @@
 
 #include "shoal/controllers/interfaces.h"
 #include "shoal/controllers/reconcile.h"
+#include "shoal/controllers/scaler_memory.h"
 #include "shoal/policy/scaling_policy.h"
 #include "shoal/probe/backlog_probe.h"
 
@@ -45,12 +48,12 @@ Result<probe::RedisTarget> redisTargetOf(const api::Pipeline& pipeline, Resource
 struct PoolStatusInputs {
   const api::WorkerPool* pool = nullptr;
   bool pipelineFound = true;
-  std::string pipelineProblem;          // why the pool cannot run (empty if it can)
-  std::string pipelineProblemReason;    // CamelCase
+  std::string pipelineProblem;        // why the pool cannot run (empty if it can)
+  std::string pipelineProblemReason;  // CamelCase
   std::optional<probe::BacklogReading> reading;
   std::optional<policy::Decision> decision;
   std::optional<WorkloadObservation> workload;
-  std::string workloadError;            // backend failed
+  std::string workloadError;  // backend failed
   int32_t desiredReplicas = 0;
   bool paused = false;
   std::optional<std::string> lastScaleTime;
@@ -80,6 +83,7 @@ class WorkerPoolReconciler {
   struct PoolState {
     std::string uid;
     policy::ScalingState scaling;
+    ClockPairing clocks;  ///< fixed per state, so remembered times are stable
     std::optional<int32_t> lastApplied;
     std::optional<std::string> lastScaleTime;
   };

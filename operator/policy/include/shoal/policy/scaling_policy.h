@@ -55,10 +55,20 @@
 //                                  (StabilizingScaleDown), at most
 //                                  max(maxPodsPerStep, percent% of current) pods
 //                                  per scaleDown.periodSeconds (ScaleDownRateLimited).
-//                                  Exception: with zero backlog and zero
-//                                  arrivals there is nothing to damp against,
-//                                  so it goes to the floor at once.
+//                                  With zero backlog and zero arrivals,
+//                                  scaleDown.whenIdle decides: `immediate`
+//                                  (default) goes to the floor at once, as
+//                                  there is nothing to damp against;
+//                                  `damped` applies the window and rate
+//                                  limit as for any scale-down.
 //                                  (ScaledDown in both cases.)
+//   taken over                  -> no scale-down of any kind (idle or to zero
+//                                  included) before state.scaleDownHeldUntil:
+//                                  a controller that starts with state it did
+//                                  not build itself (new leader, restart) sets
+//                                  it one stabilization window ahead, so it
+//                                  has watched a full window before removing
+//                                  a pod (StabilizingScaleDown).
 //   min/max                     -> clamp; ScalingLimited flag and reason
 //                                  LimitedByMaxReplicas / LimitedByMinReplicas.
 // Invariants: the result is always within [0, max(maxReplicas, current)];
@@ -87,6 +97,7 @@
 // | scaling.scaleDown.maxPodsPerStep      | int32   | 4           | A scale-down step may remove this many pods ... |
 // | scaling.scaleDown.percent             | int32   | 50          | ... or this percent of the current count, whichever is more. |
 // | scaling.scaleDown.periodSeconds       | number  | 10          | At most one scale-down step per this many seconds. |
+// | scaling.scaleDown.whenIdle            | string  | immediate   | No backlog and no arrivals: `immediate` goes to the floor at once; `damped` steps down like any scale-down. |
 // | scaling.deadBand                      | number  | 0.1         | Fraction in [0, 0.9]: no change while the wanted count is within ± this of the current count. |
 // | scaling.fallbackReplicas              | int32   | unset       | After failuresBeforeFallback failed reads, run max(current, this); unset: hold. |
 // | scaling.failuresBeforeFallback        | int32   | 3           | Consecutive failed/unknown backlog reads before fallbackReplicas applies. |
@@ -118,11 +129,22 @@ struct ScaleUpSpec {
 };
 
 /// WorkerPool spec.scaling.scaleDown.
+/// What scale-down does once the stream is idle (no backlog, no arrivals).
+enum class IdleScaleDown {
+  kImmediate,  ///< to the floor in one step: the fewest replica-seconds
+  kDamped,     ///< the stabilization window and rate limit, as any scale-down
+};
+/// CRD spelling: "immediate" / "damped".
+std::string_view idleScaleDownName(IdleScaleDown m);
+/// Parses the CRD spelling; nullopt for anything else.
+std::optional<IdleScaleDown> parseIdleScaleDown(std::string_view s);
+
 struct ScaleDownSpec {
   double stabilizationSeconds = 30;
   int32_t maxPodsPerStep = 4;
   int32_t percent = 50;
   double periodSeconds = 10;
+  IdleScaleDown whenIdle = IdleScaleDown::kImmediate;
 };
 
 /// WorkerPool spec.scaling (see the table above for meaning and defaults).
@@ -199,15 +221,19 @@ enum class DecisionReason {
 /// CamelCase name of a reason, e.g. "ScaledUpForBacklog".
 std::string_view reasonName(DecisionReason r);
 
-/// What the controller must keep between ticks (in memory; every field is a
-/// number or time, so it can be mirrored into status if needed). Start with a
+/// What the controller must keep between ticks. Start with a
 /// default-constructed state. MonoTime values are only meaningful within one
-/// process; after a restart start again from a fresh state.
+/// process: what a successor needs (windows, learned throughput, when the
+/// backlog formed) is carried over in the WorkerPool's status by the
+/// controller (controllers/scaler_memory.h), converted through wall time.
 struct ScalingState {
   struct Recommendation {
     MonoTime at;
     int32_t replicas = 0;
     double raw = 0;  ///< the fractional recommendation behind it
+    /// When the run of equal recommendations this one belongs to began
+    /// (kept when older entries of the run leave the window).
+    MonoTime runSince;
   };
   /// The previous tick's stream counters, for rates.
   std::optional<MonoTime> lastSampleAt;
@@ -231,6 +257,9 @@ struct ScalingState {
   std::optional<MonoTime> lastScaleDownAt;
   /// Recent recommendations (bounded), for the stabilization windows.
   std::deque<Recommendation> recommendations;
+  /// No scale-down of any kind before this time (set by a controller that
+  /// took over a pool; unset: no hold).
+  std::optional<MonoTime> scaleDownHeldUntil;
 };
 
 /// The outcome of one tick.
