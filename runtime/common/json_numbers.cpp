@@ -1,8 +1,11 @@
 // See json_numbers.h.
 #include "shoal/common/json_numbers.h"
 
+#include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <vector>
 
 namespace shoal {
@@ -19,10 +22,16 @@ bool numberChar(char c) {
   return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
 }
 
-bool allZeroDigits(std::string_view mantissa) {
-  for (char c : mantissa)
-    if (c >= '1' && c <= '9') return false;
-  return true;
+// An integer literal that neither int64 nor uint64 holds: simdjson rejects it
+// ("Problem while parsing a number").
+bool isWiderThan64Bits(std::string_view text) {
+  if (text.find_first_of(".eE") != std::string_view::npos) return false;
+  int64_t i = 0;
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), i);
+  if (r.ec != std::errc::result_out_of_range) return false;
+  uint64_t u = 0;
+  const auto ru = std::from_chars(text.data(), text.data() + text.size(), u);
+  return ru.ec != std::errc();
 }
 
 std::string pathOf(const std::vector<Frame>& stack) {
@@ -42,13 +51,13 @@ std::string pathOf(const std::vector<Frame>& stack) {
 }  // namespace
 
 bool isOutOfRangeNumber(std::string_view number) {
-  double v = 0;
-  const auto r = std::from_chars(number.data(), number.data() + number.size(), v);
-  if (r.ec != std::errc::result_out_of_range || r.ptr != number.data() + number.size())
-    return false;
-  // from_chars also answers out of range for an underflow; a zero with a
-  // huge exponent ("0e-400") is still zero.
-  return !allZeroDigits(number.substr(0, number.find_first_of("eE")));
+  // strtod tells an overflow (+-HUGE_VAL) from an underflow (a tiny value or
+  // zero, which simdjson accepts); both set ERANGE.
+  const std::string text(number);
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(text.c_str(), &end);
+  return !text.empty() && end == text.c_str() + text.size() && errno == ERANGE && std::isinf(v);
 }
 
 std::string outOfRangeReason(std::string_view number) {
@@ -92,6 +101,8 @@ std::optional<std::string> outOfRangeNumber(std::string_view json) {
       while (i < json.size() && numberChar(json[i])) ++i;
       const std::string_view text = json.substr(start, i - start);
       if (isOutOfRangeNumber(text)) return pathOf(stack) + ": " + outOfRangeReason(text);
+      if (isWiderThan64Bits(text))
+        return pathOf(stack) + ": " + outOfRangeReason(text) + " (integers are limited to 64 bits)";
     } else {
       ++i;
     }

@@ -10,8 +10,12 @@ TEST(OutOfRangeNumber, NamesThePathToTheNumber) {
   EXPECT_EQ(outOfRangeNumber(R"({"value":1e400})"), "value: number 1e400 is out of range");
   EXPECT_EQ(outOfRangeNumber(R"({"a":{"b":[0, 1, -2E+999]}})"),
             "a.b[2]: number -2E+999 is out of range");
-  EXPECT_EQ(outOfRangeNumber(R"({"a":"1e400","b":{"c":1},"d":1e-400})"),
-            "d: number 1e-400 is out of range");
+  EXPECT_EQ(outOfRangeNumber(R"({"a":"1e400","b":{"c":1},"d":-1e400})"),
+            "d: number -1e400 is out of range");
+  EXPECT_EQ(outOfRangeNumber(R"({"id":18446744073709551616})"),
+            "id: number 18446744073709551616 is out of range (integers are limited to 64 bits)");
+  EXPECT_EQ(outOfRangeNumber(R"({"id":-9223372036854775809})"),
+            "id: number -9223372036854775809 is out of range (integers are limited to 64 bits)");
   EXPECT_EQ(outOfRangeNumber(R"([1e400])"), "[0]: number 1e400 is out of range");
   EXPECT_EQ(outOfRangeNumber("1e400"), "document: number 1e400 is out of range");
   const std::string longNumber = "1" + std::string(400, '0');
@@ -20,7 +24,9 @@ TEST(OutOfRangeNumber, NamesThePathToTheNumber) {
 }
 
 TEST(OutOfRangeNumber, NothingToSayAboutNumbersInRange) {
-  EXPECT_EQ(outOfRangeNumber(R"({"v":1e300,"w":-1.5,"x":0e-400,"y":"1e400","z":[1,2]})"),
+  EXPECT_EQ(outOfRangeNumber(R"({"v":1e300,"w":-1.5,"x":1e-400,"y":"1e400","z":[1,2]})"),
+            std::nullopt);
+  EXPECT_EQ(outOfRangeNumber(R"({"max":18446744073709551615,"min":-9223372036854775808})"),
             std::nullopt);
   EXPECT_EQ(outOfRangeNumber(R"({"a":1,,})"), std::nullopt);
   EXPECT_EQ(outOfRangeNumber(R"({"k\"1e400":2})"), std::nullopt);  // escaped quote inside a key

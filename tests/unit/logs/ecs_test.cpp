@@ -357,6 +357,10 @@ TEST(EcsJson, NumberOutOfRangeNamesTheField) {
             "parse: json: @timestamp: number -1e400 is out of range");
   EXPECT_EQ(mapError(entry({{"message", R"({"http":{"sizes":[1,2,1e999]}})"}})),
             "parse: json: http.sizes[2]: number 1e999 is out of range");
+  // simdjson also rejects integers wider than 64 bits.
+  EXPECT_EQ(mapError(entry({{"message", R"({"id":99999999999999999999999})"}})),
+            "parse: json: id: number 99999999999999999999999 is out of range (integers are limited "
+            "to 64 bits)");
   // A timestamp that is a valid double but no time is still worded as such.
   EXPECT_NE(mapError(entry({{"message", R"({"@timestamp":1e300,"message":"x"})"}}))
                 .find("timestamp: cannot parse"),

@@ -11,15 +11,15 @@
 namespace shoal {
 
 /// The first number in `json` that does not fit a double (its magnitude
-/// overflows, or a non-zero value underflows to zero), as the reason
+/// overflows; a tiny value that underflows to zero is fine), or an integer
+/// literal wider than 64 bits (which simdjson also rejects), as the reason
 /// "<path>: number <text> is out of range", where path is the dotted chain
 /// of object keys leading to it (array elements as [i]; "document" at the top
 /// level). nullopt when there is none. Tolerates malformed JSON: it then
 /// answers for the part it could follow. Linear in the size of `json`.
 std::optional<std::string> outOfRangeNumber(std::string_view json);
 
-/// Whether `number` (the text of one number) is a valid-looking number whose
-/// value does not fit a double, as outOfRangeNumber() judges it.
+/// Whether `number` (the whole text of one number) overflows a double.
 bool isOutOfRangeNumber(std::string_view number);
 
 /// "number <text> is out of range", the text shortened to 40 characters.
