@@ -3,7 +3,8 @@
 # redis-server, one shoal-worker process draining them into shoal-bulk-server
 # (ids only, no sources kept). Prints:
 #   bench: redis_read_ack_ceiling_per_s, worker_logs_events_per_s,
-#   worker_peak_rss_mib, worker_batch100_p99_ms
+#   worker_peak_rss_mib, worker_batch100_p99_ms,
+#   worker_wide_entry_{10k,50k}_fields[_fast]_ms, worker_wide_entry_us_per_field
 # Usage: bench/worker/run.sh <build-dir> [entries]
 set -euo pipefail
 BUILD=${1:?usage: run.sh <build-dir> [entries]}
@@ -42,3 +43,4 @@ URL="redis://127.0.0.1:$RPORT"
 "$BENCH" drain --redis "$URL" --stream bench-logs --count "$COUNT" --worker "$WORKER" \
   --sink "http://127.0.0.1:$BPORT" --dir "$DIR"
 "$BENCH" batch --redis "$URL" --stream bench-logs --batches 2000
+"$BENCH" wide

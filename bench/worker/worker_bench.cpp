@@ -11,6 +11,8 @@
 //   transform the ECS mapping alone, in-process, on the same log lines:
 //             entries/s of the general path (DOM) and of the JSON fast path,
 //             each with index and _id rendering and the NDJSON line
+//   wide      one entry with 10k and 50k JSON fields through the ECS mapping
+//             (general and fast path): ms per entry and us per field
 // Each prints `bench: <name> <value> <unit>` lines.
 #include <CLI/CLI.hpp>
 #include <signal.h>
@@ -301,6 +303,65 @@ int transformRate(int64_t count, const std::string& which) {
 #endif
 }
 
+// The cost of one wide entry (N JSON fields) through the ECS mapping, both
+// paths, best of a few runs: it must grow linearly with N.
+int wideEntry() {
+#ifndef SHOAL_HAVE_LOGS
+  std::cerr << "wide: built without the logs pipeline\n";
+  return 1;
+#else
+  namespace logs = shoal::logs;
+  const logs::EpochNanos ingest = 1763700000123000000LL;
+  auto measure = [&](size_t fields, bool fastPath) {
+    shoal::StreamEntry e;
+    e.id = "1763700000000-0";
+    std::string payload = R"({"message":"wide")";
+    for (size_t i = 1; i < fields; ++i)
+      payload += ",\"field" + std::to_string(i) + "\":\"v" + std::to_string(i) + "\"";
+    payload += "}";
+    e.fields = {{"message", payload}};
+    logs::LogsTransformConfig cfg;
+    cfg.format = logs::LogFormat::kJson;
+    cfg.maxFields = fields;
+    logs::FastJsonEcsMapper fast;
+    double best = 1e30;
+    for (int run = 0; run < 5; ++run) {
+      std::string source;
+      const auto start = SteadyClock::now();
+      bool ok;
+      if (fastPath) {
+        ok = fast.map(e, cfg, ingest);
+        if (ok) fast.appendJson(source);
+      } else {
+        auto doc = logs::mapToEcs(e, cfg, ingest);
+        ok = doc.ok();
+        if (ok) doc->appendJson(source);
+      }
+      const double ms =
+          std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
+      if (!ok) {
+        std::cerr << "wide: the " << (fastPath ? "fast" : "general")
+                  << " path did not map the entry\n";
+        return -1.0;
+      }
+      best = std::min(best, ms);
+    }
+    return best;
+  };
+  for (size_t n : {size_t{10000}, size_t{50000}}) {
+    const double general = measure(n, false), fastMs = measure(n, true);
+    if (general < 0 || fastMs < 0) return 1;
+    const std::string k = std::to_string(n / 1000) + "k";
+    std::printf("bench: worker_wide_entry_%s_fields_ms %.2f ms\n", k.c_str(), general);
+    std::printf("bench: worker_wide_entry_%s_fields_fast_ms %.2f ms\n", k.c_str(), fastMs);
+    if (n == 50000)
+      std::printf("bench: worker_wide_entry_us_per_field %.3f us\n",
+                  general * 1000.0 / static_cast<double>(n));
+  }
+  return 0;
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -316,7 +377,7 @@ int main(int argc, char** argv) {
   app.add_option("--dir", dir, "scratch directory (drain)");
   std::string mode, path = "both";
   app.add_option("--path", path, "general | fast | both (transform)");
-  app.add_option("mode", mode, "preload | ceiling | drain | batch | transform")->required();
+  app.add_option("mode", mode, "preload | ceiling | drain | batch | transform | wide")->required();
   CLI11_PARSE(app, argc, argv);
   signal(SIGPIPE, SIG_IGN);
   if (mode == "preload") return preload(url, stream, count);
@@ -324,6 +385,7 @@ int main(int argc, char** argv) {
   if (mode == "drain") return drain(url, stream, worker, sinkUrl, count, dir);
   if (mode == "batch") return batchP99(url, stream, batches);
   if (mode == "transform") return transformRate(count, path);
+  if (mode == "wide") return wideEntry();
   std::cerr << "unknown mode " << mode << "\n";
   return 2;
 }

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <limits>
 
+#include "shoal/common/json_numbers.h"
+
 namespace shoal::metrics {
 
 std::string_view metricTypeName(MetricType t) {
@@ -173,6 +175,8 @@ Result<int64_t> parseTimestamp(std::string_view s) {
   if (s.size() >= 10 && s[4] == '-') return parseIso8601(s);
   double v = 0;
   auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (isOutOfRangeNumber(s))
+    return makeError(Errc::kInvalidInput, "timestamp: " + outOfRangeReason(s));
   if (r.ec != std::errc() || r.ptr != s.data() + s.size())
     return makeError(Errc::kInvalidInput, "timestamp: not ISO 8601 nor an epoch number");
   return epochToMs(v);
@@ -224,6 +228,15 @@ bool readNumber(const element& e, double& out) {
   }
 }
 
+// The reason for a field readNumber() refused: a numeric string beyond the
+// double range says so, as a JSON number does (see outOfRangeNumber).
+std::string notANumber(const element& e, std::string_view field, std::string_view otherwise) {
+  std::string_view s;
+  if (e.type() == element_type::STRING && !e.get_string().get(s) && isOutOfRangeNumber(s))
+    return std::string(field) + ": " + outOfRangeReason(s);
+  return std::string(field) + ": " + std::string(otherwise);
+}
+
 std::string quoteForReason(std::string_view s) {
   std::string out = "\"";
   for (char c : s.substr(0, 64)) out += (c == '"' || static_cast<unsigned char>(c) < 0x20) ? '?' : c;
@@ -236,6 +249,9 @@ std::string quoteForReason(std::string_view s) {
 Result<MetricEvent> MetricEventParser::parse(std::string_view json, WallTime now) {
   element doc;
   if (auto err = impl_->outer.parse(json.data(), json.size()).get(doc)) {
+    // simdjson calls a number beyond the double range a structural error;
+    // name the field and the number instead ("value: number 1e400 is out of range").
+    if (auto number = outOfRangeNumber(json)) return invalid(*number);
     return invalid(std::string("parse: invalid JSON (") + simdjson::error_message(err) + ")");
   }
   simdjson::dom::object obj;
@@ -265,13 +281,13 @@ Result<MetricEvent> MetricEventParser::parse(std::string_view json, WallTime now
       else return invalid("type: " + quoteForReason(s) + " is not counter, gauge, histogram or summary");
       haveType = true;
     } else if (key == "value") {
-      if (!readNumber(v, ev.value)) return invalid("value: not a number");
+      if (!readNumber(v, ev.value)) return invalid(notANumber(v, "value", "not a number"));
       haveValue = true;
     } else if (key == "sum") {
-      if (!readNumber(v, ev.sum)) return invalid("sum: not a number");
+      if (!readNumber(v, ev.sum)) return invalid(notANumber(v, "sum", "not a number"));
       haveSum = true;
     } else if (key == "count") {
-      if (!readNumber(v, ev.count)) return invalid("count: not a number");
+      if (!readNumber(v, ev.count)) return invalid(notANumber(v, "count", "not a number"));
       haveCount = true;
     } else if (key == "labels") {
       labelsEl = v;
@@ -293,7 +309,7 @@ Result<MetricEvent> MetricEventParser::parse(std::string_view json, WallTime now
         continue;
       } else {
         double d = 0;
-        if (!readNumber(v, d)) return invalid("timestamp: not a string or number");
+        if (!readNumber(v, d)) return invalid(notANumber(v, "timestamp", "not a string or number"));
         auto ts = epochToMs(d);
         if (!ts) return ts.error();
         ev.timestampMs = *ts;
@@ -318,6 +334,7 @@ Result<MetricEvent> MetricEventParser::parse(std::string_view json, WallTime now
       if (labelsEl.get_string().get(s)) return invalid("internal: string expected");
       element inner;
       if (auto err = impl_->inner.parse(s.data(), s.size()).get(inner)) {
+        if (auto number = outOfRangeNumber(s)) return invalid("labels: " + *number);
         return invalid(std::string("labels: string is not valid JSON (") + simdjson::error_message(err) + ")");
       }
       if (inner.get_object().get(lobj)) return invalid("labels: string does not hold a JSON object");

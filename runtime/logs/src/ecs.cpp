@@ -8,9 +8,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <unordered_map>
 
-#include "shoal/logs/syslog.h"
 #include "ecs_internal.h"
+#include "shoal/common/json_numbers.h"
+#include "shoal/logs/syslog.h"
 
 namespace shoal::logs {
 namespace {
@@ -204,30 +206,56 @@ void resolveCanonical(LogDocument& doc, Canonical& c) {
   if (auto v = takeFirst(doc, {"event.dataset", "dataset"})) c.dataset = rawToText(*v);
 }
 
-Result<void> buildFromJson(std::string_view payload, LogDocument& doc) {
+bool validUtf8(std::string_view s) {
+  return simdjson::validate_utf8(s.data(), s.size());
+}
+
+// simdjson calls a number beyond the double range a structural error; the
+// reason names the field and the number instead.
+std::string describeJsonError(std::string_view payload, simdjson::error_code err) {
+  if (auto number = outOfRangeNumber(payload)) return *number;
+  return simdjson::error_message(err);
+}
+
+// The fields an entry brings besides its payload (see maxFields).
+size_t otherEntryFields(const StreamEntry& entry, const LogsTransformConfig& cfg) {
+  return entry.fields.size() - (entry.field(cfg.payloadField) ? 1 : 0);
+}
+
+Result<void> buildFromJson(std::string_view payload, size_t otherFields, size_t maxFields,
+                           LogDocument& doc) {
   thread_local simdjson::dom::parser parser;
   thread_local std::string padded;
   padded.assign(payload);
   padded.append(simdjson::SIMDJSON_PADDING, '\0');
   simdjson::dom::element root;
   auto err = parser.parse(padded.data(), payload.size(), false).get(root);
-  if (err) return bad(std::string("parse: json: ") + simdjson::error_message(err));
+  if (err) return bad(std::string("parse: json: ") + describeJsonError(payload, err));
   simdjson::dom::object obj;
   if (root.get_object().get(obj)) return bad("parse: json: payload is not a JSON object");
+  // Counted before anything is copied, so a too-wide entry costs one parse.
+  size_t count = otherFields + obj.size();
+  for (auto [key, value] : obj) {
+    simdjson::dom::object child;
+    if (value.get_object().get(child) == simdjson::SUCCESS) count += child.size();
+  }
+  if (count > maxFields) return bad(detail::tooManyFields(count, maxFields));
   auto& fields = doc.fields();
   fields.reserve(obj.size() + 8);
+  // Keys are views into the parser's buffers, valid until the next parse.
+  thread_local KeySet topKeys, childKeys;
+  topKeys.clear();
   for (auto [key, value] : obj) {
-    if (findTop(fields, key)) continue;  // duplicate key: the first wins
+    if (!topKeys.insert(key)) continue;  // duplicate key: the first wins
     LogField f;
     f.key = key;
     simdjson::dom::object child;
     if (value.get_object().get(child) == simdjson::SUCCESS) {
       f.object = true;
       f.children.reserve(child.size());
+      childKeys.clear();
       for (auto [ck, cv] : child) {
-        bool dup = false;
-        for (auto& existing : f.children) dup = dup || existing.key == ck;
-        if (dup) continue;
+        if (!childKeys.insert(ck)) continue;
         LogField m;
         m.key = ck;
         appendRaw(m.raw, cv);
@@ -241,15 +269,17 @@ Result<void> buildFromJson(std::string_view payload, LogDocument& doc) {
   return {};
 }
 
-bool validUtf8(std::string_view s) { return simdjson::validate_utf8(s.data(), s.size()); }
-
 Result<void> buildFromFields(const StreamEntry& entry, const LogsTransformConfig& cfg,
                              LogDocument& doc) {
+  if (entry.fields.size() > cfg.maxFields)
+    return bad(detail::tooManyFields(entry.fields.size(), cfg.maxFields));
   const bool renamePayload = cfg.payloadField != "message" && !entry.field("message");
+  KeySet seen;  // views into the entry, which outlives the build
+  doc.fields().reserve(entry.fields.size() + 8);
   for (auto& [k, v] : entry.fields) {
     if (!validUtf8(k) || !validUtf8(v)) return bad("parse: field " + jsonString(validUtf8(k) ? k : "?") + ": invalid UTF-8");
     std::string_view key = (renamePayload && k == cfg.payloadField) ? std::string_view("message") : std::string_view(k);
-    if (findTop(doc.fields(), key)) continue;
+    if (!seen.insert(key)) continue;
     LogField f;
     f.key = key;
     appendJsonString(f.raw, v);
@@ -283,32 +313,38 @@ void buildFromSyslog(const SyslogMessage& m, LogDocument& doc, Canonical& c) {
     appendJsonString(s, m.msgId);
   }
   if (!m.structuredData.empty()) {
-    // Repeated SD-IDs merge; a PARAM-NAME repeated within one id becomes an array.
-    std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::vector<std::string>>>>> sd;
+    // Repeated SD-IDs merge; a PARAM-NAME repeated within one id becomes an
+    // array. Indexed by name (views into m) so merging stays linear.
+    struct SdParam {
+      std::string_view name;
+      std::vector<std::string_view> values;
+    };
+    struct SdElement {
+      std::string_view id;
+      std::vector<SdParam> params;
+      std::unordered_map<std::string_view, size_t> byName;
+    };
+    std::vector<SdElement> sd;
+    std::unordered_map<std::string_view, size_t> byId;
     for (auto& el : m.structuredData) {
-      auto it = std::find_if(sd.begin(), sd.end(), [&](auto& e) { return e.first == el.id; });
-      if (it == sd.end()) {
-        sd.push_back({el.id, {}});
-        it = sd.end() - 1;
-      }
+      auto [at, fresh] = byId.try_emplace(el.id, sd.size());
+      if (fresh) sd.push_back({el.id, {}, {}});
+      SdElement& merged = sd[at->second];
       for (auto& param : el.params) {
-        // (No structured binding: clang 14, used for the fuzzers, cannot capture one.)
-        const auto& name = param.first;
-        const auto& value = param.second;
-        auto pit = std::find_if(it->second.begin(), it->second.end(), [&](auto& p) { return p.first == name; });
-        if (pit == it->second.end()) it->second.push_back({name, {value}});
-        else pit->second.push_back(value);
+        auto [pit, freshParam] = merged.byName.try_emplace(param.first, merged.params.size());
+        if (freshParam) merged.params.push_back({param.first, {}});
+        merged.params[pit->second].values.push_back(param.second);
       }
     }
     s += ",\"structured_data\":{";
     for (size_t i = 0; i < sd.size(); ++i) {
       if (i) s += ',';
-      appendJsonString(s, sd[i].first);
+      appendJsonString(s, sd[i].id);
       s += ":{";
-      for (size_t j = 0; j < sd[i].second.size(); ++j) {
+      for (size_t j = 0; j < sd[i].params.size(); ++j) {
         if (j) s += ',';
-        auto& [name, values] = sd[i].second[j];
-        appendJsonString(s, name);
+        const auto& values = sd[i].params[j].values;
+        appendJsonString(s, sd[i].params[j].name);
         s += ':';
         if (values.size() == 1) {
           appendJsonString(s, values[0]);
@@ -339,6 +375,57 @@ void buildFromSyslog(const SyslogMessage& m, LogDocument& doc, Canonical& c) {
   c.level = std::string(severityName(m.severity()));
   if (!m.appName.empty()) c.service = m.appName;
   if (!m.hostname.empty()) c.host = m.hostname;
+}
+
+// The top-level object ns, made at the end when absent. A scalar where ECS
+// needs an object is kept as <ns>.original.
+LogField& objectAt(std::vector<LogField>& fields, std::string_view ns) {
+  if (LogField* f = findTop(fields, ns)) {
+    if (!f->object) {
+      LogField orig{"original", std::move(f->raw), {}, false};
+      f->raw.clear();
+      f->object = true;
+      f->children.push_back(std::move(orig));
+    }
+    return *f;
+  }
+  fields.push_back(LogField{std::string(ns), {}, {}, true});
+  return fields.back();
+}
+
+// doc.set("labels.<k>", v, false) for each entry field but the payload, in
+// one pass: set() looks its path up among all fields, which made this
+// quadratic in the number of entry fields.
+Result<void> addEntryFieldsAsLabels(const StreamEntry& entry, const LogsTransformConfig& cfg,
+                                    LogDocument& doc) {
+  auto& fields = doc.fields();
+  // Flat top-level "labels.<k>" keys keep their place (copied: fields may
+  // reallocate below). Rare, so usually nothing is copied.
+  std::vector<std::string> flatKeys;
+  for (auto& f : fields)
+    if (f.key.size() > 7 && f.key.compare(0, 7, "labels.") == 0)
+      flatKeys.push_back(f.key.substr(7));
+  KeySet flat;
+  for (auto& k : flatKeys) flat.insert(k);
+  LogField* labels = nullptr;  // found or made when the first label is added
+  KeySet present;              // views into labels->children (reserved: no reallocation)
+  for (auto& [k, v] : entry.fields) {
+    if (k == cfg.payloadField) continue;
+    if (!validUtf8(k) || !validUtf8(v)) return bad("parse: field: invalid UTF-8");
+    // Elasticsearch rejects an empty field name, which would cost the whole
+    // document; such a field is left out of labels.
+    if (k.empty() || flat.contains(k)) continue;
+    if (!labels) {
+      labels = &objectAt(fields, "labels");
+      labels->children.reserve(labels->children.size() + entry.fields.size());
+      present.clear();
+      for (auto& c : labels->children) present.insert(c.key);
+    }
+    if (present.contains(k)) continue;
+    labels->children.push_back(LogField{k, jsonString(v), {}, false});
+    present.insert(labels->children.back().key);
+  }
+  return {};
 }
 
 LogFormat detect(const std::string* payload) {
@@ -490,17 +577,7 @@ bool LogDocument::set(std::string_view path, std::string raw, bool overwrite) {
     return true;
   }
   if (!overwrite && findTop(fields_, path)) return false;  // a flat "a.b" key
-  LogField* obj = findTop(fields_, ns);
-  if (!obj) {
-    fields_.push_back(LogField{std::string(ns), {}, {}, true});
-    obj = &fields_.back();
-  } else if (!obj->object) {
-    // A scalar where ECS needs an object: keep it as <ns>.original.
-    LogField orig{"original", std::move(obj->raw), {}, false};
-    obj->raw.clear();
-    obj->object = true;
-    obj->children.push_back(std::move(orig));
-  }
+  LogField* obj = &objectAt(fields_, ns);
   for (auto& c : obj->children) {
     if (c.key == member) {
       if (!overwrite) return false;
@@ -553,14 +630,17 @@ Result<LogDocument> mapToEcs(const StreamEntry& entry, const LogsTransformConfig
   // same on every redelivery, so the rendered index, and with it the
   // create/409 protection, stays stable.
   const EpochNanos added = entryIdTime(entry.id).value_or(ingest);
-  LogFormat fmt = cfg.format == LogFormat::kAuto ? detect(payload) : cfg.format;
-  if (fmt != LogFormat::kFields && !payload)
+  // Only `plain` reads the entry's own fields; every other format (auto
+  // included) reads a payload, and an entry without one is a producer's
+  // mistake that would otherwise be indexed without a message.
+  if (cfg.format != LogFormat::kFields && !payload)
     return bad("parse: entry has no field " + jsonString(cfg.payloadField));
+  LogFormat fmt = cfg.format == LogFormat::kAuto ? detect(payload) : cfg.format;
   LogDocument doc;
   Canonical c;
   switch (fmt) {
     case LogFormat::kJson: {
-      auto r = buildFromJson(*payload, doc);
+      auto r = buildFromJson(*payload, otherEntryFields(entry, cfg), cfg.maxFields, doc);
       if (!r) return r.error();
       resolveCanonical(doc, c);
       break;
@@ -570,6 +650,9 @@ Result<LogDocument> mapToEcs(const StreamEntry& entry, const LogsTransformConfig
       if (!validUtf8(*payload)) return bad("parse: syslog: invalid UTF-8");
       auto m = fmt == LogFormat::kRfc5424 ? parseRfc5424(*payload) : parseRfc3164(*payload, added);
       if (!m) return bad("parse: " + m.error().message);
+      size_t count = otherEntryFields(entry, cfg);
+      for (auto& el : m->structuredData) count += el.params.size();
+      if (count > cfg.maxFields) return bad(detail::tooManyFields(count, cfg.maxFields));
       buildFromSyslog(*m, doc, c);
       break;
     }
@@ -616,11 +699,8 @@ Result<LogDocument> mapToEcs(const StreamEntry& entry, const LogsTransformConfig
   if (cfg.keepOriginal && payload) doc.set("event.original", jsonString(*payload), false);
   doc.set("ecs.version", jsonString(cfg.ecsVersion));
   if (cfg.entryFieldsAsLabels && fmt != LogFormat::kFields) {
-    for (auto& [k, v] : entry.fields) {
-      if (k == cfg.payloadField) continue;
-      if (!validUtf8(k) || !validUtf8(v)) return bad("parse: field: invalid UTF-8");
-      doc.set("labels." + k, jsonString(v), false);
-    }
+    auto r = addEntryFieldsAsLabels(entry, cfg, doc);
+    if (!r) return r.error();
   }
   for (auto& [path, value] : cfg.enrich) doc.set(path, jsonString(value), false);
   return doc;
@@ -632,6 +712,10 @@ std::string normalizedLevel(const std::string& raw) { return normalizeLevel(raw)
 Result<EpochNanos> timestampOfRaw(const std::string& raw) { return timestampFromRaw(raw); }
 LogFormat detectedFormat(const std::string* payload) { return detect(payload); }
 bool isValidUtf8(std::string_view s) { return validUtf8(s); }
+std::string tooManyFields(size_t count, size_t maxFields) {
+  return "too many fields: " + std::to_string(count) + ", more than maxFields " +
+         std::to_string(maxFields);
+}
 }  // namespace detail
 
 }  // namespace shoal::logs

@@ -128,7 +128,11 @@ void FastJsonEcsMapper::addChild(Node& parent, std::string_view key, std::string
   parent.liveChildren++;
 }
 
-bool FastJsonEcsMapper::parse(std::string_view payload) {
+bool FastJsonEcsMapper::parse(std::string_view payload, size_t maxFields) {
+  // Counted as in the general path (duplicates included); over the limit the
+  // general path words the dead-letter reason.
+  size_t count = 0;
+  topKeys_.clear();
   Scanner sc(payload);
   sc.skipWhitespace();
   if (!sc.consume('{')) return false;
@@ -141,10 +145,12 @@ bool FastJsonEcsMapper::parse(std::string_view payload) {
       sc.skipWhitespace();
       if (!sc.consume(':')) return false;
       sc.skipWhitespace();
-      const bool duplicate = findTopLevel(key) != nullptr;  // the first wins
+      if (++count > maxFields) return false;
+      const bool duplicate = !topKeys_.insert(key);  // the first wins
       if (sc.peek() == '{') {
         sc.consume('{');
         const size_t self = top_.size();
+        childKeys_.clear();
         if (!duplicate) {
           Node& n = top_.emplace_back();
           n.key = key;
@@ -156,18 +162,15 @@ bool FastJsonEcsMapper::parse(std::string_view payload) {
             sc.skipWhitespace();
             std::string_view childKey;
             if (!sc.string(childKey)) return false;
+            if (++count > maxFields) return false;
             sc.skipWhitespace();
             if (!sc.consume(':')) return false;
             sc.skipWhitespace();
             const char* start = sc.pos();
             if (!sc.compactValue(3)) return false;
-            if (!duplicate) {
-              Node& parent = top_[self];
-              bool seen = false;
-              for (int32_t c = parent.firstChild; c >= 0 && !seen; c = children_[static_cast<size_t>(c)].next)
-                seen = children_[static_cast<size_t>(c)].key == childKey;
-              if (!seen) addChild(parent, childKey, std::string_view(start, static_cast<size_t>(sc.pos() - start)));
-            }
+            if (!duplicate && childKeys_.insert(childKey))
+              addChild(top_[self], childKey,
+                       std::string_view(start, static_cast<size_t>(sc.pos() - start)));
             sc.skipWhitespace();
             if (sc.consume(',')) continue;
             if (sc.consume('}')) break;
@@ -251,6 +254,23 @@ std::optional<std::string_view> FastJsonEcsMapper::takeFirstScalar(std::initiali
   return std::nullopt;
 }
 
+// objectAt() of the general path (ecs.cpp), over nodes.
+FastJsonEcsMapper::Node& FastJsonEcsMapper::objectAt(std::string_view ns) {
+  if (Node* f = findTopLevel(ns)) {
+    if (!f->object) {
+      const std::string_view original = f->raw;
+      f->raw = {};
+      f->object = true;
+      addChild(*f, "original", original);
+    }
+    return *f;
+  }
+  Node& n = top_.emplace_back();
+  n.key = ns;
+  n.object = true;
+  return n;
+}
+
 bool FastJsonEcsMapper::set(std::string_view path, std::string_view raw, bool overwrite) {
   const size_t dot = path.find('.');
   if (dot == std::string_view::npos) {
@@ -269,17 +289,7 @@ bool FastJsonEcsMapper::set(std::string_view path, std::string_view raw, bool ov
   }
   const std::string_view ns = path.substr(0, dot), member = path.substr(dot + 1);
   if (!overwrite && findTopLevel(path)) return false;  // a flat "a.b" key
-  Node* obj = findTopLevel(ns);
-  if (!obj) {
-    obj = &top_.emplace_back();
-    obj->key = ns;
-    obj->object = true;
-  } else if (!obj->object) {
-    const std::string_view original = obj->raw;
-    obj->raw = {};
-    obj->object = true;
-    addChild(*obj, "original", original);
-  }
+  Node* obj = &objectAt(ns);
   for (int32_t c = obj->firstChild; c >= 0; c = children_[static_cast<size_t>(c)].next) {
     Node& child = children_[static_cast<size_t>(c)];
     if (!child.alive || !sameKey(child.key, member)) continue;
@@ -299,7 +309,9 @@ bool FastJsonEcsMapper::map(const StreamEntry& entry, const LogsTransformConfig&
   if (!payload) return false;
   const LogFormat fmt = cfg.format == LogFormat::kAuto ? detail::detectedFormat(payload) : cfg.format;
   if (fmt != LogFormat::kJson) return false;
-  if (!detail::isValidUtf8(*payload) || !parse(*payload)) return false;
+  const size_t otherFields = entry.fields.size() - 1;  // besides the payload
+  if (otherFields > cfg.maxFields) return false;
+  if (!detail::isValidUtf8(*payload) || !parse(*payload, cfg.maxFields - otherFields)) return false;
   const EpochNanos added = entryIdTime(entry.id).value_or(ingest);
 
   // Canonical fields, in the order and with the candidates of resolveCanonical().
@@ -366,14 +378,34 @@ bool FastJsonEcsMapper::map(const StreamEntry& entry, const LogsTransformConfig&
   set("event.ingested", ingestRaw_);
   if (cfg.keepOriginal) set("event.original", own(jsonString(*payload)), false);
   set("ecs.version", own(jsonString(cfg.ecsVersion)));
-  if (cfg.entryFieldsAsLabels) {
-    for (auto& [k, v] : entry.fields) {
-      if (k == cfg.payloadField) continue;
-      if (!detail::isValidUtf8(k) || !detail::isValidUtf8(v)) return false;
-      set(own("labels." + k), own(jsonString(v)), false);
-    }
-  }
+  if (cfg.entryFieldsAsLabels && !addEntryFieldsAsLabels(entry, cfg)) return false;
   for (auto& [path, value] : cfg.enrich) set(path, own(jsonString(value)), false);
+  return true;
+}
+
+// addEntryFieldsAsLabels() of the general path (ecs.cpp), over nodes.
+bool FastJsonEcsMapper::addEntryFieldsAsLabels(const StreamEntry& entry,
+                                               const LogsTransformConfig& cfg) {
+  flatLabelKeys_.clear();  // flat top-level "labels.<k>" keys keep their place
+  for (const auto& n : top_)
+    if (n.alive && n.key.size() > 7 && n.key.substr(0, 7) == "labels.")
+      flatLabelKeys_.insert(n.key.substr(7));
+  int32_t labels = -1;  // index into top_, found or made when the first label is added
+  for (auto& [k, v] : entry.fields) {
+    if (k == cfg.payloadField) continue;
+    if (!detail::isValidUtf8(k) || !detail::isValidUtf8(v)) return false;
+    if (k.empty() || flatLabelKeys_.contains(k)) continue;
+    if (labels < 0) {
+      Node* obj = &objectAt("labels");
+      labels = static_cast<int32_t>(obj - top_.data());
+      childKeys_.clear();
+      for (int32_t c = obj->firstChild; c >= 0; c = children_[static_cast<size_t>(c)].next)
+        if (children_[static_cast<size_t>(c)].alive)
+          childKeys_.insert(children_[static_cast<size_t>(c)].key);
+    }
+    if (!childKeys_.insert(k)) continue;
+    addChild(top_[static_cast<size_t>(labels)], k, own(jsonString(v)));
+  }
   return true;
 }
 

@@ -10,6 +10,7 @@
 
 #include "shoal/common/result.h"
 #include "shoal/logs/ecs.h"
+#include "shoal/logs/key_set.h"
 
 namespace shoal::logs::detail {
 
@@ -23,6 +24,9 @@ inline bool isEcsObjectKey(std::string_view key) {
     if (k == key) return true;
   return false;
 }
+
+/// The dead-letter reason of an entry with more fields than maxFields.
+std::string tooManyFields(size_t count, size_t maxFields);
 
 /// The text of a raw JSON scalar: a string literal decoded, anything else as is.
 std::string rawScalarText(const std::string& raw);

@@ -56,7 +56,7 @@ LogsTransformConfig parseTransform(const YAML::Node& transform) {
   if (!logs || logs.IsNull()) return t;
   rejectUnknown(logs, base,
                 {"format", "messageField", "payloadField", "dataset", "fields", "enrich",
-                 "entryFieldsAsLabels", "keepOriginal"});
+                 "entryFieldsAsLabels", "keepOriginal", "maxFields"});
   if (logs["format"]) {
     std::string f = str(logs["format"], base + ".format");
     if (f == "plain") f = "fields";
@@ -73,6 +73,9 @@ LogsTransformConfig parseTransform(const YAML::Node& transform) {
   if (logs["entryFieldsAsLabels"])
     t.entryFieldsAsLabels = boolean(logs["entryFieldsAsLabels"], base + ".entryFieldsAsLabels");
   if (logs["keepOriginal"]) t.keepOriginal = boolean(logs["keepOriginal"], base + ".keepOriginal");
+  if (logs["maxFields"])
+    t.maxFields =
+        static_cast<size_t>(integer(logs["maxFields"], base + ".maxFields", 1, kMaxFieldsCeiling));
   for (const char* key : {"fields", "enrich"}) {
     YAML::Node m = logs[key];
     if (!m || m.IsNull()) continue;

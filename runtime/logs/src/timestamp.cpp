@@ -209,16 +209,18 @@ std::optional<EpochNanos> parseBsdTimestamp(std::string_view s, EpochNanos refer
   }
   consumed = pos;
   if (haveYear) return compose(y, mo, d, h, mi, sec, frac, 0);
+  // RFC 3164 has no year. The year is the latest that does not put the
+  // timestamp more than kBsdFutureSlack after the reference: a log comes from
+  // the past (delayed, replayed), rarely from the future, so "Dec 31" seen on
+  // Dec 2 is last year's and "Jan 1" seen on Dec 31 next year's. The slack
+  // covers the zone the device wrote its local time in (up to +14 h) and
+  // clock skew. Feb 29 goes back to the latest leap year.
   const int refYear = toCivil(reference).year;
-  // Logs from the end of last year arriving early in January belong to last
-  // year; anything more than a month in the future is taken as last year.
-  auto t = compose(refYear, mo, d, h, mi, sec, frac, 0);
-  if (t && *t > reference + 31LL * 86400 * kNanosPerSecond) {
-    auto earlier = compose(refYear - 1, mo, d, h, mi, sec, frac, 0);
-    if (earlier) return earlier;
+  for (int y = refYear + 1; y >= refYear - 8; --y) {
+    auto t = compose(y, mo, d, h, mi, sec, frac, 0);
+    if (t && *t <= reference + kBsdFutureSlack) return t;
   }
-  if (!t) return compose(refYear - 1, mo, d, h, mi, sec, frac, 0);  // Feb 29
-  return t;
+  return std::nullopt;
 }
 
 CivilTime toCivil(EpochNanos t) {

@@ -104,11 +104,13 @@ class BadLogInputTest : public BadInputTest {
     BadInputTest::SetUp();
     bulk_ = std::make_unique<BulkServer>();
   }
-  std::string config(const std::string& format, int64_t maxEntryBytes = 1 << 20) {
+  std::string config(const std::string& format, int64_t maxEntryBytes = 1 << 20,
+                     const std::string& logsExtra = "") {
     return "spec:\n  type: logs\n  source:\n    redis:\n"
            "      stream: logs\n      consumerGroup: g\n      startId: \"0\"\n      blockMs: 50\n"
-           "  delivery: {batchSize: 500, lingerMs: 20, retryInitialMs: 10, retryMaxMs: 200, maxEntryBytes: " +
-           std::to_string(maxEntryBytes) + "}\n  transform: {logs: {format: " + format +
+           "  delivery: {batchSize: 500, lingerMs: 20, retryInitialMs: 10, retryMaxMs: 200, "
+           "maxEntryBytes: " +
+           std::to_string(maxEntryBytes) + "}\n  transform: {logs: {format: " + format + logsExtra +
            "}}\n  sink:\n    elasticsearch: {url: \"" + bulk_->url() + "\", index: logs-test}\n";
   }
   void addValidJson(int n, int from) {
@@ -118,13 +120,14 @@ class BadLogInputTest : public BadInputTest {
   }
   // Valid, bad..., valid in one stream (one batch), then the worker; returns
   // the dead letters once every valid entry is indexed and nothing is pending.
-  std::vector<StreamEntry> run(const std::vector<std::vector<std::pair<std::string, std::string>>>& bad,
-                               size_t expectDead, int64_t expectDocs, const std::string& format = "json",
-                               int64_t maxEntryBytes = 1 << 20) {
+  std::vector<StreamEntry> run(
+      const std::vector<std::vector<std::pair<std::string, std::string>>>& bad, size_t expectDead,
+      int64_t expectDocs, const std::string& format = "json", int64_t maxEntryBytes = 1 << 20,
+      const std::string& logsExtra = "") {
     addValidJson(kValidBefore, 0);
     for (auto& b : bad) add("logs", b);
     addValidJson(kValidAfter, kValidBefore);
-    auto w = startWorker(config(format, maxEntryBytes));
+    auto w = startWorker(config(format, maxEntryBytes, logsExtra));
     EXPECT_TRUE(waitUntil([&] { return bulk_->totalDocs() == expectDocs && deadLetters("logs").size() == expectDead; },
                           30s))
         << "docs=" << bulk_->totalDocs() << " dead:\n" << reasons("logs") << log();
@@ -204,21 +207,63 @@ TEST_F(BadLogInputTest, EntryWithoutThePayloadFieldIsDeadLettered) {
   EXPECT_NE(reasonOf(dead[0]).find("entry has no field \"message\""), std::string::npos) << reasonOf(dead[0]);
 }
 
+// auto reads a payload like json does: without one the entry is a producer's
+// mistake, not a log to index without a message.
+TEST_F(BadLogInputTest, EntryWithoutThePayloadFieldIsDeadLetteredByAnAutoPipeline) {
+  auto dead = run({{{"msg", "wrong field"}, {"level", "info"}}}, 1, kValid, "auto");
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(reasonOf(dead[0]), "parse: entry has no field \"message\"");
+}
+
+// plain reads the entry's own fields: there is no payload to miss.
+TEST_F(BadLogInputTest, EntryWithoutThePayloadFieldIsIndexedByAPlainPipeline) {
+  auto dead = run({{{"msg", "the fields are the log"}, {"level", "warn"}}}, 0, kValid + 1, "plain");
+  EXPECT_TRUE(dead.empty());
+  bool found = false;
+  for (auto& doc : bulk_->docs("logs-test"))
+    if (doc["_source"].value("message", "") == "the fields are the log") found = true;
+  EXPECT_TRUE(found);
+}
+
+TEST_F(BadLogInputTest, EntryWithMoreFieldsThanMaxFieldsIsDeadLettered) {
+  // 60 JSON fields and one other entry field, over maxFields 50; 49 + 1 pass.
+  auto wide = [](int n) {
+    std::string s = R"({"message":"wide")";
+    for (int i = 1; i < n; ++i) s += ",\"f" + std::to_string(i) + "\":" + std::to_string(i);
+    return s + "}";
+  };
+  auto dead = run(
+      {{{"message", wide(60)}, {"source", "edge"}}, {{"message", wide(49)}, {"source", "edge"}}}, 1,
+      kValid + 1, "json", 1 << 20, ", maxFields: 50");
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(reasonOf(dead[0]), "too many fields: 61, more than maxFields 50");
+}
+
+TEST_F(BadLogInputTest, NumberOutOfRangeIsDeadLetteredNamingTheField) {
+  auto dead = run({{{"message", R"({"message":"huge","bytes":1e400})"}}}, 1, kValid);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(reasonOf(dead[0]), "parse: json: bytes: number 1e400 is out of range");
+}
+
 // Syslog pipelines: the valid entries are syslog lines of the configured RFC.
 class BadSyslogInputTest : public BadLogInputTest {
  protected:
-  std::vector<StreamEntry> runSyslog(const std::string& format, const std::string& validLine,
-                                     const std::vector<std::string>& badLines,
-                                     const std::vector<std::string>& acceptedLines = {}) {
+  std::vector<StreamEntry> runSyslog(
+      const std::string& format, const std::string& validLine,
+      const std::vector<std::string>& badLines, const std::vector<std::string>& acceptedLines = {},
+      const std::vector<std::pair<std::string, std::string>>& badEntry = {}) {
     for (int i = 0; i < kValidBefore; ++i) add("logs", {{"message", validLine + " " + std::to_string(i)}});
     for (auto& b : badLines) add("logs", {{"message", b}});
+    if (!badEntry.empty()) add("logs", badEntry);
+    const size_t bad = badLines.size() + (badEntry.empty() ? 0 : 1);
     for (auto& a : acceptedLines) add("logs", {{"message", a}});
     const int64_t docs = kValid + static_cast<int64_t>(acceptedLines.size());
     for (int i = 0; i < kValidAfter; ++i) add("logs", {{"message", validLine + " after " + std::to_string(i)}});
     auto w = startWorker(config(format));
-    EXPECT_TRUE(waitUntil([&] { return bulk_->totalDocs() == docs && deadLetters("logs").size() == badLines.size(); },
-                          30s))
-        << "docs=" << bulk_->totalDocs() << " dead:\n" << reasons("logs") << log();
+    EXPECT_TRUE(waitUntil(
+        [&] { return bulk_->totalDocs() == docs && deadLetters("logs").size() == bad; }, 30s))
+        << "docs=" << bulk_->totalDocs() << " dead:\n"
+        << reasons("logs") << log();
     EXPECT_TRUE(waitUntil([&] { return pending("logs") == 0; })) << log();
     EXPECT_TRUE(w.running()) << log();
     printReasons("logs");
@@ -240,6 +285,22 @@ TEST_F(BadSyslogInputTest, LinesThatFitNoRfcAreDeadLetteredByAnRfc3164Pipeline) 
                         {"<abc>Nov 21 05:00:00 h m", "<13>2026-13-45T99:00:00Z host app: m"}, {"no header at all"});
   ASSERT_EQ(dead.size(), 2u);
   for (auto& d : dead) EXPECT_NE(reasonOf(d).find("parse: rfc3164:"), std::string::npos) << reasonOf(d);
+}
+
+// A syslog format parses the payload field: an entry without it is poison.
+TEST_F(BadSyslogInputTest, EntryWithoutThePayloadFieldIsDeadLetteredBySyslogPipelines) {
+  auto dead =
+      runSyslog("rfc5424", "<34>1 2026-11-21T05:00:00.000Z host app 42 ID47 - valid", {}, {},
+                {{"line", "<34>1 2026-11-21T05:00:00.000Z host app 42 ID47 - in the wrong field"}});
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(reasonOf(dead[0]), "parse: entry has no field \"message\"");
+}
+
+TEST_F(BadSyslogInputTest, EntryWithoutThePayloadFieldIsDeadLetteredByAnRfc3164Pipeline) {
+  auto dead = runSyslog("rfc3164", "<13>Nov 21 05:00:00 host app[1]: valid", {}, {},
+                        {{"line", "<13>Nov 21 05:00:00 host app[1]: in the wrong field"}});
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(reasonOf(dead[0]), "parse: entry has no field \"message\"");
 }
 
 TEST_F(BadLogInputTest, LinesThatFitNoRfcAreIndexedAsPlainTextByAnAutoPipeline) {
@@ -359,6 +420,15 @@ TEST_F(BadMetricInputTest, MalformedJsonAndMissingPayloadFieldAreDeadLettered) {
   ASSERT_EQ(dead.size(), 2u);
   EXPECT_NE(reasonOf(dead[0]).find("parse: invalid JSON"), std::string::npos) << reasonOf(dead[0]);
   EXPECT_NE(reasonOf(dead[1]).find("entry has no field \"event\""), std::string::npos) << reasonOf(dead[1]);
+}
+
+TEST_F(BadMetricInputTest, NumbersOutOfRangeAreDeadLetteredNamingTheField) {
+  auto dead = run({{{"event", R"({"name":"g","type":"gauge","value":1e400})"}},
+                   {{"event", R"({"name":"g","type":"gauge","value":1,"timestamp":1e400})"}}},
+                  2, kValid);
+  ASSERT_EQ(dead.size(), 2u);
+  EXPECT_EQ(reasonOf(dead[0]), "invalid metric event: value: number 1e400 is out of range");
+  EXPECT_EQ(reasonOf(dead[1]), "invalid metric event: timestamp: number 1e400 is out of range");
 }
 
 TEST_F(BadMetricInputTest, InvalidUtf8IsDeadLettered) {

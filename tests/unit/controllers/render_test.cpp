@@ -46,6 +46,14 @@ TEST(RenderWorkerConfig, IsDeterministicAndHashChangesWithSpec) {
   EXPECT_NE(configHash(a), configHash(renderWorkerConfig(f.pipeline)));
 }
 
+// Transform limits (the CRD defaults them) reach the worker as written.
+TEST(RenderWorkerConfig, CarriesTheTransformLimits) {
+  Fixture f;
+  f.pipeline.spec.raw["transform"]["logs"]["maxFields"] = 5000;
+  YAML::Node doc = YAML::Load(renderWorkerConfig(f.pipeline));
+  EXPECT_EQ(doc["spec"]["transform"]["logs"]["maxFields"].as<int>(), 5000);
+}
+
 TEST(RenderWorkerConfig, QuotesStringsThatLookLikeNumbers) {
   Fixture f;
   f.pipeline.spec.raw["source"]["redis"]["startId"] = "0";

@@ -144,13 +144,17 @@ const char* const kCorpus[] = {
     R"({"level":45})",
     R"({"labels":{"k":"from payload"},"message":"m"})",
     R"({"event":{"original":"already"},"message":"m"})",
+    R"({"labels.zone":"flat","labels":{"team":"a"},"message":"m"})",
+    R"({"labels.k":"flat","labels":"scalar","message":"m"})",
     // invalid: every one of these must be declined (the general path words the error)
     R"({"message":"unterminated)",
     R"({"message":"x",})",
     R"({"message":"x"} trailing)",
     R"([1,2,3])",
     R"("just a string")",
-    R"({"message":"ctrl)" "\x01" R"("})",
+    R"({"message":"ctrl)"
+    "\x01"
+    R"("})",
     R"({"message":"x" "level":"y"})",
     R"({message:"x"})",
     R"({"n":tru})",
@@ -171,8 +175,11 @@ const char* const kCorpus[] = {
 
 TEST(EcsFastPath, MatchesGeneralPathOnCorpus) {
   const std::vector<std::vector<std::pair<std::string, std::string>>> extras = {
-      {}, {{"k", "v"}, {"source", "app-7"}}, {{"k", "line\nbreak \"quoted\""}, {"message", "dup payload field"}},
-      {{"log", "payload in log"}}};
+      {},
+      {{"k", "v"}, {"source", "app-7"}},
+      {{"k", "line\nbreak \"quoted\""}, {"message", "dup payload field"}},
+      {{"log", "payload in log"}},
+      {{"", "nameless"}, {"zone", "z"}, {"team", "t"}, {"zone", "again"}}};
   int handled = 0, total = 0;
   for (const auto& cfg : configs()) {
     for (const char* payload : kCorpus) {
@@ -190,6 +197,39 @@ TEST(EcsFastPath, MatchesGeneralPathOnCorpus) {
   }
   EXPECT_GT(handled, total / 3) << "the fast path should handle most of the corpus";
   std::cout << "fast path handled " << handled << " of " << total << " corpus cases\n";
+}
+
+// Wide entries take the hash-set side of duplicate detection and the labels
+// pass in one go; both paths must still agree, and over maxFields the fast
+// path declines so that the general path words the reason.
+TEST(EcsFastPath, MatchesGeneralPathOnWideEntries) {
+  std::string payload = "{";
+  for (int i = 0; i < 3000; ++i)
+    payload += "\"k" + std::to_string(i % 2500) + "\":" + std::to_string(i) + ",";
+  payload += "\"labels.l7\":\"flat\",\"obj\":{";
+  for (int i = 0; i < 600; ++i)
+    payload += (i ? ",\"m" : "\"m") + std::to_string(i % 500) + "\":" + std::to_string(i);
+  payload += "},\"message\":\"wide\",\"level\":\"info\"}";
+  std::vector<std::pair<std::string, std::string>> extra;
+  for (int i = 0; i < 400; ++i)
+    extra.emplace_back("l" + std::to_string(i % 300), "v" + std::to_string(i));
+  const StreamEntry e = entryOf(payload, extra);
+  const size_t fields = 3000 + 1 + 1 + 600 + 2 + 400;
+  for (auto cfg : configs()) {
+    if (cfg.payloadField != "message") continue;
+    cfg.maxFields = fields;
+    bool handled = false;
+    std::string failure = compare(e, cfg, handled);
+    EXPECT_TRUE(failure.empty()) << failure;
+    EXPECT_TRUE(handled);
+    cfg.maxFields = fields - 1;
+    FastJsonEcsMapper fast;
+    EXPECT_FALSE(fast.map(e, cfg, kIngest));
+    auto general = mapToEcs(e, cfg, kIngest);
+    ASSERT_FALSE(general);
+    EXPECT_EQ(general.error().message, "too many fields: " + std::to_string(fields) +
+                                           ", more than maxFields " + std::to_string(fields - 1));
+  }
 }
 
 TEST(EcsFastPath, HandlesEverydayShapes) {

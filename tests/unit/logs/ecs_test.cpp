@@ -119,7 +119,9 @@ TEST(EcsJson, MalformedJsonAndNonObjectsAreErrorsWithReasons) {
 TEST(EcsJson, InvalidUtf8IsDeadLetteredNotReplaced) {
   std::string bad = "{\"msg\":\"caf\xC3\x28\"}";
   EXPECT_NE(mapError(entry({{"message", bad}})).find("UTF-8"), std::string::npos);
-  EXPECT_NE(mapError(entry({{"level", "info"}, {"msg", "\xFF"}})).find("UTF-8"),
+  LogsTransformConfig plain;
+  plain.format = LogFormat::kFields;
+  EXPECT_NE(mapError(entry({{"level", "info"}, {"msg", "\xFF"}}), plain).find("UTF-8"),
             std::string::npos);
   EXPECT_NE(mapError(entry({{"message", "<13>Nov 14 22:13:20 h a: \xFE"}})).find("UTF-8"),
             std::string::npos);
@@ -169,7 +171,9 @@ TEST(EcsFields, PlainTextAndFieldEntriesAreTheLogItself) {
   EXPECT_EQ(d["message"], "plain words");
   EXPECT_EQ(d["log"]["level"], "info");
   EXPECT_EQ(d["service"]["name"], "api");
-  d = mapOk(entry({{"msg", "no payload field"}, {"timestamp", "1700000000"}}));
+  LogsTransformConfig plain;
+  plain.format = LogFormat::kFields;
+  d = mapOk(entry({{"msg", "no payload field"}, {"timestamp", "1700000000"}}), plain);
   EXPECT_EQ(d["message"], "no payload field");
   EXPECT_EQ(d["@timestamp"], "2023-11-14T22:13:20.000Z");
   LogsTransformConfig cfg;
@@ -211,6 +215,17 @@ TEST(EcsSyslog, Rfc3164AndMalformedSyslog) {
             std::string::npos);
 }
 
+// The year of an RFC 3164 line comes from when the entry was received (its
+// id's time, stable across redeliveries), not from the machine's clock.
+TEST(EcsSyslog, Rfc3164YearFollowsTheEntryTime) {
+  StreamEntry e = entry({{"message", "<13>Dec 31 10:00:00 web-1 app: m"}});
+  e.id = "1796212800000-0";  // 2026-12-02T12:00:00Z
+  EXPECT_EQ(mapOk(e)["@timestamp"], "2025-12-31T10:00:00.000Z");
+  e.id = "1798761540000-0";  // 2026-12-31T23:59:00Z
+  e.fields[0].second = "<13>Jan  1 00:00:30 web-1 app: m";
+  EXPECT_EQ(mapOk(e)["@timestamp"], "2027-01-01T00:00:30.000Z");
+}
+
 TEST(EcsFormat, ExplicitFormatsDoNotGuess) {
   LogsTransformConfig cfg;
   cfg.format = LogFormat::kRfc5424;
@@ -221,11 +236,135 @@ TEST(EcsFormat, ExplicitFormatsDoNotGuess) {
   EXPECT_EQ(d["message"], R"({"looks":"like json"})");
 }
 
+// Every format but plain reads the payload field; without it the entry is
+// dead-lettered with the same reason (auto too: it would otherwise be
+// indexed without a message). plain indexes the entry's fields.
+TEST(EcsFormat, MissingPayloadFieldIsDeadLetteredByEveryFormatButPlain) {
+  const StreamEntry noPayload = entry({{"msg", "wrong field"}, {"level", "info"}});
+  for (LogFormat f :
+       {LogFormat::kAuto, LogFormat::kJson, LogFormat::kRfc5424, LogFormat::kRfc3164}) {
+    LogsTransformConfig cfg;
+    cfg.format = f;
+    EXPECT_EQ(mapError(noPayload, cfg), "parse: entry has no field \"message\"")
+        << static_cast<int>(f);
+    cfg.payloadField = "line";
+    EXPECT_EQ(mapError(noPayload, cfg), "parse: entry has no field \"line\"")
+        << static_cast<int>(f);
+  }
+  LogsTransformConfig plain;
+  plain.format = LogFormat::kFields;
+  json d = mapOk(noPayload, plain);
+  EXPECT_EQ(d["message"], "wrong field");
+  EXPECT_EQ(d["log"]["level"], "info");
+}
+
 TEST(EcsFormat, KeepOriginalStoresThePayload) {
   LogsTransformConfig cfg;
   cfg.keepOriginal = true;
   json d = mapOk(entry({{"message", R"({"msg":"x"})"}}), cfg);
   EXPECT_EQ(d["event"]["original"], R"({"msg":"x"})");
+}
+
+namespace {
+
+// {"f0":0,"f1":1,...}: n top-level fields.
+std::string wideJson(size_t n, size_t from = 0) {
+  std::string s = "{";
+  for (size_t i = from; i < from + n; ++i) {
+    if (i > from) s += ',';
+    s += "\"f" + std::to_string(i) + "\":" + std::to_string(i);
+  }
+  return s + "}";
+}
+
+}  // namespace
+
+TEST(EcsWideEntries, AnEntryAtMaxFieldsIsMappedInFull) {
+  // The payload's 999 fields and one other entry field (a label): 1000.
+  json d = mapOk(entry({{"message", wideJson(999)}, {"source", "edge"}}));
+  for (size_t i = 0; i < 999; ++i) ASSERT_EQ(d["f" + std::to_string(i)], i) << i;
+  EXPECT_EQ(d["labels"]["source"], "edge");
+}
+
+TEST(EcsWideEntries, MoreFieldsThanMaxFieldsIsDeadLetteredNamingCountAndLimit) {
+  EXPECT_EQ(mapError(entry({{"message", wideJson(1000)}, {"source", "edge"}})),
+            "too many fields: 1001, more than maxFields 1000");
+  // Members of top-level objects count, duplicates too (reading them costs the same).
+  LogsTransformConfig cfg;
+  cfg.maxFields = 5;
+  EXPECT_EQ(mapError(entry({{"message", R"({"a":1,"b":{"c":1,"d":2,"e":3},"a":2})"}}), cfg),
+            "too many fields: 6, more than maxFields 5");
+  EXPECT_TRUE(mapToEcs(entry({{"message", R"({"a":1,"b":{"c":1,"d":2,"e":3}})"}}), cfg, kIngest));
+  // plain: the entry's fields; syslog: structured-data parameters and the other fields.
+  cfg.format = LogFormat::kFields;
+  std::vector<std::pair<std::string, std::string>> many;
+  for (int i = 0; i < 6; ++i) many.emplace_back("k" + std::to_string(i), "v");
+  EXPECT_EQ(mapError(entry(many), cfg), "too many fields: 6, more than maxFields 5");
+  cfg.format = LogFormat::kAuto;
+  const std::string sd =
+      "<13>1 2024-01-01T00:00:00Z h a - - [x@1 a=\"1\" b=\"2\" c=\"3\"][y@1 d=\"4\"] m";
+  EXPECT_TRUE(mapToEcs(entry({{"message", sd}, {"source", "edge"}}), cfg, kIngest));
+  EXPECT_EQ(mapError(entry({{"message", sd}, {"source", "edge"}, {"zone", "z"}}), cfg),
+            "too many fields: 6, more than maxFields 5");
+}
+
+TEST(EcsWideEntries, DuplicatesAmongManyKeysKeepTheFirstValue) {
+  // Past the few keys a linear scan handles: the hash-set path must keep the
+  // same first-wins rule, at the top level, inside objects and for labels.
+  LogsTransformConfig cfg;
+  cfg.maxFields = 100000;
+  std::string payload = wideJson(20000);  // f0..f19999 = their index
+  payload.pop_back();
+  for (int i = 10000; i < 30000; ++i) payload += ",\"f" + std::to_string(i) + "\":\"again\"";
+  payload += ",\"f5\":\"again\",\"obj\":{";
+  for (int i = 0; i < 3000; ++i)
+    payload += (i ? ",\"m" : "\"m") + std::to_string(i % 2000) + "\":" + std::to_string(i);
+  payload += "}}";
+  std::vector<std::pair<std::string, std::string>> fields{{"message", payload}};
+  for (int i = 0; i < 3000; ++i)
+    fields.emplace_back("l" + std::to_string(i % 2000), std::to_string(i));
+  json d = mapOk(entry(fields), cfg);
+  EXPECT_EQ(d["f5"], 5);
+  EXPECT_EQ(d["f10000"], 10000);
+  EXPECT_EQ(d["f19999"], 19999);
+  EXPECT_EQ(d["f29999"], "again");
+  EXPECT_EQ(d["obj"].size(), 2000u);
+  EXPECT_EQ(d["obj"]["m1999"], 1999);  // not 3999
+  EXPECT_EQ(d["labels"].size(), 2000u);
+  EXPECT_EQ(d["labels"]["l1999"], "1999");
+}
+
+TEST(EcsEntryFields, LabelsKeepFlatKeysExistingLabelsAndSkipEmptyNames) {
+  json d =
+      mapOk(entry({{"message", R"({"msg":"x","labels.zone":"from-log","labels":{"team":"a"}})"},
+                   {"zone", "entry"},
+                   {"team", "entry"},
+                   {"", "nameless"},
+                   {"rack", "r1"}}));
+  EXPECT_EQ(d["labels.zone"], "from-log");
+  EXPECT_FALSE(d["labels"].contains("zone"));
+  EXPECT_EQ(d["labels"]["team"], "a");
+  EXPECT_EQ(d["labels"]["rack"], "r1");
+  EXPECT_EQ(d["labels"].size(), 2u);
+}
+
+// simdjson calls a number beyond the double range a structural error; the
+// reason names the field and the number instead.
+TEST(EcsJson, NumberOutOfRangeNamesTheField) {
+  EXPECT_EQ(mapError(entry({{"message", R"({"message":"x","bytes":1e400})"}})),
+            "parse: json: bytes: number 1e400 is out of range");
+  EXPECT_EQ(mapError(entry({{"message", R"({"@timestamp":-1e400,"message":"x"})"}})),
+            "parse: json: @timestamp: number -1e400 is out of range");
+  EXPECT_EQ(mapError(entry({{"message", R"({"http":{"sizes":[1,2,1e999]}})"}})),
+            "parse: json: http.sizes[2]: number 1e999 is out of range");
+  // simdjson also rejects integers wider than 64 bits.
+  EXPECT_EQ(mapError(entry({{"message", R"({"id":99999999999999999999999})"}})),
+            "parse: json: id: number 99999999999999999999999 is out of range (integers are limited "
+            "to 64 bits)");
+  // A timestamp that is a valid double but no time is still worded as such.
+  EXPECT_NE(mapError(entry({{"message", R"({"@timestamp":1e300,"message":"x"})"}}))
+                .find("timestamp: cannot parse"),
+            std::string::npos);
 }
 
 TEST(EcsRobustness, ArbitraryBytesNeverThrow) {

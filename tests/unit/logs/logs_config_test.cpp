@@ -128,3 +128,13 @@ TEST(LogsConfig, EnvironmentUrlOverridesTheSpec) {
                            {{"SHOAL_SINK_URL", "http://b:2"}});
   EXPECT_EQ(c.sink.url, "http://b:2");
 }
+
+TEST(LogsConfig, MaxFieldsDefaultsToElasticsearchsFieldLimitAndIsBounded) {
+  const std::string sink = "elasticsearch: {url: 'http://127.0.0.1:9200'}";
+  EXPECT_EQ(parseLogsConfig(pipeline("", sink), {}).transform.maxFields, 1000u);
+  EXPECT_EQ(parseLogsConfig(pipeline("logs: {maxFields: 50000}", sink), {}).transform.maxFields,
+            50000u);
+  for (const char* bad :
+       {"logs: {maxFields: 0}", "logs: {maxFields: 1000001}", "logs: {maxFields: lots}"})
+    EXPECT_EQ(errorField(pipeline(bad, sink)), "spec.transform.logs.maxFields") << bad;
+}

@@ -52,7 +52,6 @@ TEST(BsdTimestamp, InfersYearAndAcceptsVariants) {
   ASSERT_TRUE(t);
   EXPECT_EQ(*t, kRef);
   EXPECT_EQ(used, 15u);
-  // December logs read in mid-November would be 2023-12; still within 31 days.
   // A date far in the future belongs to last year.
   t = parseBsdTimestamp("Dec 31 23:59:59", kRef + 60LL * 86400 * kSec /* mid Jan 2024 */, used);
   ASSERT_TRUE(t);
@@ -72,6 +71,37 @@ TEST(BsdTimestamp, InfersYearAndAcceptsVariants) {
   EXPECT_FALSE(parseBsdTimestamp("Foo 11 22:14:15 x", kRef, used));
   EXPECT_FALSE(parseBsdTimestamp("Oct 11 2214:15 x", kRef, used));
   EXPECT_FALSE(parseBsdTimestamp("Oct", kRef, used));
+}
+
+// RFC 3164 has no year: the latest year that keeps the timestamp at most a
+// week (kBsdFutureSlack) after the time the line was received.
+TEST(BsdTimestamp, YearIsTheLatestNotMoreThanAWeekAhead) {
+  auto at = [](const char* iso) { return *parseIso8601(iso); };
+  auto stamp = [](const char* line, EpochNanos received) {
+    size_t used = 0;
+    auto t = parseBsdTimestamp(line, received, used);
+    return t ? formatTimestamp(*t) : std::string("none");
+  };
+  // Dec 31 seen on Dec 2 is last year's, not 29 days ahead.
+  EXPECT_EQ(stamp("Dec 31 10:00:00", at("2026-12-02T12:00:00Z")), "2025-12-31T10:00:00.000Z");
+  // At the year boundary, both ways.
+  EXPECT_EQ(stamp("Dec 31 23:59:59", at("2027-01-01T00:00:05Z")), "2026-12-31T23:59:59.000Z");
+  EXPECT_EQ(stamp("Jan  1 00:00:01", at("2026-12-31T23:59:00Z")), "2027-01-01T00:00:01.000Z");
+  EXPECT_EQ(stamp("Jan  1 23:59:59", at("2026-12-31T00:00:00Z")), "2027-01-01T23:59:59.000Z");
+  // Within the slack (a device in UTC+14, a skewed clock) it stays ahead...
+  EXPECT_EQ(stamp("Dec  8 12:00:00", at("2026-12-02T12:00:00Z")), "2026-12-08T12:00:00.000Z");
+  EXPECT_EQ(stamp("Dec  9 12:00:00", at("2026-12-02T12:00:00Z")), "2026-12-09T12:00:00.000Z");
+  // ... beyond it, it is last year's.
+  EXPECT_EQ(stamp("Dec  9 12:00:01", at("2026-12-02T12:00:00Z")), "2025-12-09T12:00:01.000Z");
+  // Same day, earlier and later.
+  EXPECT_EQ(stamp("Jun 15 08:00:00", at("2026-06-15T09:00:00Z")), "2026-06-15T08:00:00.000Z");
+  EXPECT_EQ(stamp("Jun 15 10:00:00", at("2026-06-15T09:00:00Z")), "2026-06-15T10:00:00.000Z");
+  // Feb 29: this year's in a leap year, otherwise the latest leap year's.
+  EXPECT_EQ(stamp("Feb 29 12:00:00", at("2028-03-01T00:00:00Z")), "2028-02-29T12:00:00.000Z");
+  EXPECT_EQ(stamp("Feb 29 12:00:00", at("2028-02-28T00:00:00Z")), "2028-02-29T12:00:00.000Z");
+  EXPECT_EQ(stamp("Feb 29 12:00:00", at("2027-03-01T00:00:00Z")), "2024-02-29T12:00:00.000Z");
+  EXPECT_EQ(stamp("Feb 29 12:00:00", at("2028-02-01T00:00:00Z")), "2024-02-29T12:00:00.000Z");
+  EXPECT_EQ(stamp("Feb 28 12:00:00", at("2027-03-01T00:00:00Z")), "2027-02-28T12:00:00.000Z");
 }
 
 TEST(FormatTimestamp, MillisecondsUnlessFinerPrecision) {

@@ -101,6 +101,36 @@ TEST(MetricEvent, NanAndInfRulesPerType) {
   parseErr(R"({"name":"s","type":"summary","sum":0,"count":0,"quantiles":{"1.5":1}})");
 }
 
+// simdjson reports a number beyond the double range as a structural error of
+// the document; the reason names the field and the number instead.
+TEST(MetricEvent, NumbersOutOfRangeNameTheField) {
+  EXPECT_EQ(parseErr(R"({"name":"g","type":"gauge","value":1e400})"),
+            "value: number 1e400 is out of range");
+  EXPECT_EQ(parseErr(R"({"name":"g","type":"gauge","value":-1e400})"),
+            "value: number -1e400 is out of range");
+  EXPECT_EQ(parseErr(R"({"name":"g","type":"gauge","value":1,"timestamp":1e400})"),
+            "timestamp: number 1e400 is out of range");
+  EXPECT_EQ(parseErr(R"({"name":"h","type":"histogram","sum":1e999,"count":1,"buckets":{"1":1}})"),
+            "sum: number 1e999 is out of range");
+  EXPECT_EQ(parseErr(R"({"name":"h","type":"histogram","sum":1,"count":1,"buckets":{"1":1e400}})"),
+            "buckets.1: number 1e400 is out of range");
+  EXPECT_EQ(parseErr(R"({"name":"g","type":"gauge","value":1,"labels":{"k":1e400}})"),
+            "labels.k: number 1e400 is out of range");
+  // The same numbers as strings (which the parser accepts for NaN/Inf).
+  EXPECT_EQ(parseErr(R"({"name":"g","type":"gauge","value":"1e400"})"),
+            "value: number 1e400 is out of range");
+  EXPECT_EQ(parseErr(R"({"name":"g","type":"gauge","value":1,"timestamp":"1e400"})"),
+            "timestamp: number 1e400 is out of range");
+  EXPECT_EQ(parseErr(R"({"name":"g","type":"gauge","value":1,"labels":"{\"k\":1e400}"})"),
+            "labels: k: number 1e400 is out of range");
+  // Large but in range: a valid gauge; a tiny value underflows to zero quietly.
+  EXPECT_EQ(parseOk(R"({"name":"g","type":"gauge","value":1e300})").value, 1e300);
+  EXPECT_EQ(parseOk(R"({"name":"g","type":"gauge","value":0e-400})").value, 0);
+  // A numeric timestamp in range as a double but no time stays a timestamp error.
+  EXPECT_EQ(parseErr(R"({"name":"g","type":"gauge","value":1,"timestamp":1e300})"),
+            "timestamp: outside 1970..9999");
+}
+
 TEST(MetricEvent, StructuralErrors) {
   EXPECT_NE(parseErr("not json").find("parse"), std::string::npos);
   EXPECT_NE(parseErr("[1,2]").find("object"), std::string::npos);

@@ -37,7 +37,8 @@
 namespace shoal::logs {
 
 /// How the payload is read. kAuto: '{' -> JSON, "<N>1 " -> RFC 5424,
-/// "<N>" -> RFC 3164, anything else (or no payload field) -> kFields.
+/// "<N>" -> RFC 3164, anything else -> kFields. Every format but kFields
+/// needs the payload field: an entry without it is an error.
 enum class LogFormat { kAuto, kJson, kRfc5424, kRfc3164, kFields };
 
 std::optional<LogFormat> parseLogFormat(std::string_view s);
@@ -54,6 +55,13 @@ struct LogsTransformConfig {
   bool entryFieldsAsLabels = true;  // other entry fields -> labels.<name>
   bool keepOriginal = false;        // the payload as event.original
   std::string ecsVersion = "8.11.0";
+  /// The most fields one entry may carry; more and it is dead-lettered. It
+  /// counts the keys of the JSON payload and of its top-level objects,
+  /// structured-data parameters of a syslog line, and the entry's own fields
+  /// other than the payload. 1000 is Elasticsearch's default
+  /// index.mapping.total_fields.limit: a wider log could not be indexed as
+  /// fields anyway, and the limit bounds the work one entry costs.
+  size_t maxFields = 1000;
 };
 
 /// One member of a LogDocument. Either a raw JSON value (`raw`) or, at the

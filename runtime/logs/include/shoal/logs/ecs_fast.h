@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "shoal/logs/ecs.h"
+#include "shoal/logs/key_set.h"
 
 namespace shoal::logs {
 
@@ -57,13 +58,15 @@ class FastJsonEcsMapper {
   };
   class Scanner;
 
-  bool parse(std::string_view payload);
+  bool parse(std::string_view payload, size_t maxFields);
+  bool addEntryFieldsAsLabels(const StreamEntry& entry, const LogsTransformConfig& cfg);
   const Node* find(std::string_view path) const;
   Node* findTopLevel(std::string_view key);
   std::optional<std::string_view> take(std::string_view path);
   std::optional<std::string_view> takeFirstScalar(std::initializer_list<std::string_view> paths,
                                                   bool stringOnly = false);
   bool set(std::string_view path, std::string_view raw, bool overwrite = true);
+  Node& objectAt(std::string_view ns);
   void addChild(Node& parent, std::string_view key, std::string_view raw);
   std::string_view own(std::string s);
   std::string_view asJsonStringRaw(std::string_view raw);
@@ -71,6 +74,9 @@ class FastJsonEcsMapper {
   std::vector<Node> top_;
   std::vector<Node> children_;
   std::deque<std::string> owned_;  // values made up while mapping (stable addresses)
+  // Duplicate-key detection (first wins) in linear time; views into the
+  // payload, the entry and owned_.
+  KeySet topKeys_, childKeys_, flatLabelKeys_;
   EpochNanos timestamp_ = 0;
   EpochNanos ingestCachedFor_ = -1;
   std::string ingestRaw_;

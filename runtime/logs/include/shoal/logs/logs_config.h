@@ -12,6 +12,7 @@
 //         service.environment: prod   # shorthands: environment, version
 //       entryFieldsAsLabels: true     # other entry fields -> labels.<name>
 //       keepOriginal: false           # payload -> event.original
+//       maxFields: 1000               # more fields in one entry: dead-lettered (1..1000000)
 //   sink:
 //     elasticsearch:
 //       url: https://es:9200          # required (env SHOAL_SINK_URL overrides)
@@ -35,6 +36,9 @@
 #include "shoal/worker/config.h"
 
 namespace shoal::logs {
+
+/// The largest spec.transform.logs.maxFields accepted.
+inline constexpr int64_t kMaxFieldsCeiling = 1'000'000;
 
 struct LogsPipelineConfig {
   LogsTransformConfig transform;

@@ -34,9 +34,12 @@ std::optional<EpochNanos> parseTimestampText(std::string_view s);
 
 /// RFC 3164 "Mmm dd hh:mm:ss" (day space- or zero-padded), optionally with a
 /// year before the time ("Mmm dd yyyy hh:mm:ss") and fractional seconds.
-/// Without a year the year is inferred from `reference` (the ingest time): the
-/// timestamp is put in the year that keeps it at most 31 days after reference.
+/// Without a year the year is inferred from `reference` (when the log was
+/// received): the latest year that keeps the timestamp at most
+/// kBsdFutureSlack after reference (so "Dec 31" seen on Dec 2 is last year's,
+/// "Jan 1" seen on Dec 31 next year's; Feb 29 the latest leap year's).
 /// Sets `consumed` to the number of characters used. UTC.
+inline constexpr EpochNanos kBsdFutureSlack = 7LL * 86400 * 1'000'000'000;
 std::optional<EpochNanos> parseBsdTimestamp(std::string_view s, EpochNanos reference,
                                             size_t& consumed);
 
