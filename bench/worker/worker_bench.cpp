@@ -1,4 +1,4 @@
-// worker_bench: the issue-2 worker benchmark's measuring parts. Subcommands:
+// worker_bench: the worker benchmark's measuring parts. Subcommands:
 //   preload   XADD N ~300-byte JSON log entries (pipelined)
 //   ceiling   XREADGROUP COUNT 500 + XACK in a tight loop on its own group:
 //             the Redis read/ack ceiling for this machine
@@ -365,7 +365,7 @@ int wideEntry() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"worker_bench: measuring parts of the issue-2 worker benchmark (see bench/worker/run.sh)"};
+  CLI::App app{"worker_bench: measuring parts of the worker benchmark (see bench/worker/run.sh)"};
   std::string url = "redis://127.0.0.1:6379", stream = "bench-logs", worker, sinkUrl, dir = "/tmp";
   int64_t count = 1000000, batches = 2000;
   app.add_option("--redis", url, "Redis URL");

@@ -1,4 +1,4 @@
-// Fault scenario for the metrics pipeline (issue 7): Prometheus stopped and
+// Fault scenario for the metrics pipeline: Prometheus stopped and
 // restarted (same port, same data dir) while a shoal-worker writes to it with
 // remote write. Every metric event is its own series (`shoal_chaos_event{id}`),
 // so the Prometheus query API can tell, per event, whether it arrived and

@@ -1,4 +1,4 @@
-// Fault scenarios for the worker's delivery contract (issue 7). Each runs a
+// Fault scenarios for the worker's delivery contract. Each runs a
 // fixed set of entries with known ids through real servers and asserts: every
 // entry delivered by id or (only if genuinely bad) dead-lettered, no
 // duplicates, nothing lost, the pending list empty. Each prints a line

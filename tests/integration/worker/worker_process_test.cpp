@@ -1,6 +1,6 @@
 // The real shoal-worker process (logs pipeline) against a real redis-server
 // and shoal-bulk-server (the Elasticsearch-compatible `_bulk` test server):
-// the delivery cases of issue 2, end to end.
+// the delivery cases, end to end.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
