@@ -283,6 +283,12 @@ TEST_F(OperatorK8sTest, RedisStoppedHoldsReplicasAndSaysWhy) {
   }, 15s, 200ms)) << condition(kNs, "workerpool/outage-pool", "ScalingActive").dump();
   // Several polls (1 s each) without a scale-down.
   EXPECT_FALSE(waitUntil([&] { return deploymentReplicas(kNs, "outage-pool") != 3; }, 5s, 200ms));
+  // The status as the API server holds it (what kubectl get -o wide shows):
+  // the backlog of before the outage is gone, not shown as current.
+  const json st = get(kNs, "workerpool/outage-pool").value("status", json::object());
+  EXPECT_FALSE(st.value("backlog", json::object()).contains("total")) << st.dump();
+  EXPECT_FALSE(st.value("backlog", json::object()).contains("lag")) << st.dump();
+  EXPECT_FALSE(st.contains("estimatedDrainSeconds")) << st.dump();
   env->redis.restart();
   EXPECT_TRUE(waitUntil([&] {
     return condition(kNs, "workerpool/outage-pool", "ScalingActive").value("status", "") == "True";
