@@ -227,6 +227,69 @@ TEST_F(OperatorK8sTest, PoolGetsOwnedDeploymentRollsOnTemplateEditAndIsCollected
   EXPECT_TRUE(waitUntil([&] { return !get(kNs, "deployment/render-pool").is_object(); }, 60s, 250ms));
 }
 
+// The longest names the API server takes (253 characters) for both the
+// Pipeline and the pool: the operator's Deployment and ConfigMap must be
+// accepted, the ReplicaSet and pods the Deployment makes too, the status
+// selector must find those pods, and Events about the pool must be written.
+TEST_F(OperatorK8sTest, PoolAndPipelineWithTheLongestNamesGetWorkloadsTheServerAccepts) {
+  auto longName = [](const std::string& stem) {
+    std::string s = stem;
+    while (s.size() < 253) s += ".long-name";
+    s.resize(253);
+    if (s.back() == '.' || s.back() == '-') s.back() = 'x';
+    return s;
+  };
+  const std::string pipelineName = longName("p"), poolName = longName("w");
+  apply(pipeline(kNs, pipelineName, "long-stream"));
+  apply(pool(kNs, poolName, pipelineName));
+  json dep;
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        json list = get(kNs, "deployments");
+        if (!list.is_object()) return false;
+        for (const auto& d : list.value("items", json::array())) {
+          for (const auto& o : d["metadata"].value("ownerReferences", json::array())) {
+            if (o.value("name", "") == poolName) dep = d;
+          }
+        }
+        return dep.is_object();
+      },
+      30s, 200ms))
+      << "no Deployment for the pool; operator log:\n"
+      << shoal::testing::Process::readFile(env->logFile("operator.log"));
+  const std::string depName = dep["metadata"]["name"];
+  EXPECT_LE(depName.size(), 63u);
+  const std::string cmName = dep["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"];
+  EXPECT_TRUE(get(kNs, "configmap/" + cmName).is_object()) << cmName;
+  EXPECT_EQ(dep["metadata"]["labels"]["shoal.dev/pipeline"].get<std::string>().size(), 63u);
+
+  // kube-controller-manager makes the ReplicaSet and the (unscheduled) pod,
+  // and status.selector (the scale subresource's) selects exactly that pod.
+  std::string selector;
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        json wp = get(kNs, "workerpool/" + poolName);
+        selector = wp.is_object() ? wp["status"].value("selector", "") : "";
+        return !selector.empty();
+      },
+      20s, 200ms));
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        auto r = kubectl({"get", "pods", "-n", kNs, "-l", selector, "-o", "name"});
+        return r.exitCode == 0 && !r.out.empty();
+      },
+      30s, 250ms))
+      << selector;
+  auto events = kubectl({"get", "events", "-n", kNs, "--field-selector",
+                         "involvedObject.name=" + poolName, "-o", "json"});
+  EXPECT_NE(events.out.find("WorkersCreated"), std::string::npos) << events.out << events.err;
+  EXPECT_EQ(events.out.find("WorkloadApplyFailed"), std::string::npos) << events.out;
+
+  auto r = kubectl(
+      {"delete", "-n", kNs, "workerpool/" + poolName, "pipeline/" + pipelineName, "--wait=true"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+}
+
 TEST_F(OperatorK8sTest, BacklogScalesUpWithinThePollAndDownAfterStabilization) {
   apply(pipeline(kNs, "burst", "burst-stream"));
   apply(pool(kNs, "burst-pool", "burst"));
