@@ -40,16 +40,21 @@ class OperatorEnv {
     operatorProc = startOperator(kNs, false, logFile("operator.log"));
   }
 
+  /// metricsPort 0: any free port (the test does not scrape it).
   shoal::testing::Process startOperator(const std::string& ns, bool leaderElect,
-                                        const std::string& log) {
+                                        const std::string& log, int metricsPort = 0) {
+    if (metricsPort == 0) metricsPort = shoal::testing::freePort();
     std::vector<std::string> argv = {kOperatorBinary,
-                                     "--kubeconfig", cp.kubeconfig(),
-                                     "--namespace", ns,
+                                     "--kubeconfig",
+                                     cp.kubeconfig(),
+                                     "--namespace",
+                                     ns,
                                      "--metrics-bind-address",
-                                     "127.0.0.1:" + std::to_string(shoal::testing::freePort()),
+                                     "127.0.0.1:" + std::to_string(metricsPort),
                                      "--health-probe-bind-address",
                                      "127.0.0.1:" + std::to_string(shoal::testing::freePort()),
-                                     "--log-level", "debug"};
+                                     "--log-level",
+                                     "debug"};
     if (leaderElect) {
       argv.insert(argv.end(), {"--leader-elect", "--leader-election-namespace", ns});
     }
@@ -356,8 +361,9 @@ TEST_F(OperatorK8sTest, OneLeaderAndTakeoverWhenItIsKilled) {
   const std::string ns = "op-leader";
   apply(pipeline(ns, "le", "le-stream"));
   apply(pool(ns, "le-pool", "le"));
-  auto a = env->startOperator(ns, true, env->logFile("a.log"));
-  auto b = env->startOperator(ns, true, env->logFile("b.log"));
+  const int portA = shoal::testing::freePort(), portB = shoal::testing::freePort();
+  auto a = env->startOperator(ns, true, env->logFile("a.log"), portA);
+  auto b = env->startOperator(ns, true, env->logFile("b.log"), portB);
   auto leads = [&](const std::string& log) {
     return shoal::testing::Process::readFile(log).find("became the leader") != std::string::npos;
   };
@@ -368,11 +374,27 @@ TEST_F(OperatorK8sTest, OneLeaderAndTakeoverWhenItIsKilled) {
   EXPECT_NE(aLeads, leads(env->logFile("b.log"))) << "exactly one leader";
   auto& leader = aLeads ? a : b;
   const std::string standbyLog = env->logFile(aLeads ? "b.log" : "a.log");
+  const int leaderPort = aLeads ? portA : portB, standbyPort = aLeads ? portB : portA;
+  // /metrics says the same: the leader gauge is 1 on the leader, 0 on the standby.
+  auto leaderGauge = [](int port) {
+    const std::string text = "\n" + shoal::testing::httpGet(port, "/metrics");
+    for (const char* v : {"0", "1"}) {
+      if (text.find(std::string("\nshoal_operator_leader ") + v + "\n") != std::string::npos) {
+        return std::string(v);
+      }
+    }
+    return std::string("absent");
+  };
+  EXPECT_TRUE(waitUntil([&] { return leaderGauge(leaderPort) == "1"; }, 10s, 100ms))
+      << leaderGauge(leaderPort);
+  EXPECT_EQ(leaderGauge(standbyPort), "0");
 
   leader.signal(SIGKILL);
   leader.wait(5s);
   // The lease runs out (15 s) and the standby takes over.
   EXPECT_TRUE(waitUntil([&] { return leads(standbyLog); }, 30s, 200ms));
+  EXPECT_TRUE(waitUntil([&] { return leaderGauge(standbyPort) == "1"; }, 10s, 100ms))
+      << leaderGauge(standbyPort);
   xadd("le-stream", 20);
   EXPECT_TRUE(waitUntil([&] { return deploymentReplicas(ns, "le-pool") == 2; }, 15s, 100ms))
       << shoal::testing::Process::readFile(standbyLog);
