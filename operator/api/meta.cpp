@@ -250,4 +250,28 @@ json mergePatchBetween(const json& from, const json& to) {
   return patch;
 }
 
+uint64_t stableHash(std::string_view s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::string fitName(const std::string& name, size_t maxLength) {
+  if (name.size() <= maxLength) return name;
+  constexpr size_t kSuffix = 9;  // "-" and 8 hex digits
+  std::string out = name.substr(0, maxLength > kSuffix ? maxLength - kSuffix : 0);
+  while (!out.empty() && (out.back() == '-' || out.back() == '.' || out.back() == '_')) {
+    out.pop_back();
+  }
+  const uint64_t h = stableHash(name);
+  char suffix[kSuffix + 1];
+  std::snprintf(suffix, sizeof suffix, "-%08x",
+                static_cast<unsigned>((h ^ (h >> 32)) & 0xffffffffU));
+  // Without a prefix the value must still start alphanumeric.
+  return out.empty() ? std::string(suffix + 1) : out + suffix;
+}
+
 }  // namespace shoal::api

@@ -2,10 +2,7 @@
 #include "operator_app.h"
 
 #include <httplib.h>
-#include <prometheus/counter.h>
 #include <prometheus/exposer.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <signal.h>
 #include <unistd.h>
@@ -13,9 +10,11 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <thread>
 
+#include "operator_metrics.h"
 #include "shoal/common/clock.h"
 #include "shoal/common/log.h"
 #include "shoal/controllers/kube_backends.h"
@@ -48,76 +47,6 @@ std::pair<std::string, int> splitBindAddress(const std::string& addr) {
 }
 
 namespace {
-
-/// Prometheus metrics of the operator. Thread-safe (prometheus-cpp is).
-class OperatorMetrics final : public controllers::PoolMetrics {
- public:
-  explicit OperatorMetrics(prometheus::Registry& reg)
-      : reconciles_(prometheus::BuildCounter()
-                        .Name("shoal_operator_reconciles_total")
-                        .Help("Reconciles by controller and result")
-                        .Register(reg)),
-        durations_(prometheus::BuildHistogram()
-                       .Name("shoal_operator_reconcile_duration_seconds")
-                       .Help("Reconcile duration by controller")
-                       .Register(reg)),
-        backlog_(prometheus::BuildGauge()
-                     .Name("shoal_workerpool_backlog")
-                     .Help("Backlog (lag + pending) of the pool's consumer group; absent when unknown")
-                     .Register(reg)),
-        desired_(prometheus::BuildGauge()
-                     .Name("shoal_workerpool_desired_replicas")
-                     .Help("Replicas the scaler wants")
-                     .Register(reg)),
-        replicas_(prometheus::BuildGauge()
-                      .Name("shoal_workerpool_replicas")
-                      .Help("Worker replicas running")
-                      .Register(reg)),
-        ready_(prometheus::BuildGauge()
-                   .Name("shoal_workerpool_ready_replicas")
-                   .Help("Worker replicas ready")
-                   .Register(reg)) {}
-
-  void reconciled(const std::string& controller, bool ok, double seconds) {
-    reconciles_.Add({{"controller", controller}, {"result", ok ? "success" : "error"}})
-        .Increment();
-    durations_
-        .Add({{"controller", controller}},
-             prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                                     0.25, 0.5, 1, 2.5, 5})
-        .Observe(seconds);
-  }
-
-  void observePool(const api::WorkerPool& pool, const api::WorkerPoolStatus& st) override {
-    prometheus::Labels l{{"namespace", pool.metadata.namespace_}, {"pool", pool.metadata.name}};
-    std::lock_guard lock(mu_);
-    if (st.backlog.total) {
-      backlog_.Add(l).Set(static_cast<double>(*st.backlog.total));
-    } else if (backlog_.Has(l)) {
-      backlog_.Remove(&backlog_.Add(l));
-    }
-    desired_.Add(l).Set(st.desiredReplicas);
-    replicas_.Add(l).Set(st.replicas);
-    ready_.Add(l).Set(st.readyReplicas);
-  }
-
-  void forgetPool(const std::string& ns, const std::string& name) override {
-    prometheus::Labels l{{"namespace", ns}, {"pool", name}};
-    std::lock_guard lock(mu_);
-    for (auto* fam : {&backlog_, &desired_, &replicas_, &ready_}) {
-      if (fam->Has(l)) fam->Remove(&fam->Add(l));
-    }
-  }
-
- private:
-  prometheus::Family<prometheus::Counter>& reconciles_;
-  prometheus::Family<prometheus::Histogram>& durations_;
-  prometheus::Family<prometheus::Gauge>& backlog_;
-  prometheus::Family<prometheus::Gauge>& desired_;
-  prometheus::Family<prometheus::Gauge>& replicas_;
-  prometheus::Family<prometheus::Gauge>& ready_;
-  std::mutex mu_;
-};
 
 kube::ReconcileOutcome outcomeOf(const controllers::ReconcileResult& r) {
   if (!r.ok()) return kube::ReconcileOutcome::failed();
@@ -152,7 +81,7 @@ class ControllerSet {
         backend_(client, &deployments_, &configMaps_),
         recorder_(client, clock, "shoal-operator", hostName()),
         events_(recorder_),
-        probe_(probe::makeRedisStreamInspector(clock), clock),
+        probe_(probe::makeRedisStreamInspector(clock), clock, &metrics),
         poolReconciler_(store_, backend_, events_, probe_, clock, &metrics),
         pipelineReconciler_(store_, events_, probe_, clock) {}
 
@@ -331,6 +260,7 @@ int run(const Options& opts) {
     return 2;
   }
   OperatorMetrics metrics(*registry);
+  metrics.setLeader(!opts.leaderElect);
   Clock& clock = SystemClock::instance();
   kube::Client& api = *client.value();
 
@@ -408,6 +338,7 @@ int run(const Options& opts) {
     cb.onStartedLeading = [&] {
       log::info("became the leader", {{"identity", le.identity}, {"lease", le.ns + "/" + le.name}});
       leading = true;
+      metrics.setLeader(true);
       starter = std::thread([&] {
         if (!startControllers()) {
           exitCode = 1;
@@ -416,6 +347,7 @@ int run(const Options& opts) {
       });
     };
     cb.onStoppedLeading = [&] {
+      metrics.setLeader(false);
       if (!stop.stop_requested()) {
         log::error("lost leadership; exiting so a fresh process can campaign again",
                    {{"identity", le.identity}});

@@ -80,13 +80,9 @@ std::string renderWorkerConfig(const api::Pipeline& pipeline) {
 }
 
 std::string configHash(const std::string& renderedConfig) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : renderedConfig) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  std::snprintf(buf, sizeof buf, "%016llx",
+                static_cast<unsigned long long>(api::stableHash(renderedConfig)));
   return buf;
 }
 
@@ -135,12 +131,24 @@ std::vector<SecretEnv> workerSecretEnv(const api::Pipeline& p) {
   return out;
 }
 
-std::string configMapName(const api::WorkerPool& pool) { return pool.metadata.name + "-config"; }
-std::string deploymentName(const api::WorkerPool& pool) { return pool.metadata.name; }
+// A pool name may be a 253-character DNS subdomain, but the Deployment's
+// name prefixes its ReplicaSets' (plus "-" and a hash of up to 10) and its
+// pods' names and host names (DNS labels), and the same value is a label:
+// everything derived from the pool name fits 63 characters. Names that fit
+// already are used as they are, so upgrading never renames live objects.
+std::string poolInstance(const api::WorkerPool& pool) {
+  return api::fitName(pool.metadata.name, api::kMaxDnsLabelLength);
+}
+std::string configMapName(const api::WorkerPool& pool) {
+  return poolInstance(pool) + "-config";
+}
+std::string deploymentName(const api::WorkerPool& pool) {
+  return poolInstance(pool);
+}
 
 std::map<std::string, std::string> selectorLabels(const api::WorkerPool& pool) {
   return {{"app.kubernetes.io/name", "shoal-worker"},
-          {"app.kubernetes.io/instance", pool.metadata.name}};
+          {"app.kubernetes.io/instance", poolInstance(pool)}};
 }
 
 std::string selectorString(const api::WorkerPool& pool) {
@@ -157,8 +165,8 @@ std::map<std::string, std::string> objectLabels(const api::WorkerPool& pool) {
   l["app.kubernetes.io/component"] = "worker";
   l["app.kubernetes.io/part-of"] = "shoal";
   l["app.kubernetes.io/managed-by"] = "shoal-operator";
-  l[kPipelineLabel] = pool.spec.pipelineRef;
-  l[kWorkerPoolLabel] = pool.metadata.name;
+  l[kPipelineLabel] = api::fitName(pool.spec.pipelineRef, api::kMaxLabelValueLength);
+  l[kWorkerPoolLabel] = poolInstance(pool);
   return l;
 }
 

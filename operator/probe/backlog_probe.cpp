@@ -25,8 +25,9 @@ std::optional<int64_t> BacklogReading::backlog() const {
   return *snapshot.lag + *snapshot.pending;
 }
 
-BacklogProbe::BacklogProbe(std::shared_ptr<StreamInspector> inspector, Clock& clock)
-    : inspector_(std::move(inspector)), clock_(clock) {}
+BacklogProbe::BacklogProbe(std::shared_ptr<StreamInspector> inspector, Clock& clock,
+                           ProbeObserver* observer)
+    : inspector_(std::move(inspector)), clock_(clock), observer_(observer) {}
 
 std::shared_ptr<BacklogProbe::Entry> BacklogProbe::entryFor(const Key& key) {
   std::lock_guard lock(mu_);
@@ -92,6 +93,7 @@ BacklogReading BacklogProbe::read(const RedisTarget& target, const std::string& 
     r.ok = false;
     r.failure = failure == ReadFailure::kNone ? ReadFailure::kUnreachable : failure;
     r.error = snap.error().message;
+    if (observer_ != nullptr) observer_->readFailed(r.failure);
   }
   entry->last = r;
   return r;

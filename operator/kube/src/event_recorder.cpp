@@ -2,10 +2,15 @@
 #include "shoal/kube/event_recorder.h"
 
 #include <cstdio>
+#include <cstring>
 
 #include "shoal/kube/leader_election.h"
 
 namespace shoal::kube {
+
+namespace {
+constexpr size_t kMaxEventNameLength = 253;  // a DNS subdomain, like most names
+}  // namespace
 
 EventRecorder::EventRecorder(Client& client, Clock& clock, std::string component, std::string host,
                              Duration dedupWindow)
@@ -54,7 +59,16 @@ ApiResult<Json> EventRecorder::record(const Json& object, Type type, const std::
                     clock_.wallNow().time_since_epoch()).count();
   std::snprintf(suffix, sizeof suffix, ".%llx%03llx", static_cast<unsigned long long>(wallNs),
                 static_cast<unsigned long long>(seq_++ & 0xfff));
-  std::string evName = (name.empty() ? std::string("object") : name) + suffix;
+  // "<object>.<time>" as client-go names Events, with the object's name cut
+  // so that a 253-character name still gives a valid (253) Event name; the
+  // suffix alone keeps it unique.
+  std::string prefix = name.empty() ? std::string("object") : name;
+  const size_t maxPrefix = kMaxEventNameLength - std::strlen(suffix);
+  if (prefix.size() > maxPrefix) {
+    prefix.resize(maxPrefix);
+    while (!prefix.empty() && (prefix.back() == '-' || prefix.back() == '.')) prefix.pop_back();
+  }
+  std::string evName = prefix + suffix;
   l.unlock();
 
   Json involved = {{"kind", kind},

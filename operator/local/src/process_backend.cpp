@@ -29,6 +29,14 @@ namespace shoal::local {
 
 namespace {
 
+// What names a pool's files under workDir (config, secrets directory, worker
+// logs). "<namespace>_<name>" as long as it is short, so a 253-character pool
+// name (or an unchecked namespace) cannot push a file name past NAME_MAX.
+std::string fileStem(const std::string& ns, const std::string& name) {
+  constexpr size_t kMaxStem = 128;
+  return api::fitName(ns + "_" + name, kMaxStem);
+}
+
 std::string describeExit(int status) {
   if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return std::string("signal ") + ::strsignal(WTERMSIG(status));
@@ -276,8 +284,9 @@ Result<std::map<std::string, std::string>> ProcessBackend::envFor(
   for (const auto& f : controllers::workerSecretFiles(*intent.pipeline)) {
     auto v = secretValue(f.ref);
     if (!v.ok()) return v.error();
-    const std::string dir = opts_.workDir + "/secrets/" + intent.pool->metadata.namespace_ + "_" +
-                            intent.pool->metadata.name + "/" + f.volumeName;
+    const std::string dir = opts_.workDir + "/secrets/" +
+                            fileStem(intent.pool->metadata.namespace_, intent.pool->metadata.name) +
+                            "/" + f.volumeName;
     const std::string path = dir + "/" + f.fileName;
     env[f.envName] = path;
     // ensure() runs every poll: write only when the Secret's value changed.
@@ -328,7 +337,7 @@ Result<controllers::WorkloadObservation> ProcessBackend::ensure(
   p.desired = intent.replicas;
   if (p.configHash != intent.configHash) {
     const std::string path =
-        opts_.workDir + "/" + p.ns + "_" + p.name + "-" + intent.configHash + ".yaml";
+        opts_.workDir + "/" + fileStem(p.ns, p.name) + "-" + intent.configHash + ".yaml";
     if (auto w = writeFileAtomically(path, intent.config); !w.ok()) {
       p.lastError = w.error().message;
       return w.error();
@@ -356,7 +365,7 @@ Result<void> ProcessBackend::startWorker(Pool& p) {
   if (w.port <= 0) return makeError(Errc::kIo, "no free loopback port for a worker");
   w.consumerName = p.name + "-" + std::to_string(w.slot);
   w.configHash = p.configHash;
-  w.logPath = opts_.workDir + "/" + p.ns + "_" + w.consumerName + ".log";
+  w.logPath = opts_.workDir + "/" + fileStem(p.ns, p.name) + "-" + std::to_string(w.slot) + ".log";
   WorkerLaunch launch;
   launch.binary = opts_.workerBinary;
   launch.args = {"--config", p.configPath, "--listen",

@@ -40,16 +40,21 @@ class OperatorEnv {
     operatorProc = startOperator(kNs, false, logFile("operator.log"));
   }
 
+  /// metricsPort 0: any free port (the test does not scrape it).
   shoal::testing::Process startOperator(const std::string& ns, bool leaderElect,
-                                        const std::string& log) {
+                                        const std::string& log, int metricsPort = 0) {
+    if (metricsPort == 0) metricsPort = shoal::testing::freePort();
     std::vector<std::string> argv = {kOperatorBinary,
-                                     "--kubeconfig", cp.kubeconfig(),
-                                     "--namespace", ns,
+                                     "--kubeconfig",
+                                     cp.kubeconfig(),
+                                     "--namespace",
+                                     ns,
                                      "--metrics-bind-address",
-                                     "127.0.0.1:" + std::to_string(shoal::testing::freePort()),
+                                     "127.0.0.1:" + std::to_string(metricsPort),
                                      "--health-probe-bind-address",
                                      "127.0.0.1:" + std::to_string(shoal::testing::freePort()),
-                                     "--log-level", "debug"};
+                                     "--log-level",
+                                     "debug"};
     if (leaderElect) {
       argv.insert(argv.end(), {"--leader-elect", "--leader-election-namespace", ns});
     }
@@ -227,6 +232,69 @@ TEST_F(OperatorK8sTest, PoolGetsOwnedDeploymentRollsOnTemplateEditAndIsCollected
   EXPECT_TRUE(waitUntil([&] { return !get(kNs, "deployment/render-pool").is_object(); }, 60s, 250ms));
 }
 
+// The longest names the API server takes (253 characters) for both the
+// Pipeline and the pool: the operator's Deployment and ConfigMap must be
+// accepted, the ReplicaSet and pods the Deployment makes too, the status
+// selector must find those pods, and Events about the pool must be written.
+TEST_F(OperatorK8sTest, PoolAndPipelineWithTheLongestNamesGetWorkloadsTheServerAccepts) {
+  auto longName = [](const std::string& stem) {
+    std::string s = stem;
+    while (s.size() < 253) s += ".long-name";
+    s.resize(253);
+    if (s.back() == '.' || s.back() == '-') s.back() = 'x';
+    return s;
+  };
+  const std::string pipelineName = longName("p"), poolName = longName("w");
+  apply(pipeline(kNs, pipelineName, "long-stream"));
+  apply(pool(kNs, poolName, pipelineName));
+  json dep;
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        json list = get(kNs, "deployments");
+        if (!list.is_object()) return false;
+        for (const auto& d : list.value("items", json::array())) {
+          for (const auto& o : d["metadata"].value("ownerReferences", json::array())) {
+            if (o.value("name", "") == poolName) dep = d;
+          }
+        }
+        return dep.is_object();
+      },
+      30s, 200ms))
+      << "no Deployment for the pool; operator log:\n"
+      << shoal::testing::Process::readFile(env->logFile("operator.log"));
+  const std::string depName = dep["metadata"]["name"];
+  EXPECT_LE(depName.size(), 63u);
+  const std::string cmName = dep["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"];
+  EXPECT_TRUE(get(kNs, "configmap/" + cmName).is_object()) << cmName;
+  EXPECT_EQ(dep["metadata"]["labels"]["shoal.dev/pipeline"].get<std::string>().size(), 63u);
+
+  // kube-controller-manager makes the ReplicaSet and the (unscheduled) pod,
+  // and status.selector (the scale subresource's) selects exactly that pod.
+  std::string selector;
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        json wp = get(kNs, "workerpool/" + poolName);
+        selector = wp.is_object() ? wp["status"].value("selector", "") : "";
+        return !selector.empty();
+      },
+      20s, 200ms));
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        auto r = kubectl({"get", "pods", "-n", kNs, "-l", selector, "-o", "name"});
+        return r.exitCode == 0 && !r.out.empty();
+      },
+      30s, 250ms))
+      << selector;
+  auto events = kubectl({"get", "events", "-n", kNs, "--field-selector",
+                         "involvedObject.name=" + poolName, "-o", "json"});
+  EXPECT_NE(events.out.find("WorkersCreated"), std::string::npos) << events.out << events.err;
+  EXPECT_EQ(events.out.find("WorkloadApplyFailed"), std::string::npos) << events.out;
+
+  auto r = kubectl(
+      {"delete", "-n", kNs, "workerpool/" + poolName, "pipeline/" + pipelineName, "--wait=true"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+}
+
 TEST_F(OperatorK8sTest, BacklogScalesUpWithinThePollAndDownAfterStabilization) {
   apply(pipeline(kNs, "burst", "burst-stream"));
   apply(pool(kNs, "burst-pool", "burst"));
@@ -299,8 +367,9 @@ TEST_F(OperatorK8sTest, OneLeaderAndTakeoverWhenItIsKilled) {
   const std::string ns = "op-leader";
   apply(pipeline(ns, "le", "le-stream"));
   apply(pool(ns, "le-pool", "le"));
-  auto a = env->startOperator(ns, true, env->logFile("a.log"));
-  auto b = env->startOperator(ns, true, env->logFile("b.log"));
+  const int portA = shoal::testing::freePort(), portB = shoal::testing::freePort();
+  auto a = env->startOperator(ns, true, env->logFile("a.log"), portA);
+  auto b = env->startOperator(ns, true, env->logFile("b.log"), portB);
   auto leads = [&](const std::string& log) {
     return shoal::testing::Process::readFile(log).find("became the leader") != std::string::npos;
   };
@@ -311,11 +380,27 @@ TEST_F(OperatorK8sTest, OneLeaderAndTakeoverWhenItIsKilled) {
   EXPECT_NE(aLeads, leads(env->logFile("b.log"))) << "exactly one leader";
   auto& leader = aLeads ? a : b;
   const std::string standbyLog = env->logFile(aLeads ? "b.log" : "a.log");
+  const int leaderPort = aLeads ? portA : portB, standbyPort = aLeads ? portB : portA;
+  // /metrics says the same: the leader gauge is 1 on the leader, 0 on the standby.
+  auto leaderGauge = [](int port) {
+    const std::string text = "\n" + shoal::testing::httpGet(port, "/metrics");
+    for (const char* v : {"0", "1"}) {
+      if (text.find(std::string("\nshoal_operator_leader ") + v + "\n") != std::string::npos) {
+        return std::string(v);
+      }
+    }
+    return std::string("absent");
+  };
+  EXPECT_TRUE(waitUntil([&] { return leaderGauge(leaderPort) == "1"; }, 10s, 100ms))
+      << leaderGauge(leaderPort);
+  EXPECT_EQ(leaderGauge(standbyPort), "0");
 
   leader.signal(SIGKILL);
   leader.wait(5s);
   // The lease runs out (15 s) and the standby takes over.
   EXPECT_TRUE(waitUntil([&] { return leads(standbyLog); }, 30s, 200ms));
+  EXPECT_TRUE(waitUntil([&] { return leaderGauge(standbyPort) == "1"; }, 10s, 100ms))
+      << leaderGauge(standbyPort);
   xadd("le-stream", 20);
   EXPECT_TRUE(waitUntil([&] { return deploymentReplicas(ns, "le-pool") == 2; }, 15s, 100ms))
       << shoal::testing::Process::readFile(standbyLog);

@@ -1,6 +1,8 @@
 // BacklogProbe: one round trip per stream per poll, rates, unknowns.
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "fakes.h"
 
 namespace shoal::probe {
@@ -66,6 +68,27 @@ TEST(BacklogProbe, FailureCarriesReasonAndNoNumbers) {
   EXPECT_EQ(r.failure, ReadFailure::kUnreachable);
   EXPECT_STREQ(failureReason(r.failure), "RedisUnreachable");
   EXPECT_FALSE(r.backlog().has_value());
+}
+
+TEST(BacklogProbe, TellsTheObserverOfEachFailedRoundTripNotOfCachedOnes) {
+  struct Failures : ProbeObserver {
+    std::vector<ReadFailure> seen;
+    void readFailed(ReadFailure f) override { seen.push_back(f); }
+  } failures;
+  ManualClock clock;
+  auto inspector = std::make_shared<testfakes::FakeInspector>();
+  BacklogProbe probe(inspector, clock, &failures);
+  probe.read(target(), "s", "g", Duration::zero());
+  EXPECT_TRUE(failures.seen.empty()) << "a good reading is no failure";
+  inspector->reachable = false;
+  probe.read(target(), "s", "g", Duration::zero());
+  probe.read(target(), "s", "g", std::chrono::seconds(5));  // served from the cache
+  inspector->reachable = true;
+  inspector->groupExists = false;
+  clock.advance(std::chrono::seconds(1));
+  probe.read(target(), "s", "g", Duration::zero());
+  EXPECT_EQ(failures.seen,
+            (std::vector<ReadFailure>{ReadFailure::kUnreachable, ReadFailure::kGroupNotFound}));
 }
 
 TEST(RedisTarget, EndpointExcludesCredentials) {

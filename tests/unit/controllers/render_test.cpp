@@ -224,5 +224,137 @@ TEST(ContainsIntent, IgnoresServerAddedFieldsButSeesDrift) {
   EXPECT_FALSE(containsIntent(json::array({1}), json::array({1, 2})));
 }
 
+// Kubernetes' own rules (apimachinery validation), restated for the test
+// without <regex> (GCC's false warnings inside it under the sanitizers).
+bool alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+bool lowerAlnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+bool isLabelValue(const std::string& v) {
+  if (v.empty()) return true;
+  if (v.size() > 63 || !alnum(v.front()) || !alnum(v.back())) return false;
+  for (char c : v) {
+    if (!alnum(c) && c != '-' && c != '_' && c != '.') return false;
+  }
+  return true;
+}
+bool isDnsLabel(const std::string& v) {
+  if (v.empty() || v.size() > 63 || !lowerAlnum(v.front()) || !lowerAlnum(v.back())) return false;
+  for (char c : v) {
+    if (!lowerAlnum(c) && c != '-') return false;
+  }
+  return true;
+}
+bool isDnsSubdomain(const std::string& v) {
+  if (v.size() > 253) return false;
+  size_t start = 0;
+  for (;;) {
+    size_t dot = v.find('.', start);
+    if (!isDnsLabel(v.substr(start, dot == std::string::npos ? std::string::npos : dot - start))) {
+      return false;
+    }
+    if (dot == std::string::npos) return true;
+    start = dot + 1;
+  }
+}
+
+// A valid DNS subdomain of exactly n characters, dots and dashes where a
+// careless truncation would leave them at the end.
+std::string longName(size_t n) {
+  std::string s;
+  while (s.size() < n) s += "pool.team-";
+  s.resize(n);
+  if (s.back() == '-' || s.back() == '.') s.back() = 'x';
+  return s;
+}
+
+void expectRenderedNamesFit(const api::Pipeline& pipeline, const api::WorkerPool& pool) {
+  json d = renderDeployment(pipeline, pool, "abc", 1);
+  json cm = renderConfigMap(pipeline, pool, "cfg");
+  // The Deployment's name prefixes its ReplicaSets' ("-" + up to 10) and
+  // pods' names: 63 at most, dots allowed as in any pool name.
+  EXPECT_TRUE(isDnsSubdomain(d["metadata"]["name"])) << d["metadata"]["name"];
+  EXPECT_LE(d["metadata"]["name"].get<std::string>().size(), 63u);
+  EXPECT_TRUE(isDnsSubdomain(cm["metadata"]["name"])) << cm["metadata"]["name"];
+  EXPECT_EQ(d["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"],
+            cm["metadata"]["name"]);
+  for (const json* labels :
+       {&d["metadata"]["labels"], &cm["metadata"]["labels"],
+        &d["spec"]["template"]["metadata"]["labels"], &d["spec"]["selector"]["matchLabels"]}) {
+    for (auto it = labels->begin(); it != labels->end(); ++it) {
+      EXPECT_TRUE(isLabelValue(it.value())) << it.key() << "=" << it.value();
+    }
+  }
+  // The selector still selects the pods, and status.selector says the same.
+  const json& sel = d["spec"]["selector"]["matchLabels"];
+  std::string fromSelector;
+  for (auto it = sel.begin(); it != sel.end(); ++it) {
+    EXPECT_EQ(d["spec"]["template"]["metadata"]["labels"][it.key()], it.value());
+    fromSelector +=
+        (fromSelector.empty() ? "" : ",") + it.key() + "=" + it.value().get<std::string>();
+  }
+  EXPECT_EQ(selectorString(pool), fromSelector);
+  EXPECT_EQ(d["metadata"]["ownerReferences"][0]["name"], pool.metadata.name);  // the full name
+}
+
+TEST(RenderNames, NamesThatFitRenderExactlyAsBefore) {
+  Fixture f;
+  f.pool.metadata.name = longName(63);
+  f.pool.spec.pipelineRef = longName(63);
+  json d = renderDeployment(f.pipeline, f.pool, "abc", 1);
+  EXPECT_EQ(d["metadata"]["name"], f.pool.metadata.name);
+  EXPECT_EQ(renderConfigMap(f.pipeline, f.pool, "cfg")["metadata"]["name"],
+            f.pool.metadata.name + "-config");  // 70 characters, still a valid name
+  EXPECT_EQ(d["spec"]["selector"]["matchLabels"]["app.kubernetes.io/instance"],
+            f.pool.metadata.name);
+  EXPECT_EQ(d["metadata"]["labels"]["shoal.dev/worker-pool"], f.pool.metadata.name);
+  EXPECT_EQ(d["metadata"]["labels"]["shoal.dev/pipeline"], f.pool.spec.pipelineRef);
+  expectRenderedNamesFit(f.pipeline, f.pool);
+}
+
+TEST(RenderNames, LongPoolAndPipelineNamesGetFittedNamesAndLabels) {
+  for (size_t n : {64u, 100u, 247u, 253u}) {
+    SCOPED_TRACE(n);
+    Fixture f;
+    f.pool.metadata.name = longName(n);
+    f.pool.spec.pipelineRef = longName(n);
+    expectRenderedNamesFit(f.pipeline, f.pool);
+    const std::string instance = deploymentName(f.pool);
+    EXPECT_EQ(instance, poolInstance(f.pool));
+    EXPECT_EQ(instance.size(), 63u);
+    EXPECT_EQ(instance.substr(0, 40), f.pool.metadata.name.substr(0, 40));  // still readable
+    EXPECT_EQ(configMapName(f.pool), instance + "-config");
+    EXPECT_EQ(objectLabels(f.pool)["shoal.dev/worker-pool"], instance);
+  }
+}
+
+TEST(RenderNames, FittedNamesAreStableAndTellLongNamesApart) {
+  Fixture a, b;
+  a.pool.metadata.name = longName(253);
+  b.pool.metadata.name = longName(252) + "y";  // same first 252 characters
+  EXPECT_EQ(deploymentName(a.pool), deploymentName(a.pool));
+  EXPECT_NE(deploymentName(a.pool), deploymentName(b.pool));
+  EXPECT_NE(selectorString(a.pool), selectorString(b.pool));
+  // Pinned: a new operator release must render the same names, or it would
+  // replace every live Deployment of a long-named pool.
+  a.pool.metadata.name = std::string(64, 'a');
+  EXPECT_EQ(deploymentName(a.pool), std::string(54, 'a') + "-03e6e3ee");
+  a.pool.metadata.name = longName(253);
+  EXPECT_EQ(deploymentName(a.pool),
+            "pool.team-pool.team-pool.team-pool.team-pool.team-pool-c6549d8a");
+}
+
+TEST(RenderNames, ACutThatEndsInADashOrDotDropsIt) {
+  for (const char* sep : {"-", ".", "-.-"}) {
+    const std::string name = std::string(53, 'a') + sep + std::string(20, 'b');
+    const std::string fitted = api::fitName(name, 63);
+    EXPECT_EQ(fitted.substr(0, 54), std::string(53, 'a') + "-") << fitted;
+    EXPECT_EQ(fitted.size(), 62u) << fitted;
+    EXPECT_TRUE(isDnsLabel(fitted)) << fitted;
+  }
+}
+
 }  // namespace
 }  // namespace shoal::controllers

@@ -337,5 +337,28 @@ TEST(EventRecorder, DeduplicatesByIncrementingTheCount) {
   EXPECT_FALSE(rec.normal(pool, "X", "y").ok());
 }
 
+TEST(EventRecorder, EventNamesFitEvenForObjectsWithTheLongestNames) {
+  FakeClient api;
+  ManualClock clock;
+  EventRecorder rec(api, clock, "shoal-operator", "", std::chrono::minutes(10));
+  // 253 characters (a valid name) with dashes wherever the cut lands.
+  std::string name = std::string(200, 'p') + std::string(52, '-') + "q";
+  Json pool = {{"apiVersion", "shoal.dev/v1alpha1"},
+               {"kind", "WorkerPool"},
+               {"metadata", {{"name", name}, {"namespace", "ns"}, {"uid", "u1"}}}};
+  auto e = rec.normal(pool, "ScaledUp", "scaled from 1 to 3");
+  ASSERT_TRUE(e.ok());
+  const std::string evName = nameOf(*e);
+  EXPECT_LE(evName.size(), 253u) << evName;
+  EXPECT_EQ(evName.find("-."), std::string::npos) << evName;
+  EXPECT_EQ(evName.substr(0, 100), name.substr(0, 100));
+  EXPECT_EQ((*e)["involvedObject"]["name"], name);  // the full name, untouched
+  auto short1 =
+      rec.normal(Json{{"kind", "WorkerPool"}, {"metadata", {{"name", "wp"}, {"namespace", "ns"}}}},
+                 "ScaledUp", "x");
+  ASSERT_TRUE(short1.ok());
+  EXPECT_EQ(nameOf(*short1).rfind("wp.", 0), 0u) << "short names are used whole";
+}
+
 }  // namespace
 }  // namespace shoal::kube

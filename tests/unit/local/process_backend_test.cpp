@@ -308,6 +308,31 @@ TEST_F(ProcessBackendTest, TlsSecretsBecomePrivateFilesTheWorkerIsPointedAt) {
       << r.error().message;
 }
 
+// A 253-character pool name (the most Kubernetes allows, and local mode
+// checks none) must not turn into a file name longer than the file system
+// takes (NAME_MAX, 255) for the config, the secrets directory or the logs.
+TEST_F(ProcessBackendTest, TheLongestPoolNamesStillGiveFileNamesThatFit) {
+  pool.metadata.name = std::string(253, 'p');
+  pipeline.spec.redis.tlsCaSecretRef = {"r", "pw"};
+  auto obs = ensure(2);
+  ASSERT_TRUE(obs.ok()) << obs.error().message;
+  ASSERT_EQ(runner.live().size(), 2u);
+  EXPECT_EQ(consumerNames(),
+            (std::set<std::string>{pool.metadata.name + "-0", pool.metadata.name + "-1"}));
+  for (pid_t pid : runner.live()) {
+    const auto& l = runner.procs[pid].launch;
+    for (const std::string& path : {l.args.at(1), l.logPath, l.env.at("SHOAL_REDIS_TLS_CA_FILE")}) {
+      for (const auto& part : std::filesystem::path(path)) {
+        EXPECT_LE(part.string().size(), 255u) << path;
+      }
+    }
+    std::ifstream cfg(l.args.at(1));
+    EXPECT_TRUE(cfg.is_open()) << l.args.at(1);
+  }
+  EXPECT_NE(runner.procs[runner.live().at(0)].launch.logPath,
+            runner.procs[runner.live().at(1)].launch.logPath);
+}
+
 TEST_F(ProcessBackendTest, ScaleInDrainsTheNewestAndKillsOnlyAfterTheGracePeriod) {
   ASSERT_TRUE(ensure(3).ok());
   backend->tick();

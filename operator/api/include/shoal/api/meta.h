@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "shoal/common/result.h"
@@ -101,5 +102,23 @@ std::optional<std::chrono::system_clock::time_point> parseTime(const std::string
 /// leaving their old values in place; objects recurse, everything else is
 /// replaced whole.
 nlohmann::json mergePatchBetween(const nlohmann::json& from, const nlohmann::json& to);
+
+/// FNV-1a 64 of `s`: stable across platforms and releases, so it can name
+/// things that must not change when the operator is upgraded.
+uint64_t stableHash(std::string_view s);
+
+/// Kubernetes' length limits on what we derive from user-chosen names (most
+/// object names, DNS subdomains, may have 253 characters).
+inline constexpr size_t kMaxLabelValueLength = 63;  // label values
+inline constexpr size_t kMaxDnsLabelLength = 63;    // Service, pod host names
+
+/// `name` unchanged when it has at most maxLength characters; otherwise its
+/// longest prefix that leaves room for "-" and 8 hex digits of
+/// stableHash(name), without trailing '-', '.' or '_', followed by those.
+/// A name that fits keeps rendering as it always did; a longer one becomes a
+/// deterministic value that still starts and ends alphanumeric (given a
+/// name that starts so), which label values and DNS names both require.
+/// maxLength must be more than 9.
+std::string fitName(const std::string& name, size_t maxLength);
 
 }  // namespace shoal::api

@@ -54,15 +54,22 @@ inline constexpr const char* kSecretFilesMountRoot = "/etc/shoal/secrets";
 /// The secret-backed files the worker needs for this Pipeline.
 std::vector<SecretFile> workerSecretFiles(const api::Pipeline& pipeline);
 
-/// The ConfigMap's and Deployment's name for a pool.
+/// The pool's name as the Deployment's name and the instance label: the
+/// name itself when it has at most 63 characters, else
+/// api::fitName(name, 63) (a prefix, "-", 8 hex digits of its hash).
+std::string poolInstance(const api::WorkerPool& pool);
+/// The ConfigMap's ("<instance>-config") and Deployment's ("<instance>")
+/// names for a pool.
 std::string configMapName(const api::WorkerPool& pool);
 std::string deploymentName(const api::WorkerPool& pool);
 
 /// Selector labels (name + instance only, stable for the Deployment's life).
 std::map<std::string, std::string> selectorLabels(const api::WorkerPool& pool);
-/// "app.kubernetes.io/name=shoal-worker,app.kubernetes.io/instance=<pool>"
+/// "app.kubernetes.io/instance=<instance>,app.kubernetes.io/name=shoal-worker"
 std::string selectorString(const api::WorkerPool& pool);
-/// All labels of rendered objects: selector + app.kubernetes.io/* + shoal.dev/*.
+/// All labels of rendered objects: selector + app.kubernetes.io/* +
+/// shoal.dev/worker-pool (the instance) + shoal.dev/pipeline (the Pipeline's
+/// name, fitted to 63 characters the same way).
 std::map<std::string, std::string> objectLabels(const api::WorkerPool& pool);
 
 /// The owner reference to the pool (controller: true, blockOwnerDeletion).

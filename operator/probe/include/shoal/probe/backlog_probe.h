@@ -93,10 +93,19 @@ struct BacklogReading {
   MonoTime at{};
 };
 
+/// \brief Told about every Redis round trip that failed (not about cached
+/// readings served again), for the operator's metrics. Must be thread-safe.
+class ProbeObserver {
+ public:
+  virtual ~ProbeObserver() = default;
+  virtual void readFailed(ReadFailure failure) = 0;
+};
+
 /// \brief Cached, shared backlog readings. Thread-safe.
 class BacklogProbe {
  public:
-  BacklogProbe(std::shared_ptr<StreamInspector> inspector, Clock& clock);
+  BacklogProbe(std::shared_ptr<StreamInspector> inspector, Clock& clock,
+               ProbeObserver* observer = nullptr);
   /// Returns a reading no older than maxAge for (target, stream, group).
   BacklogReading read(const RedisTarget& target, const std::string& stream,
                       const std::string& group, Duration maxAge);
@@ -118,6 +127,7 @@ class BacklogProbe {
 
   std::shared_ptr<StreamInspector> inspector_;
   Clock& clock_;
+  ProbeObserver* observer_;
   mutable std::mutex mu_;
   std::mutex inspectMu_;  // the inspector is not thread-safe
   std::map<Key, std::shared_ptr<Entry>> entries_;

@@ -1,0 +1,48 @@
+// The operator's Prometheus metrics (served on /metrics): reconciles, the
+// pools' backlog and replicas, failed backlog reads by reason, and whether
+// this process is the leader. Every family is named in the README's metrics
+// reference; keep the two in step.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <mutex>
+#include <string>
+
+#include "shoal/controllers/worker_pool_controller.h"
+#include "shoal/probe/backlog_probe.h"
+
+namespace shoal::operator_app {
+
+/// \brief The operator's metrics in one registry. Thread-safe (prometheus-cpp
+/// families are; the pool gauges' add/remove pairs take a lock).
+class OperatorMetrics final : public controllers::PoolMetrics, public probe::ProbeObserver {
+ public:
+  explicit OperatorMetrics(prometheus::Registry& reg);
+
+  void reconciled(const std::string& controller, bool ok, double seconds);
+  /// shoal_operator_leader: 1 while this process leads (and so runs the
+  /// controllers), 0 while it is a standby.
+  void setLeader(bool leading);
+
+  void observePool(const api::WorkerPool& pool, const api::WorkerPoolStatus& st) override;
+  void forgetPool(const std::string& ns, const std::string& name) override;
+  void readFailed(probe::ReadFailure failure) override;
+
+ private:
+  prometheus::Family<prometheus::Counter>& reconciles_;
+  prometheus::Family<prometheus::Histogram>& durations_;
+  prometheus::Family<prometheus::Gauge>& backlog_;
+  prometheus::Family<prometheus::Gauge>& desired_;
+  prometheus::Family<prometheus::Gauge>& replicas_;
+  prometheus::Family<prometheus::Gauge>& ready_;
+  prometheus::Family<prometheus::Counter>& probeErrors_;
+  prometheus::Gauge& leader_;
+  std::mutex mu_;
+};
+
+}  // namespace shoal::operator_app
