@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Flood benchmark (issue 7, "bounded memory under a flood"): one shoal-worker
+# Flood benchmark ("bounded memory under a flood"): one shoal-worker
 # (logs pipeline) against a redis-server holding a 10x burst (default
 # 1,000,000 entries; 100,000 is the normal burst) and shoal-bulk-server as the
 # sink (ids only), optionally slowed down by DELAY_MS per bulk request. The

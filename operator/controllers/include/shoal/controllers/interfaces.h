@@ -1,7 +1,7 @@
 // The seams of the controllers: where resources are read and status written
 // (ResourceStore), where workers are run (WorkloadBackend) and where events go
 // (EventSink). Kubernetes implements them with the API server (kube_backends.h);
-// local mode (issue 6) implements them with YAML files and processes; unit
+// local mode implements them with YAML files and processes; unit
 // tests with in-memory fakes. The reconcilers hold all of the logic.
 #pragma once
 

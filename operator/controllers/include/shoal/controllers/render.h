@@ -1,7 +1,7 @@
 // What a WorkerPool becomes on Kubernetes, as pure functions: the worker's
 // config file (the Pipeline spec, the shape shoal-worker reads), its hash, the
 // ConfigMap that carries it and the Deployment that runs the workers. The same
-// config and environment feed the local process backend (issue 6).
+// config and environment feed the local process backend.
 #pragma once
 
 #include <nlohmann/json.hpp>
