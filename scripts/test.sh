@@ -39,7 +39,22 @@ if [ "$SANITIZE" = ON ]; then
   export LSAN_OPTIONS="$log${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 fi
 status=0
-(cd "$BUILD" && ctest --output-on-failure --timeout 900 -j "${CTEST_JOBS:-2}" "$@") || status=1
+LOG="$(cd "$BUILD" && pwd)/ctest-output.log"
+(cd "$BUILD" && ctest --output-on-failure --timeout 900 -j "${CTEST_JOBS:-2}" "$@") 2>&1 |
+  tee "$LOG" || status=1
+# A test whose server or binary is missing skips (GTEST_SKIP; ctest shows it
+# as Skipped, see shoal_add_test). On a machine set up by install-deps.sh
+# nothing skips, so a skip means a tier did not run: that fails the run
+# unless SHOAL_ALLOW_SKIPS=1 says a partial run is what is wanted.
+skipped=$(grep -E '\(Skipped\)\s*$' "$LOG" | sort -u || true)
+if [ -n "$skipped" ]; then
+  echo "test: skipped (a server or binary they need is missing; scripts/install-deps.sh installs it):" >&2
+  echo "$skipped" >&2
+  if [ "${SHOAL_ALLOW_SKIPS:-0}" != 1 ]; then
+    echo "test: failing because tests skipped (SHOAL_ALLOW_SKIPS=1 accepts a partial run)" >&2
+    status=1
+  fi
+fi
 if [ -n "$REPORTS" ]; then
   shopt -s nullglob
   reports=("$REPORTS"/report.*)
