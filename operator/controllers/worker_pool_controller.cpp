@@ -23,6 +23,13 @@ std::optional<double> roundRate(std::optional<double> v) {
   return std::round(*v * 10.0) / 10.0;
 }
 
+// "spec.a must be ...; spec.b must be ..." for the condition and the Event.
+std::string specProblemsText(const std::vector<std::string>& problems) {
+  std::string out;
+  for (const auto& p : problems) out += (out.empty() ? "spec." : "; spec.") + p;
+  return out;
+}
+
 std::string countText(int32_t n) {
   return std::to_string(n) + (n == 1 ? " worker" : " workers");
 }
@@ -62,6 +69,20 @@ policy::ScalingSpec scalingSpecOf(const api::WorkerPool& pool) {
       static_cast<int32_t>(api::intAt(r, "failuresBeforeFallback", p.failuresBeforeFallback));
   p.paused = pool.spec.scaling.paused;
   return s;
+}
+
+std::vector<std::string> scalingSpecProblems(const api::WorkerPool& pool) {
+  std::vector<std::string> out = policy::validateScalingSpec(scalingSpecOf(pool));
+  if (!policy::parsePolicyKind(pool.spec.scaling.policy)) {
+    out.push_back("scaling.policy must be drainTime or targetBacklogPerReplica (using drainTime)");
+  }
+  const json& down = api::objectAt(pool.spec.scaling.raw, "scaleDown");
+  if (auto it = down.find("whenIdle"); it != down.end()) {
+    if (!it->is_string() || !policy::parseIdleScaleDown(it->get<std::string>())) {
+      out.push_back("scaling.scaleDown.whenIdle must be immediate or damped (using immediate)");
+    }
+  }
+  return out;
 }
 
 Result<probe::RedisTarget> redisTargetOf(const api::Pipeline& pipeline, ResourceStore& store) {
@@ -195,6 +216,14 @@ api::WorkerPoolStatus computeWorkerPoolStatus(const PoolStatusInputs& in) {
                  "Wanted " + countText(in.desiredReplicas) + " (" +
                      std::string(policy::reasonName(in.decision->reason)) +
                      ") but the worker Deployment could not be applied: " + in.workloadError,
+                 gen, in.now);
+  } else if (in.decision && !in.specProblems.empty()) {
+    // The policy ran on a clamped copy of the spec: say so, with what it did.
+    setCondition(c, kConditionScalingActive, statusOf(in.decision->scalingActive),
+                 "InvalidScalingSpec",
+                 specProblemsText(in.specProblems) + ". Scaling with the nearest valid values: " +
+                     std::string(policy::reasonName(in.decision->reason)) + ": " +
+                     in.decision->message,
                  gen, in.now);
   } else if (in.decision) {
     setCondition(c, kConditionScalingActive, statusOf(in.decision->scalingActive),
@@ -345,6 +374,13 @@ ReconcileResult WorkerPoolReconciler::reconcile(const std::string& ns, const std
   obs.currentReplicas = current;
   obs.readyReplicas = before.readyReplicas;
   const auto spec = scalingSpecOf(pool);
+  // The API server enforces the CRD's ranges; local mode's files and older
+  // CRDs do not, and the policy clamps rather than fails: report it.
+  in.specProblems = scalingSpecProblems(pool);
+  if (!in.specProblems.empty()) {
+    events_.record(target, "Warning", "InvalidScalingSpec",
+                   specProblemsText(in.specProblems) + "; scaling with the nearest valid values.");
+  }
   in.decision = policy::decide(spec, state->scaling, obs, clock_.now());
   int32_t desired = in.decision->desiredReplicas;
   if (in.paused) desired = pool.spec.replicas.value_or(current);

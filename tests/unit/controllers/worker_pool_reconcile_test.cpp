@@ -322,6 +322,41 @@ TEST_F(WorkerPoolReconcileTest, AScaleThatWasNotAppliedIsNotClaimed) {
   EXPECT_EQ(events.count("WorkersCreated"), 0);
 }
 
+// A spec the API server would have refused (local mode reads files, older
+// CRDs had fewer bounds) is scaled on clamped values, and says so.
+TEST_F(WorkerPoolReconcileTest, AnInvalidScalingSpecIsReportedNotSilentlyClamped) {
+  store.pools[kPoolKey]["spec"]["scaling"]["headroom"] = 0.5;
+  store.pools[kPoolKey]["spec"]["scaling"]["scaleDown"]["whenIdle"] = "sometimes";
+  inspector->setBacklog(500, 0);
+  tick();
+  EXPECT_EQ(replicas(), 5) << "still scales, on the nearest valid values";
+  const json c = condition("ScalingActive");
+  EXPECT_EQ(c["reason"], "InvalidScalingSpec") << c.dump();
+  EXPECT_EQ(c["status"], "True");
+  const std::string msg = c["message"];
+  EXPECT_NE(msg.find("spec.scaling.headroom must be >= 1"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("; spec.scaling.scaleDown.whenIdle must be immediate or damped"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("ScaledUpFromZero: scaling up from 0 to 5"), std::string::npos) << msg;
+  EXPECT_GE(events.count("InvalidScalingSpec"), 1);
+  // Fixed: the condition goes back to the decision's own reason.
+  store.pools[kPoolKey]["spec"]["scaling"]["headroom"] = 1.2;
+  store.pools[kPoolKey]["spec"]["scaling"]["scaleDown"].erase("whenIdle");
+  tick();
+  EXPECT_NE(condition("ScalingActive")["reason"], "InvalidScalingSpec");
+}
+
+TEST(ScalingSpecProblems, AValidSpecHasNone) {
+  auto pool = api::workerPoolFromJson(testfakes::samplePool()).value();
+  EXPECT_TRUE(scalingSpecProblems(pool).empty());
+  auto j = testfakes::samplePool();
+  j["spec"]["scaling"]["policy"] = "fastest";
+  auto bad = api::workerPoolFromJson(j);
+  ASSERT_TRUE(bad.ok()) << "the API server's enum check is not repeated when reading";
+  auto problems = scalingSpecProblems(bad.value());
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("scaling.policy"), std::string::npos);
+}
+
 TEST(ScalingSpecOf, ReadsWhenIdle) {
   auto j = testfakes::samplePool();
   auto pool = api::workerPoolFromJson(j).value();

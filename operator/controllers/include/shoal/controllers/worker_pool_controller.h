@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "shoal/controllers/interfaces.h"
 #include "shoal/controllers/reconcile.h"
@@ -40,6 +41,12 @@ inline constexpr const char* kConditionSourceReady = "SourceReady";
 /// The policy's view of a pool's spec (CRD fields to policy::ScalingSpec).
 policy::ScalingSpec scalingSpecOf(const api::WorkerPool& pool);
 
+/// What is wrong with a pool's spec.scaling, one problem per field (empty
+/// when valid), e.g. "scaling.headroom must be >= 1". The policy runs on the
+/// nearest valid values; the reconciler reports these as a Warning Event and
+/// in the ScalingActive condition (reason InvalidScalingSpec).
+std::vector<std::string> scalingSpecProblems(const api::WorkerPool& pool);
+
 /// Where the probe reads a Pipeline's stream, with credentials from Secrets.
 /// Fails (kNotFound) with a message naming the Secret when one is missing.
 Result<probe::RedisTarget> redisTargetOf(const api::Pipeline& pipeline, ResourceStore& store);
@@ -54,6 +61,7 @@ struct PoolStatusInputs {
   std::optional<policy::Decision> decision;
   std::optional<WorkloadObservation> workload;
   std::string workloadError;  // backend failed
+  std::vector<std::string> specProblems;  // scalingSpecProblems(pool)
   int32_t desiredReplicas = 0;
   bool paused = false;
   std::optional<std::string> lastScaleTime;
