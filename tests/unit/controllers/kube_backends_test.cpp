@@ -5,7 +5,7 @@
 #include "fakes.h"
 #include "shoal/controllers/kube_backends.h"
 #include "shoal/controllers/render.h"
-#include "shoal/kube/fake_client.h"
+#include "shoal/testing/fake_kube_client.h"
 
 namespace shoal::controllers {
 namespace {

@@ -7,7 +7,7 @@
 #include <atomic>
 #include <thread>
 
-#include "shoal/kube/fake_client.h"
+#include "shoal/testing/fake_kube_client.h"
 #include "shoal/kube/leader_election.h"
 #include "shoal/testing/process.h"
 

@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "shoal/kube/event_recorder.h"
-#include "shoal/kube/fake_client.h"
+#include "shoal/testing/fake_kube_client.h"
 #include "shoal/kube/informer.h"
 #include "shoal/kube/watcher.h"
 #include "shoal/testing/process.h"

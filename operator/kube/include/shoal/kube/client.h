@@ -1,7 +1,8 @@
 // The Kubernetes API as Shoal's controllers see it: an abstract Client (verbs
 // on resources addressed by group/version/plural/namespace/name, JSON bodies,
 // API errors decoded from Status objects as values) with a real HTTPS
-// implementation (makeHttpClient) and an in-memory fake (fake_client.h).
+// implementation (makeHttpClient); tests have an in-memory fake
+// (tests/support: shoal/testing/fake_kube_client.h).
 //
 // Design note
 // - Objects are nlohmann::json; typed views are the controllers' business.

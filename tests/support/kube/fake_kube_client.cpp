@@ -1,5 +1,5 @@
-// In-memory fake of the Kubernetes API for unit tests (see fake_client.h).
-#include "shoal/kube/fake_client.h"
+// In-memory fake of the Kubernetes API for unit tests (see fake_kube_client.h).
+#include "shoal/testing/fake_kube_client.h"
 
 #include <algorithm>
 #include <sstream>
