@@ -152,6 +152,16 @@ class OperatorChaos : public ::testing::Test {
     EXPECT_EQ(t.delivered + t.deadLettered, t.sent) << scenario;
   }
 
+  // Which of the two operators holds the Lease (by the identity it logged on
+  // becoming the leader); -1 if neither.
+  static int leaderIndex(PoolUnderTest& p, const std::string& holder) {
+    for (size_t i = 0; i < 2; ++i) {
+      json rec = lastLogRecord(p.operatorLog(i), "\"became the leader\"");
+      if (rec.is_object() && rec.value("identity", "") == holder) return static_cast<int>(i);
+    }
+    return -1;
+  }
+
   // Where the run stood when the fault landed (context for the chaos: line).
   static void note(PoolUnderTest& p, const std::string& what) {
     std::cout << what << ": replicas=" << p.replicas() << " delivered=" << p.delivered() << "/"
@@ -189,11 +199,7 @@ TEST_F(OperatorChaos, LeaderKilledTheStandbyTakesOverAndScalesDown) {
   if (HasFatalFailure()) return;
 
   const std::string holder = p->leaseHolder();
-  int leader = -1;
-  for (size_t i = 0; i < 2; ++i) {
-    json rec = lastLogRecord(p->operatorLog(i), "\"became the leader\"");
-    if (rec.is_object() && rec.value("identity", "") == holder) leader = static_cast<int>(i);
-  }
+  const int leader = leaderIndex(*p, holder);
   ASSERT_GE(leader, 0) << "holder " << holder << "\n" << p->operatorLogs();
   const size_t standby = leader == 0 ? 1 : 0;
   note(*p, "kill -9 of the leader");
@@ -227,11 +233,7 @@ TEST_F(OperatorChaos, LeaderKilledWhileABacklogIsHeldTheSuccessorScalesNothingDo
   loadAndHold(*p);
   if (HasFatalFailure()) return;
   const std::string holder = p->leaseHolder();
-  int leader = -1;
-  for (size_t i = 0; i < 2; ++i) {
-    json rec = lastLogRecord(p->operatorLog(i), "\"became the leader\"");
-    if (rec.is_object() && rec.value("identity", "") == holder) leader = static_cast<int>(i);
-  }
+  const int leader = leaderIndex(*p, holder);
   ASSERT_GE(leader, 0) << "holder " << holder << "\n" << p->operatorLogs();
   const size_t standby = leader == 0 ? 1 : 0;
   note(*p, "kill -9 of the leader while the backlog is held");
