@@ -90,15 +90,15 @@ class ShoalDriver final : public Driver {
 
 class KedaDriver final : public Driver {
  public:
-  KedaDriver(policy::KedaHpaConfig cfg, double pollPhase, double syncPhase)
+  KedaDriver(KedaHpaConfig cfg, double pollPhase, double syncPhase)
       : model_(cfg, simTime(0), seconds(pollPhase), seconds(syncPhase)) {}
   bool due(double t) const override { return simTime(t) >= model_.nextEventAt(); }
   int32_t decide(const View& v) override {
-    return model_.advance(simTime(v.t), policy::KedaReading{true, v.lag}, v.current);
+    return model_.advance(simTime(v.t), KedaReading{true, v.lag}, v.current);
   }
 
  private:
-  policy::KedaHpaModel model_;
+  KedaHpaModel model_;
 };
 
 double lagThreshold(const Trace& tr, double t) {
@@ -147,14 +147,14 @@ policy::ScalingSpec shoalSpecFor(const Workload& w) {
   return s;
 }
 
-policy::KedaHpaConfig kedaConfigFor(const Workload& w, PolicyKind k) {
-  policy::KedaHpaConfig c;  // KEDA's and the HPA's defaults
+KedaHpaConfig kedaConfigFor(const Workload& w, PolicyKind k) {
+  KedaHpaConfig c;  // KEDA's and the HPA's defaults
   c.minReplicaCount = w.minReplicas;
   c.maxReplicaCount = w.maxReplicas;
   if (k == PolicyKind::kKedaCareful || k == PolicyKind::kKedaCarefulBehavior) {
     c.lagCount = static_cast<int64_t>(std::llround(w.perPodThroughput * w.drainSeconds));
   }
-  if (k == PolicyKind::kKedaCarefulBehavior) c.behavior = policy::HpaBehavior::kExplicitDefault;
+  if (k == PolicyKind::kKedaCarefulBehavior) c.behavior = HpaBehavior::kExplicitDefault;
   return c;
 }
 

@@ -51,7 +51,26 @@ Result<WorkerPool> workerPoolFromJson(const json& j) {
       std::max<int64_t>(1, intAt(spec, "terminationGracePeriodSeconds", 30));
 
   const json& sc = objectAt(spec, "scaling");
-  s.scaling.raw = sc.is_object() ? sc : json::object();
+  s.scaling.drainSeconds = optNumberAt(sc, "drainSeconds");
+  s.scaling.targetBacklogPerReplica = optIntAt(sc, "targetBacklogPerReplica");
+  s.scaling.perReplicaThroughput = optNumberAt(sc, "perReplicaThroughput");
+  s.scaling.headroom = optNumberAt(sc, "headroom");
+  s.scaling.podStartupSeconds = optNumberAt(sc, "podStartupSeconds");
+  s.scaling.activationBacklog = optIntAt(sc, "activationBacklog");
+  s.scaling.idleSeconds = optNumberAt(sc, "idleSeconds");
+  s.scaling.deadBand = optNumberAt(sc, "deadBand");
+  s.scaling.failuresBeforeFallback = optIntAt(sc, "failuresBeforeFallback");
+  const json& up = objectAt(sc, "scaleUp");
+  s.scaling.scaleUp.stabilizationSeconds = optNumberAt(up, "stabilizationSeconds");
+  const json& down = objectAt(sc, "scaleDown");
+  s.scaling.scaleDown.stabilizationSeconds = optNumberAt(down, "stabilizationSeconds");
+  s.scaling.scaleDown.maxPodsPerStep = optIntAt(down, "maxPodsPerStep");
+  s.scaling.scaleDown.percent = optIntAt(down, "percent");
+  s.scaling.scaleDown.periodSeconds = optNumberAt(down, "periodSeconds");
+  if (down.is_object()) {
+    if (auto it = down.find("whenIdle"); it != down.end())
+      s.scaling.scaleDown.whenIdle = it->is_string() ? it->get<std::string>() : it->dump();
+  }
   s.scaling.policy = stringAt(sc, "policy", "drainTime");
   double poll = numberAt(sc, "pollIntervalSeconds", 2.0);
   s.scaling.pollIntervalSeconds = (poll > 0.05 && poll < 3600) ? poll : 2.0;

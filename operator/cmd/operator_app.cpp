@@ -21,6 +21,7 @@
 #include "shoal/controllers/pipeline_controller.h"
 #include "shoal/controllers/worker_pool_controller.h"
 #include "shoal/kube/client.h"
+#include "shoal/kube/controller.h"
 #include "shoal/kube/event_recorder.h"
 #include "shoal/kube/informer.h"
 #include "shoal/kube/leader_election.h"
@@ -54,19 +55,15 @@ kube::ReconcileOutcome outcomeOf(const controllers::ReconcileResult& r) {
   return kube::ReconcileOutcome::done();
 }
 
-/// Informers, queues and reconcilers of both controllers. Started when this
-/// process leads (or at once without leader election).
+/// Informers, controllers and reconcilers of WorkerPools and Pipelines.
+/// Started when this process leads (or at once without leader election).
 class ControllerSet {
  public:
   /// mayAct is asked before every reconcile: with leader election, whether
   /// the lease was renewed within the renew deadline (LeaderElector::leadingNow).
   ControllerSet(kube::Client& client, Clock& clock, const Options& opts, OperatorMetrics& metrics,
                 std::function<bool()> mayAct)
-      : mayAct_(std::move(mayAct)),
-        client_(client),
-        clock_(clock),
-        opts_(opts),
-        metrics_(metrics),
+      : opts_(opts),
         pools_(client, clock, watcherOptions(controllers::workerPoolsResource())),
         pipelines_(client, clock, watcherOptions(controllers::pipelinesResource())),
         deployments_(client, clock,
@@ -75,43 +72,35 @@ class ControllerSet {
         configMaps_(client, clock,
                     watcherOptions(kube::Resource::configMaps(),
                                    "app.kubernetes.io/managed-by=shoal-operator")),
-        poolQueue_(clock),
-        pipelineQueue_(clock),
         store_(client, clock, &pools_, &pipelines_),
         backend_(client, &deployments_, &configMaps_),
         recorder_(client, clock, "shoal-operator", hostName()),
         events_(recorder_),
         probe_(probe::makeRedisStreamInspector(clock), clock, &metrics),
         poolReconciler_(store_, backend_, events_, probe_, clock, &metrics),
-        pipelineReconciler_(store_, events_, probe_, clock) {}
+        pipelineReconciler_(store_, events_, probe_, clock),
+        poolController_(pools_, clock, controllerOptions("workerpool", opts.workers, mayAct, metrics)),
+        pipelineController_(pipelines_, clock,
+                            controllerOptions("pipeline", std::max(1, opts.workers / 2), mayAct, metrics)) {
+    // A pool's Pipeline is revisited when the pool changes (its status shows
+    // the pools using it); a Pipeline's pools when the Pipeline changes.
+    pipelineController_.watches(pools_, [](const kube::Json& pool) -> std::vector<std::string> {
+      const std::string ref = pipelineRefOf(pool);
+      if (ref.empty()) return {};
+      return {kube::makeKey(kube::namespaceOf(pool), ref)};
+    });
+    poolController_.watches(pipelines_, [this](const kube::Json& pipeline) {
+      std::vector<std::string> keys;
+      for (const auto& p : pools_.listNamespace(kube::namespaceOf(pipeline)))
+        if (pipelineRefOf(*p) == kube::nameOf(pipeline)) keys.push_back(kube::keyOf(*p));
+      return keys;
+    });
+    poolController_.owns(deployments_, api::kWorkerPoolKind, api::kGroup);
+  }
 
   ~ControllerSet() { stop(); }
 
   bool start() {
-    pools_.addHandler([this](const kube::ObjectPtr& o, const kube::ObjectPtr& n) {
-      for (const auto& obj : {o, n}) {
-        if (!obj) continue;
-        poolQueue_.add(kube::keyOf(*obj));
-        std::string ref = api::stringAt(api::objectAt(api::objectAt(*obj, "spec"), "pipelineRef"),
-                                        "name");
-        if (!ref.empty()) pipelineQueue_.add(kube::makeKey(kube::namespaceOf(*obj), ref));
-      }
-    });
-    pipelines_.addHandler([this](const kube::ObjectPtr& o, const kube::ObjectPtr& n) {
-      const kube::ObjectPtr& obj = n ? n : o;
-      if (!obj) return;
-      pipelineQueue_.add(kube::keyOf(*obj));
-      const std::string ns = kube::namespaceOf(*obj);
-      const std::string name = kube::nameOf(*obj);
-      for (const auto& p : pools_.listNamespace(ns)) {
-        if (api::stringAt(api::objectAt(api::objectAt(*p, "spec"), "pipelineRef"), "name") ==
-            name) {
-          poolQueue_.add(kube::keyOf(*p));
-        }
-      }
-    });
-    deployments_.addHandler(kube::enqueueOwnerHandler(poolQueue_, api::kWorkerPoolKind,
-                                                      api::kGroup));
     pools_.start();
     pipelines_.start();
     deployments_.start();
@@ -122,32 +111,20 @@ class ControllerSet {
         return false;
       }
     }
-    poolWorkers_ = std::make_unique<kube::ReconcileWorkers>(
-        poolQueue_,
-        [this](const std::string& key) {
-          return timed("workerpool", key, [&](const std::string& ns, const std::string& name) {
-            return poolReconciler_.reconcile(ns, name);
-          });
-        },
-        opts_.workers);
-    pipelineWorkers_ = std::make_unique<kube::ReconcileWorkers>(
-        pipelineQueue_,
-        [this](const std::string& key) {
-          return timed("pipeline", key, [&](const std::string& ns, const std::string& name) {
-            return pipelineReconciler_.reconcile(ns, name);
-          });
-        },
-        std::max(1, opts_.workers / 2));
+    poolController_.start([this](const std::string& ns, const std::string& name) {
+      return outcomeLogged("workerpool", ns, name, poolReconciler_.reconcile(ns, name));
+    });
+    pipelineController_.start([this](const std::string& ns, const std::string& name) {
+      return outcomeLogged("pipeline", ns, name, pipelineReconciler_.reconcile(ns, name));
+    });
     synced_ = true;
     log::info("controllers started", {{"namespace", opts_.ns.empty() ? "*" : opts_.ns}});
     return true;
   }
 
   void stop() {
-    if (poolWorkers_) poolWorkers_->stop();
-    if (pipelineWorkers_) pipelineWorkers_->stop();
-    poolQueue_.shutdown();
-    pipelineQueue_.shutdown();
+    poolController_.stop();
+    pipelineController_.stop();
     pools_.stop();
     pipelines_.stop();
     deployments_.stop();
@@ -165,43 +142,42 @@ class ControllerSet {
     return o;
   }
 
+  static kube::Controller::Options controllerOptions(const char* name, int workers,
+                                                     std::function<bool()> mayAct,
+                                                     OperatorMetrics& metrics) {
+    kube::Controller::Options o;
+    o.name = name;
+    o.workers = workers;
+    o.mayAct = std::move(mayAct);
+    o.onReconciled = [&metrics](const std::string& controller, const std::string& key, bool ok,
+                                double secs) {
+      metrics.reconciled(controller, ok, secs);
+      log::debug("reconciled", {{"controller", controller}, {"key", key}, {"ok", ok}, {"seconds", secs}});
+    };
+    return o;
+  }
+
+  static std::string pipelineRefOf(const kube::Json& pool) {
+    return api::stringAt(api::objectAt(api::objectAt(pool, "spec"), "pipelineRef"), "name");
+  }
+
   static std::string hostName() {
     char buf[256] = {0};
     if (gethostname(buf, sizeof buf - 1) != 0) return "shoal-operator";
     return buf;
   }
 
-  template <typename F>
-  kube::ReconcileOutcome timed(const char* controller, const std::string& key, F&& fn) {
-    if (mayAct_ && !mayAct_()) {
-      // Paused past our lease (or about to learn we lost it): write nothing;
-      // the elector steps down within a retry period and the process exits.
-      log::warn("not reconciling: the leader lease was not renewed within the renew deadline",
-                {{"controller", controller}, {"key", key}});
-      return kube::ReconcileOutcome::after(std::chrono::seconds(1));
-    }
-    auto [ns, name] = kube::splitKey(key);
-    MonoTime start = SystemClock::instance().now();
-    controllers::ReconcileResult r = fn(ns, name);
-    double secs = toSeconds(SystemClock::instance().now() - start);
-    metrics_.reconciled(controller, r.ok(), secs);
-    if (!r.ok()) {
-      log::warn("reconcile failed", {{"controller", controller},
-                                     {"key", key},
-                                     {"error", r.error().message}});
-    } else {
-      log::debug("reconciled", {{"controller", controller}, {"key", key}, {"seconds", secs}});
-    }
+  static kube::ReconcileOutcome outcomeLogged(const char* controller, const std::string& ns,
+                                              const std::string& name,
+                                              const controllers::ReconcileResult& r) {
+    if (!r.ok())
+      log::warn("reconcile failed",
+                {{"controller", controller}, {"key", kube::makeKey(ns, name)}, {"error", r.error().message}});
     return outcomeOf(r);
   }
 
-  std::function<bool()> mayAct_;
-  kube::Client& client_;
-  Clock& clock_;
   Options opts_;
-  OperatorMetrics& metrics_;
   kube::Informer pools_, pipelines_, deployments_, configMaps_;
-  kube::WorkQueue poolQueue_, pipelineQueue_;
   controllers::KubeResourceStore store_;
   controllers::DeploymentBackend backend_;
   kube::EventRecorder recorder_;
@@ -209,7 +185,7 @@ class ControllerSet {
   probe::BacklogProbe probe_;
   controllers::WorkerPoolReconciler poolReconciler_;
   controllers::PipelineReconciler pipelineReconciler_;
-  std::unique_ptr<kube::ReconcileWorkers> poolWorkers_, pipelineWorkers_;
+  kube::Controller poolController_, pipelineController_;
   std::atomic<bool> synced_{false};
 };
 

@@ -1,5 +1,6 @@
 // ResourceStore, WorkloadBackend and EventSink on the Kubernetes API.
 #include "shoal/controllers/kube_backends.h"
+#include "shoal/common/base64.h"
 
 #include <algorithm>
 
@@ -103,7 +104,7 @@ Result<std::optional<std::string>> KubeResourceStore::getSecretValue(
   if (!data || !data->is_object() || !data->contains(ref.key) || !(*data)[ref.key].is_string()) {
     return std::optional<std::string>();
   }
-  auto decoded = kube::base64Decode((*data)[ref.key].get<std::string>());
+  auto decoded = shoal::base64Decode((*data)[ref.key].get<std::string>());
   if (!decoded) {
     return makeError(Errc::kInvalidInput,
                      "Secret " + ref.name + " key " + ref.key + " is not valid base64");

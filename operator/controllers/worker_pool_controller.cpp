@@ -14,10 +14,6 @@ using nlohmann::json;
 
 namespace {
 
-double num(const json& j, const char* key, double fallback) {
-  return api::numberAt(j, key, fallback);
-}
-
 std::optional<double> roundRate(std::optional<double> v) {
   if (!v || !std::isfinite(*v)) return std::nullopt;
   return std::round(*v * 10.0) / 10.0;
@@ -40,34 +36,32 @@ policy::ScalingSpec scalingSpecOf(const api::WorkerPool& pool) {
   policy::ScalingSpec s;
   s.minReplicas = pool.spec.minReplicas;
   s.maxReplicas = pool.spec.maxReplicas;
-  const json& r = pool.spec.scaling.raw;
-  policy::ScalingParameters& p = s.scaling;
-  if (auto k = policy::parsePolicyKind(pool.spec.scaling.policy)) p.policy = *k;
-  p.drainSeconds = num(r, "drainSeconds", p.drainSeconds);
-  p.targetBacklogPerReplica = api::intAt(r, "targetBacklogPerReplica", p.targetBacklogPerReplica);
-  p.perReplicaThroughput = num(r, "perReplicaThroughput", p.perReplicaThroughput);
-  p.headroom = num(r, "headroom", p.headroom);
-  p.podStartupSeconds = num(r, "podStartupSeconds", p.podStartupSeconds);
-  p.pollIntervalSeconds = pool.spec.scaling.pollIntervalSeconds;
-  p.activationBacklog = api::intAt(r, "activationBacklog", p.activationBacklog);
-  p.idleSeconds = num(r, "idleSeconds", p.idleSeconds);
-  const json& up = api::objectAt(r, "scaleUp");
-  p.scaleUp.stabilizationSeconds = num(up, "stabilizationSeconds", p.scaleUp.stabilizationSeconds);
-  const json& down = api::objectAt(r, "scaleDown");
-  p.scaleDown.stabilizationSeconds =
-      num(down, "stabilizationSeconds", p.scaleDown.stabilizationSeconds);
-  p.scaleDown.maxPodsPerStep =
-      static_cast<int32_t>(api::intAt(down, "maxPodsPerStep", p.scaleDown.maxPodsPerStep));
-  p.scaleDown.percent = static_cast<int32_t>(api::intAt(down, "percent", p.scaleDown.percent));
-  p.scaleDown.periodSeconds = num(down, "periodSeconds", p.scaleDown.periodSeconds);
-  if (auto it = down.find("whenIdle"); it != down.end() && it->is_string()) {
-    if (auto m = policy::parseIdleScaleDown(it->get<std::string>())) p.scaleDown.whenIdle = *m;
+  const api::ScalingSpecFields& f = pool.spec.scaling;
+  policy::ScalingParameters& p = s.scaling;  // its defaults stand where a field is unset
+  auto set = [](auto& target, const auto& field) {
+    if (field) target = static_cast<std::remove_reference_t<decltype(target)>>(*field);
+  };
+  if (auto k = policy::parsePolicyKind(f.policy)) p.policy = *k;
+  set(p.drainSeconds, f.drainSeconds);
+  set(p.targetBacklogPerReplica, f.targetBacklogPerReplica);
+  set(p.perReplicaThroughput, f.perReplicaThroughput);
+  set(p.headroom, f.headroom);
+  set(p.podStartupSeconds, f.podStartupSeconds);
+  p.pollIntervalSeconds = f.pollIntervalSeconds;
+  set(p.activationBacklog, f.activationBacklog);
+  set(p.idleSeconds, f.idleSeconds);
+  set(p.scaleUp.stabilizationSeconds, f.scaleUp.stabilizationSeconds);
+  set(p.scaleDown.stabilizationSeconds, f.scaleDown.stabilizationSeconds);
+  set(p.scaleDown.maxPodsPerStep, f.scaleDown.maxPodsPerStep);
+  set(p.scaleDown.percent, f.scaleDown.percent);
+  set(p.scaleDown.periodSeconds, f.scaleDown.periodSeconds);
+  if (f.scaleDown.whenIdle) {
+    if (auto m = policy::parseIdleScaleDown(*f.scaleDown.whenIdle)) p.scaleDown.whenIdle = *m;
   }
-  p.deadBand = num(r, "deadBand", p.deadBand);
-  p.fallbackReplicas = pool.spec.scaling.fallbackReplicas;
-  p.failuresBeforeFallback =
-      static_cast<int32_t>(api::intAt(r, "failuresBeforeFallback", p.failuresBeforeFallback));
-  p.paused = pool.spec.scaling.paused;
+  set(p.deadBand, f.deadBand);
+  p.fallbackReplicas = f.fallbackReplicas;
+  set(p.failuresBeforeFallback, f.failuresBeforeFallback);
+  p.paused = f.paused;
   return s;
 }
 
@@ -76,11 +70,8 @@ std::vector<std::string> scalingSpecProblems(const api::WorkerPool& pool) {
   if (!policy::parsePolicyKind(pool.spec.scaling.policy)) {
     out.push_back("scaling.policy must be drainTime or targetBacklogPerReplica (using drainTime)");
   }
-  const json& down = api::objectAt(pool.spec.scaling.raw, "scaleDown");
-  if (auto it = down.find("whenIdle"); it != down.end()) {
-    if (!it->is_string() || !policy::parseIdleScaleDown(it->get<std::string>())) {
-      out.push_back("scaling.scaleDown.whenIdle must be immediate or damped (using immediate)");
-    }
+  if (const auto& w = pool.spec.scaling.scaleDown.whenIdle; w && !policy::parseIdleScaleDown(*w)) {
+    out.push_back("scaling.scaleDown.whenIdle must be immediate or damped (using immediate)");
   }
   return out;
 }

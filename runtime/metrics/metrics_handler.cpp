@@ -4,34 +4,13 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "shoal/common/base64.h"
 #include "shoal/metrics/metrics_config.h"
 #include "shoal/metrics/postgres_handler.h"
 #include "shoal/metrics/pushgateway_handler.h"
 #include "shoal/metrics/remote_write_handler.h"
 
 namespace shoal {
-namespace {
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                       (static_cast<unsigned char>(in[i + 1]) << 8) | static_cast<unsigned char>(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out.push_back(kAlphabet[(v >> s) & 63]);
-  }
-  if (i < in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
-}
-}  // namespace
 
 std::unique_ptr<BatchHandler> makeMetricsHandler(const PipelineConfig& config, prometheus::Registry& registry,
                                                  Clock& clock) {
@@ -71,7 +50,7 @@ std::unique_ptr<BatchHandler> makeMetricsHandler(const PipelineConfig& config, p
     } else if (auto u = env.find("SHOAL_SINK_USERNAME"); u != env.end() && !u->second.empty()) {
       auto pw = env.find("SHOAL_SINK_PASSWORD");
       c.headers["Authorization"] =
-          "Basic " + base64(u->second + ":" + (pw == env.end() ? std::string() : pw->second));
+          "Basic " + base64Encode(u->second + ":" + (pw == env.end() ? std::string() : pw->second));
     }
     const std::string base = parseHttpUrl(c.url)->base;
     const auto timeout = c.timeout;

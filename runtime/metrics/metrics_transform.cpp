@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "shoal/metrics/metrics_config.h"
+#include "shoal/stream/config_fields.h"
 
 namespace shoal::metrics {
 
@@ -14,12 +15,12 @@ TransformConfig parseTransformConfig(const YAML::Node& transform) {
   if (!m || m.IsNull()) return c;
   const std::string p = "spec.transform.metrics";
   if (!m.IsMap()) throw ConfigError(p, "must be a mapping");
-  yamlCheckKeys(m, p, {"payloadField", "maxLabels", "maxLabelValueBytes", "maxBuckets"});
-  c.payloadField = yamlString(m, "payloadField", p, c.payloadField);
+  config::checkKeys(m, p, {"payloadField", "maxLabels", "maxLabelValueBytes", "maxBuckets"});
+  c.payloadField = config::stringField(m, "payloadField", p, c.payloadField);
   if (c.payloadField.empty()) throw ConfigError(p + ".payloadField", "must not be empty");
-  c.limits.maxLabels = static_cast<size_t>(yamlInt(m, "maxLabels", p, 30, 1, 1000));
-  c.limits.maxLabelValueBytes = static_cast<size_t>(yamlInt(m, "maxLabelValueBytes", p, 2048, 1, 1 << 20));
-  c.limits.maxBuckets = static_cast<size_t>(yamlInt(m, "maxBuckets", p, 200, 1, 10000));
+  c.limits.maxLabels = static_cast<size_t>(config::intField(m, "maxLabels", p, 30, 1, 1000));
+  c.limits.maxLabelValueBytes = static_cast<size_t>(config::intField(m, "maxLabelValueBytes", p, 2048, 1, 1 << 20));
+  c.limits.maxBuckets = static_cast<size_t>(config::intField(m, "maxBuckets", p, 200, 1, 10000));
   return c;
 }
 

@@ -5,36 +5,15 @@
 #include <map>
 
 #include "shoal/common/backoff.h"
+#include "shoal/common/base64.h"
 #include "shoal/common/log.h"
 #include "shoal/metrics/retry_wait.h"
 
 namespace shoal::metrics {
 
 std::string base64Url(std::string_view s) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   if (s.empty()) return "=";  // Pushgateway's spelling of the empty value
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < s.size(); i += 3) {
-    const uint32_t v = (uint8_t(s[i]) << 16) | (uint8_t(s[i + 1]) << 8) | uint8_t(s[i + 2]);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (i + 1 == s.size()) {
-    const uint32_t v = uint8_t(s[i]) << 16;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == s.size()) {
-    const uint32_t v = (uint8_t(s[i]) << 16) | (uint8_t(s[i + 1]) << 8);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
+  return base64UrlEncode(s);
 }
 
 namespace {

@@ -5,80 +5,24 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <fstream>
-#include <set>
 #include <sstream>
 
 #include "shoal/redis/client.h"
+#include "shoal/stream/config_fields.h"
 
 extern char** environ;
 
 namespace shoal {
 namespace {
 
-using Keys = std::set<std::string>;
-
-// Rejects keys not in `known` (typos would otherwise be silently ignored).
-// `ignored` are keys of the Pipeline resource the worker does not use (secret
-// references that the operator resolves into files and environment).
-void checkKeys(const YAML::Node& n, const std::string& path, const Keys& known, const Keys& ignored = {}) {
-  if (!n.IsMap()) throw ConfigError(path, "must be a mapping");
-  for (auto it = n.begin(); it != n.end(); ++it) {
-    std::string k;
-    try {
-      k = it->first.as<std::string>();
-    } catch (const YAML::Exception&) {
-      throw ConfigError(path, "keys must be strings");
-    }
-    if (!known.count(k) && !ignored.count(k)) throw ConfigError(path + "." + k, "unknown field");
-  }
-}
-
-std::string getString(const YAML::Node& parent, const std::string& key, const std::string& path,
-                      const std::string& fallback) {
-  YAML::Node n = parent[key];
-  if (!n || n.IsNull()) return fallback;
-  if (!n.IsScalar()) throw ConfigError(path + "." + key, "must be a string");
-  return n.Scalar();
-}
-
-int64_t parseInt64(const std::string& s, const std::string& field) {
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || p != s.data() + s.size())
-    throw ConfigError(field, "must be an integer, got '" + s + "'");
-  return v;
-}
-
-int64_t getInt(const YAML::Node& parent, const std::string& key, const std::string& path, int64_t fallback,
-               int64_t min, int64_t max = INT64_MAX) {
-  YAML::Node n = parent[key];
-  const std::string field = path + "." + key;
-  if (!n || n.IsNull()) return fallback;
-  if (!n.IsScalar()) throw ConfigError(field, "must be an integer");
-  int64_t v = parseInt64(n.Scalar(), field);
-  if (v < min) throw ConfigError(field, "must be at least " + std::to_string(min));
-  if (v > max) throw ConfigError(field, "must be at most " + std::to_string(max));
-  return v;
-}
-
-bool getBool(const YAML::Node& parent, const std::string& key, const std::string& path, bool fallback) {
-  YAML::Node n = parent[key];
-  if (!n || n.IsNull()) return fallback;
-  const std::string field = path + "." + key;
-  if (!n.IsScalar()) throw ConfigError(field, "must be true or false");
-  const std::string& s = n.Scalar();
-  if (s == "true" || s == "True" || s == "TRUE") return true;
-  if (s == "false" || s == "False" || s == "FALSE") return false;
-  throw ConfigError(field, "must be true or false, got '" + s + "'");
-}
-
-std::string envOr(const std::map<std::string, std::string>& env, const std::string& k) {
-  auto it = env.find(k);
-  return it == env.end() ? std::string() : it->second;
-}
+using config::boolField;
+using config::checkKeys;
+using config::envOr;
+using config::intField;
+using config::parseInt;
+using config::stringField;
 
 void applyUrl(RedisSourceConfig& r, const std::string& url, const std::string& field, bool allowSecrets) {
   auto parsed = redis::parseUrl(url);
@@ -107,63 +51,63 @@ void parseRedis(const YAML::Node& n, RedisSourceConfig& r, const std::string& pa
   const bool hasUrl = n["url"] && !n["url"].IsNull();
   const bool hasAddress = n["address"] && !n["address"].IsNull();
   if (hasUrl && hasAddress) throw ConfigError(path + ".url", "set exactly one of url or address");
-  if (hasUrl) applyUrl(r, getString(n, "url", path, ""), path + ".url", false);
+  if (hasUrl) applyUrl(r, stringField(n, "url", path, ""), path + ".url", false);
   if (hasAddress) {
-    std::string a = getString(n, "address", path, "");
+    std::string a = stringField(n, "address", path, "");
     auto colon = a.rfind(':');
     if (colon == std::string::npos || colon == 0)
       throw ConfigError(path + ".address", "must be host:port, got '" + a + "'");
     r.host = a.substr(0, colon);
     if (r.host.size() > 2 && r.host.front() == '[' && r.host.back() == ']') r.host = r.host.substr(1, r.host.size() - 2);
-    int64_t port = parseInt64(a.substr(colon + 1), path + ".address");
+    int64_t port = parseInt(a.substr(colon + 1), path + ".address");
     if (port < 1 || port > 65535) throw ConfigError(path + ".address", "port must be 1..65535");
     r.port = static_cast<int>(port);
   }
-  if (n["db"]) r.db = static_cast<int>(getInt(n, "db", path, r.db, 0, 1 << 20));
-  r.username = getString(n, "username", path, r.username);
+  if (n["db"]) r.db = static_cast<int>(intField(n, "db", path, r.db, 0, 1 << 20));
+  r.username = stringField(n, "username", path, r.username);
   if (YAML::Node t = n["tls"]; t && !t.IsNull()) {
     const std::string tp = path + ".tls";
     checkKeys(t, tp, {"enabled", "caFile", "certFile", "keyFile", "serverName", "insecureSkipVerify"},
               {"caSecretRef", "clientCertSecretRef"});
-    r.tls.enabled = getBool(t, "enabled", tp, r.tls.enabled);
-    r.tls.caFile = getString(t, "caFile", tp, "");
-    r.tls.certFile = getString(t, "certFile", tp, "");
-    r.tls.keyFile = getString(t, "keyFile", tp, "");
-    r.tls.serverName = getString(t, "serverName", tp, "");
-    r.tls.insecureSkipVerify = getBool(t, "insecureSkipVerify", tp, false);
+    r.tls.enabled = boolField(t, "enabled", tp, r.tls.enabled);
+    r.tls.caFile = stringField(t, "caFile", tp, "");
+    r.tls.certFile = stringField(t, "certFile", tp, "");
+    r.tls.keyFile = stringField(t, "keyFile", tp, "");
+    r.tls.serverName = stringField(t, "serverName", tp, "");
+    r.tls.insecureSkipVerify = boolField(t, "insecureSkipVerify", tp, false);
     if (!r.tls.keyFile.empty() && r.tls.certFile.empty())
       throw ConfigError(tp + ".certFile", "required when keyFile is set");
   }
-  r.stream = getString(n, "stream", path, "");
+  r.stream = stringField(n, "stream", path, "");
   if (r.stream.empty()) throw ConfigError(path + ".stream", "required");
-  r.consumerGroup = getString(n, "consumerGroup", path, r.consumerGroup);
+  r.consumerGroup = stringField(n, "consumerGroup", path, r.consumerGroup);
   if (r.consumerGroup.empty()) throw ConfigError(path + ".consumerGroup", "must not be empty");
-  r.startId = getString(n, "startId", path, r.startId);
+  r.startId = stringField(n, "startId", path, r.startId);
   if (r.startId.empty()) throw ConfigError(path + ".startId", "must not be empty");
-  r.deadLetterStream = getString(n, "deadLetterStream", path, r.stream + ":dead");
+  r.deadLetterStream = stringField(n, "deadLetterStream", path, r.stream + ":dead");
   if (r.deadLetterStream == r.stream)
     throw ConfigError(path + ".deadLetterStream", "must differ from the source stream");
-  r.maxDeliveries = getInt(n, "maxDeliveries", path, r.maxDeliveries, 1);
-  r.claimMinIdleMs = getInt(n, "claimMinIdleMs", path, r.claimMinIdleMs, 1);
-  r.claimIntervalMs = getInt(n, "claimIntervalMs", path, r.claimIntervalMs, 0);
-  r.connectTimeoutMs = getInt(n, "connectTimeoutMs", path, r.connectTimeoutMs, 1);
-  r.readTimeoutMs = getInt(n, "readTimeoutMs", path, r.readTimeoutMs, 1);
-  r.blockMs = getInt(n, "blockMs", path, r.blockMs, 0, 60000);
+  r.maxDeliveries = intField(n, "maxDeliveries", path, r.maxDeliveries, 1);
+  r.claimMinIdleMs = intField(n, "claimMinIdleMs", path, r.claimMinIdleMs, 1);
+  r.claimIntervalMs = intField(n, "claimIntervalMs", path, r.claimIntervalMs, 0);
+  r.connectTimeoutMs = intField(n, "connectTimeoutMs", path, r.connectTimeoutMs, 1);
+  r.readTimeoutMs = intField(n, "readTimeoutMs", path, r.readTimeoutMs, 1);
+  r.blockMs = intField(n, "blockMs", path, r.blockMs, 0, 60000);
 }
 
 void parseDelivery(const YAML::Node& n, DeliveryConfig& d, const std::string& path) {
   checkKeys(n, path,
             {"batchSize", "batchBytes", "lingerMs", "retryInitialMs", "retryMaxMs", "maxEntryBytes",
              "shutdownTimeoutMs"});
-  d.batchSize = getInt(n, "batchSize", path, d.batchSize, 1, 100000);
-  d.batchBytes = getInt(n, "batchBytes", path, d.batchBytes, 1);
-  d.lingerMs = getInt(n, "lingerMs", path, d.lingerMs, 0, 60000);
-  d.retryInitialMs = getInt(n, "retryInitialMs", path, d.retryInitialMs, 1);
-  d.retryMaxMs = getInt(n, "retryMaxMs", path, d.retryMaxMs, 1);
+  d.batchSize = intField(n, "batchSize", path, d.batchSize, 1, 100000);
+  d.batchBytes = intField(n, "batchBytes", path, d.batchBytes, 1);
+  d.lingerMs = intField(n, "lingerMs", path, d.lingerMs, 0, 60000);
+  d.retryInitialMs = intField(n, "retryInitialMs", path, d.retryInitialMs, 1);
+  d.retryMaxMs = intField(n, "retryMaxMs", path, d.retryMaxMs, 1);
   if (d.retryMaxMs < d.retryInitialMs)
     throw ConfigError(path + ".retryMaxMs", "must be at least retryInitialMs");
-  d.maxEntryBytes = getInt(n, "maxEntryBytes", path, d.maxEntryBytes, 1);
-  d.shutdownTimeoutMs = getInt(n, "shutdownTimeoutMs", path, d.shutdownTimeoutMs, 1);
+  d.maxEntryBytes = intField(n, "maxEntryBytes", path, d.maxEntryBytes, 1);
+  d.shutdownTimeoutMs = intField(n, "shutdownTimeoutMs", path, d.shutdownTimeoutMs, 1);
 }
 
 std::string readSecretFile(const std::string& path, const std::string& field) {
@@ -185,7 +129,7 @@ PipelineConfig loadPipelineConfig(const YAML::Node& doc, const std::map<std::str
   if (!spec.IsMap()) throw ConfigError(sp, "must be a mapping");
   checkKeys(spec, sp, {"type", "source", "transform", "sink", "delivery"}, {"consumerGroupDeletionPolicy"});
   PipelineConfig c;
-  c.type = getString(spec, "type", sp, "");
+  c.type = stringField(spec, "type", sp, "");
   if (c.type.empty()) throw ConfigError(sp + ".type", "required (logs or metrics)");
   if (c.type != "logs" && c.type != "metrics")
     throw ConfigError(sp + ".type", "must be logs or metrics, got '" + c.type + "'");

@@ -10,6 +10,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "shoal/kube/client.h"
+#include "shoal/common/base64.h"
 
 namespace shoal::kube {
 
@@ -62,42 +63,6 @@ YAML::Node findNamed(const YAML::Node& list, const std::string& name, const char
 }
 
 }  // namespace
-
-std::optional<std::string> base64Decode(const std::string& in) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-  };
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  size_t symbols = 0;
-  bool padding = false;
-  for (char c : in) {
-    if (c == '\n' || c == '\r' || c == ' ' || c == '\t') continue;
-    if (c == '=') {
-      padding = true;
-      continue;
-    }
-    if (padding) return std::nullopt;  // data after padding
-    int v = val(c);
-    if (v < 0) return std::nullopt;
-    ++symbols;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  // One symbol past a full group carries fewer than 8 bits: never valid.
-  if (symbols % 4 == 1) return std::nullopt;
-  return out;
-}
 
 shoal::Result<ClientConfig> parseKubeconfig(const std::string& yamlText,
                                             const std::string& context,

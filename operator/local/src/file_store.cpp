@@ -1,5 +1,6 @@
 // Local mode's file-backed ResourceStore: YAML documents in, status in memory.
 #include "shoal/local/file_store.h"
+#include "shoal/common/base64.h"
 
 #include "shoal/kube/client.h"
 
@@ -111,7 +112,7 @@ Result<void> addSecret(json& obj, const std::string& where, ResourceSet& into,
       if (!it.value().is_string()) {
         return makeError(Errc::kInvalidInput, where + ": data." + it.key() + ": must be a string");
       }
-      auto decoded = kube::base64Decode(it.value().get<std::string>());
+      auto decoded = shoal::base64Decode(it.value().get<std::string>());
       if (!decoded) {
         return makeError(Errc::kInvalidInput,
                          where + ": data." + it.key() + ": not valid base64 (use stringData for plain text)");

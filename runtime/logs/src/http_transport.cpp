@@ -1,8 +1,8 @@
 // cpp-httplib implementation of HttpTransport.
 #include "shoal/logs/http_transport.h"
+#include "shoal/common/base64.h"
 
 #include <httplib.h>
-#include <openssl/evp.h>
 
 #include <mutex>
 
@@ -115,13 +115,7 @@ Result<std::unique_ptr<HttpTransport>> makeHttpTransport(const HttpClientOptions
 }
 
 std::string basicAuthorization(const std::string& user, const std::string& password) {
-  std::string plain = user + ":" + password;
-  std::string out(4 * ((plain.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(plain.data()),
-                          static_cast<int>(plain.size()));
-  out.resize(static_cast<size_t>(n));
-  return "Basic " + out;
+  return "Basic " + base64Encode(user + ":" + password);
 }
 
 }  // namespace shoal::logs

@@ -1,51 +1,17 @@
 // Parsing spec.transform.logs and spec.sink.elasticsearch. See logs_config.h.
 #include "shoal/logs/logs_config.h"
 
-#include <set>
-
 #include "shoal/logs/index_pattern.h"
+#include "shoal/stream/config_fields.h"
 
 namespace shoal::logs {
 namespace {
 
-void rejectUnknown(const YAML::Node& node, const std::string& path,
-                   const std::set<std::string>& known) {
-  if (!node.IsMap()) throw ConfigError(path, "must be a mapping");
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    std::string key = it->first.as<std::string>();
-    if (!known.count(key)) throw ConfigError(path + "." + key, "unknown field");
-  }
-}
-
-std::string str(const YAML::Node& n, const std::string& path) {
-  if (!n.IsScalar()) throw ConfigError(path, "must be a string");
-  return n.as<std::string>();
-}
-
-bool boolean(const YAML::Node& n, const std::string& path) {
-  try {
-    return n.as<bool>();
-  } catch (const YAML::Exception&) {
-    throw ConfigError(path, "must be true or false");
-  }
-}
-
-int64_t integer(const YAML::Node& n, const std::string& path, int64_t min, int64_t max) {
-  int64_t v;
-  try {
-    v = n.as<int64_t>();
-  } catch (const YAML::Exception&) {
-    throw ConfigError(path, "must be an integer");
-  }
-  if (v < min || v > max)
-    throw ConfigError(path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
-  return v;
-}
-
-std::string envOr(const std::map<std::string, std::string>& env, const char* name) {
-  auto it = env.find(name);
-  return it == env.end() ? std::string() : it->second;
-}
+using config::asBool;
+using config::asInt;
+using config::asString;
+using config::checkKeys;
+using config::envOr;
 
 LogsTransformConfig parseTransform(const YAML::Node& transform) {
   LogsTransformConfig t;
@@ -54,11 +20,11 @@ LogsTransformConfig parseTransform(const YAML::Node& transform) {
   if (!transform.IsMap()) throw ConfigError("spec.transform", "must be a mapping");
   YAML::Node logs = transform["logs"];
   if (!logs || logs.IsNull()) return t;
-  rejectUnknown(logs, base,
+  checkKeys(logs, base,
                 {"format", "messageField", "payloadField", "dataset", "fields", "enrich",
                  "entryFieldsAsLabels", "keepOriginal", "maxFields"});
   if (logs["format"]) {
-    std::string f = str(logs["format"], base + ".format");
+    std::string f = asString(logs["format"], base + ".format");
     if (f == "plain") f = "fields";
     auto fmt = parseLogFormat(f);
     if (!fmt) throw ConfigError(base + ".format", "must be one of auto, json, rfc5424, rfc3164, plain");
@@ -66,16 +32,16 @@ LogsTransformConfig parseTransform(const YAML::Node& transform) {
   }
   for (const char* key : {"messageField", "payloadField"}) {
     if (!logs[key]) continue;
-    t.payloadField = str(logs[key], base + "." + key);
+    t.payloadField = asString(logs[key], base + "." + key);
     if (t.payloadField.empty()) throw ConfigError(base + "." + key, "must not be empty");
   }
-  if (logs["dataset"]) t.defaultDataset = str(logs["dataset"], base + ".dataset");
+  if (logs["dataset"]) t.defaultDataset = asString(logs["dataset"], base + ".dataset");
   if (logs["entryFieldsAsLabels"])
-    t.entryFieldsAsLabels = boolean(logs["entryFieldsAsLabels"], base + ".entryFieldsAsLabels");
-  if (logs["keepOriginal"]) t.keepOriginal = boolean(logs["keepOriginal"], base + ".keepOriginal");
+    t.entryFieldsAsLabels = asBool(logs["entryFieldsAsLabels"], base + ".entryFieldsAsLabels");
+  if (logs["keepOriginal"]) t.keepOriginal = asBool(logs["keepOriginal"], base + ".keepOriginal");
   if (logs["maxFields"])
     t.maxFields =
-        static_cast<size_t>(integer(logs["maxFields"], base + ".maxFields", 1, kMaxFieldsCeiling));
+        static_cast<size_t>(asInt(logs["maxFields"], base + ".maxFields", 1, kMaxFieldsCeiling));
   for (const char* key : {"fields", "enrich"}) {
     YAML::Node m = logs[key];
     if (!m || m.IsNull()) continue;
@@ -83,7 +49,7 @@ LogsTransformConfig parseTransform(const YAML::Node& transform) {
     if (!m.IsMap()) throw ConfigError(path, "must be a mapping of ECS field names to strings");
     for (auto it = m.begin(); it != m.end(); ++it) {
       std::string name = it->first.as<std::string>();
-      std::string value = str(it->second, path + "." + name);
+      std::string value = asString(it->second, path + "." + name);
       if (name == "environment") name = "service.environment";
       else if (name == "version") name = "service.version";
       if (name.empty() || name.front() == '.' || name.back() == '.' ||
@@ -107,28 +73,28 @@ ElasticsearchSinkConfig parseSink(const YAML::Node& sink, const DeliveryConfig& 
   if (!es || es.IsNull()) {
     if (envOr(env, "SHOAL_SINK_URL").empty()) throw ConfigError(base, "required for a logs pipeline");
   } else {
-    rejectUnknown(es, base,
+    checkKeys(es, base,
                   {"url", "index", "indexPattern", "indexFallback", "maxDocsPerRequest",
                    "maxBytesPerRequest", "timeoutMs", "requestTimeoutMs", "connectTimeoutMs", "tls",
                    "usernameSecretRef", "passwordSecretRef", "apiKeySecretRef"});
-    if (es["url"]) c.url = str(es["url"], base + ".url");
+    if (es["url"]) c.url = asString(es["url"], base + ".url");
     for (const char* key : {"index", "indexPattern"})
-      if (es[key]) c.indexPattern = str(es[key], base + "." + key);
-    if (es["indexFallback"]) c.indexFallback = str(es["indexFallback"], base + ".indexFallback");
+      if (es[key]) c.indexPattern = asString(es[key], base + "." + key);
+    if (es["indexFallback"]) c.indexFallback = asString(es["indexFallback"], base + ".indexFallback");
     if (es["maxDocsPerRequest"])
-      c.maxDocsPerRequest = integer(es["maxDocsPerRequest"], base + ".maxDocsPerRequest", 1, 100000);
+      c.maxDocsPerRequest = asInt(es["maxDocsPerRequest"], base + ".maxDocsPerRequest", 1, 100000);
     if (es["maxBytesPerRequest"])
       c.maxBytesPerRequest =
-          integer(es["maxBytesPerRequest"], base + ".maxBytesPerRequest", 1024, 100LL << 20);
+          asInt(es["maxBytesPerRequest"], base + ".maxBytesPerRequest", 1024, 100LL << 20);
     for (const char* key : {"timeoutMs", "requestTimeoutMs"})
-      if (es[key]) c.requestTimeoutMs = integer(es[key], base + "." + key, 1, 3600000);
+      if (es[key]) c.requestTimeoutMs = asInt(es[key], base + "." + key, 1, 3600000);
     if (es["connectTimeoutMs"])
-      c.connectTimeoutMs = integer(es["connectTimeoutMs"], base + ".connectTimeoutMs", 1, 600000);
+      c.connectTimeoutMs = asInt(es["connectTimeoutMs"], base + ".connectTimeoutMs", 1, 600000);
     if (YAML::Node tls = es["tls"]; tls && !tls.IsNull()) {
-      rejectUnknown(tls, base + ".tls", {"caFile", "caSecretRef", "insecureSkipVerify"});
-      if (tls["caFile"]) c.caFile = str(tls["caFile"], base + ".tls.caFile");
+      checkKeys(tls, base + ".tls", {"caFile", "caSecretRef", "insecureSkipVerify"});
+      if (tls["caFile"]) c.caFile = asString(tls["caFile"], base + ".tls.caFile");
       if (tls["insecureSkipVerify"])
-        c.insecureSkipVerify = boolean(tls["insecureSkipVerify"], base + ".tls.insecureSkipVerify");
+        c.insecureSkipVerify = asBool(tls["insecureSkipVerify"], base + ".tls.insecureSkipVerify");
     }
   }
   if (auto u = envOr(env, "SHOAL_SINK_URL"); !u.empty()) c.url = u;

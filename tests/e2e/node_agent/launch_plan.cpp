@@ -6,6 +6,7 @@
 #include <set>
 
 #include "shoal/kube/client.h"
+#include "shoal/common/base64.h"
 
 namespace shoal::e2e {
 namespace {
@@ -40,7 +41,7 @@ std::map<std::string, std::string> dataOf(const std::string& kind, const Json& o
     for (auto it = data.begin(); it != data.end(); ++it) {
       if (!it.value().is_string()) continue;
       if (kind == "Secret") {
-        if (auto d = kube::base64Decode(it.value().get<std::string>())) out[it.key()] = *d;
+        if (auto d = shoal::base64Decode(it.value().get<std::string>())) out[it.key()] = *d;
       } else {
         out[it.key()] = it.value().get<std::string>();
       }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "shoal/kube/client.h"
+#include "shoal/common/base64.h"
 
 namespace shoal::e2e {
 namespace {
@@ -36,7 +37,7 @@ std::optional<Json> lookup(const std::string& kind, const std::string& ns,
     return Json{{"data", {{"pipeline.yaml", "kind: Pipeline\n"}}}};
   }
   if (kind == "Secret" && name == "redis") {
-    return Json{{"data", {{"password", kube::base64Encode("s3cret")}}}};
+    return Json{{"data", {{"password", shoal::base64Encode("s3cret")}}}};
   }
   return std::nullopt;
 }

@@ -4,6 +4,7 @@
 
 #include "fakes.h"
 #include "shoal/controllers/kube_backends.h"
+#include "shoal/common/base64.h"
 #include "shoal/controllers/render.h"
 #include "shoal/testing/fake_kube_client.h"
 
@@ -120,11 +121,11 @@ TEST(KubeResourceStore, ReadsPoolsSecretsAndWritesStatus) {
 
 // Secret data goes through the Kubernetes client's decoder.
 TEST(DecodeBase64, DecodesAndRejects) {
-  EXPECT_EQ(kube::base64Decode("aGVsbG8="), std::optional<std::string>("hello"));
-  EXPECT_EQ(kube::base64Decode("aGVsbG8"), std::optional<std::string>("hello"));
-  EXPECT_EQ(kube::base64Decode(""), std::optional<std::string>(""));
-  EXPECT_FALSE(kube::base64Decode("a$b").has_value());
-  EXPECT_FALSE(kube::base64Decode("aG=x").has_value());
+  EXPECT_EQ(shoal::base64Decode("aGVsbG8="), std::optional<std::string>("hello"));
+  EXPECT_EQ(shoal::base64Decode("aGVsbG8"), std::optional<std::string>("hello"));
+  EXPECT_EQ(shoal::base64Decode(""), std::optional<std::string>(""));
+  EXPECT_FALSE(shoal::base64Decode("a$b").has_value());
+  EXPECT_FALSE(shoal::base64Decode("aG=x").has_value());
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "shoal/kube/client.h"
+#include "shoal/common/base64.h"
 #include "shoal/testing/process.h"
 
 namespace shoal::kube {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "shoal/kube/client.h"
+#include "shoal/common/base64.h"
 
 #include <filesystem>
 #include <fstream>
@@ -210,11 +211,11 @@ TEST(FileStore, RedisUrlOverrideReplacesTheAddress) {
 // Secret data is decoded by the Kubernetes client's decoder, shared with the
 // Kubernetes store.
 TEST(FileStore, Base64DecodesWithAndWithoutPadding) {
-  EXPECT_EQ(kube::base64Decode("aGVsbG8="), "hello");
-  EXPECT_EQ(kube::base64Decode("aGVsbG8"), "hello");
-  EXPECT_EQ(kube::base64Decode(""), "");
-  EXPECT_FALSE(kube::base64Decode("a").has_value());
-  EXPECT_FALSE(kube::base64Decode("ab$d").has_value());
+  EXPECT_EQ(shoal::base64Decode("aGVsbG8="), "hello");
+  EXPECT_EQ(shoal::base64Decode("aGVsbG8"), "hello");
+  EXPECT_EQ(shoal::base64Decode(""), "");
+  EXPECT_FALSE(shoal::base64Decode("a").has_value());
+  EXPECT_FALSE(shoal::base64Decode("ab$d").has_value());
 }
 
 TEST(FileStore, WritesFilesAtomically) {

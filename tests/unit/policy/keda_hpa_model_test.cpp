@@ -1,11 +1,11 @@
 // Pins each rule of the KEDA Redis Streams scaler + HPA v2 baseline model
-// (operator/policy/keda_hpa_model.h) against hand-worked examples.
+// (bench/sim/include/shoal/sim/keda_hpa_model.h) against hand-worked examples.
 #include <gtest/gtest.h>
 
 #include "shoal/common/clock.h"
-#include "shoal/policy/keda_hpa_model.h"
+#include "shoal/sim/keda_hpa_model.h"
 
-namespace shoal::policy {
+namespace shoal::sim {
 namespace {
 
 KedaReading lagOf(std::optional<int64_t> lag) {
@@ -194,4 +194,4 @@ TEST(KedaHpaModel, ModelRunsPollAndSyncOnTheirOwnPeriods) {
 }
 
 }  // namespace
-}  // namespace shoal::policy
+}  // namespace shoal::sim

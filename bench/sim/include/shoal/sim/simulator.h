@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "shoal/policy/keda_hpa_model.h"
+#include "shoal/sim/keda_hpa_model.h"
 #include "shoal/policy/scaling_policy.h"
 
 namespace shoal::sim {
@@ -82,7 +82,7 @@ const std::vector<PolicyKind>& allPolicies();
 /// drain deadline, start-up time and a prior equal to the mean pod speed.
 policy::ScalingSpec shoalSpecFor(const Workload& w);
 /// The KEDA configuration for a policy kind (careful or default).
-policy::KedaHpaConfig kedaConfigFor(const Workload& w, PolicyKind k);
+KedaHpaConfig kedaConfigFor(const Workload& w, PolicyKind k);
 
 /// Per-event figures (a burst, a spike or a rate step).
 struct EventResult {

@@ -23,14 +23,36 @@ inline constexpr const char* kDefaultWorkerImage = "ghcr.io/shoal-dev/shoal-work
 /// kDefaultWorkerImage.
 std::string defaultWorkerImage();
 
-/// The scaling section. Policy tuning fields are kept raw as well, so the
-/// controller can read what it knows (controllers::scalingSpecOf).
+/// spec.scaling, typed. A tuning field that is not set (or not a number) is
+/// nullopt and means the policy's default: the one defaults table is
+/// policy::ScalingParameters (the CRD's defaults are tested against it), and
+/// controllers::scalingSpecOf maps these fields onto it.
 struct ScalingSpecFields {
   std::string policy = "drainTime";  // drainTime | targetBacklogPerReplica
   double pollIntervalSeconds = 2.0;
   bool paused = false;
   std::optional<int32_t> fallbackReplicas;
-  nlohmann::json raw = nlohmann::json::object();
+  std::optional<double> drainSeconds;
+  std::optional<int64_t> targetBacklogPerReplica;
+  std::optional<double> perReplicaThroughput;
+  std::optional<double> headroom;
+  std::optional<double> podStartupSeconds;
+  std::optional<int64_t> activationBacklog;
+  std::optional<double> idleSeconds;
+  std::optional<double> deadBand;
+  std::optional<int64_t> failuresBeforeFallback;
+  struct ScaleUp {
+    std::optional<double> stabilizationSeconds;
+  } scaleUp;
+  struct ScaleDown {
+    std::optional<double> stabilizationSeconds;
+    std::optional<int64_t> maxPodsPerStep;
+    std::optional<int64_t> percent;
+    std::optional<double> periodSeconds;
+    /// As written: "immediate" | "damped"; a value that is not a string is
+    /// kept as its JSON text so that validation can name it.
+    std::optional<std::string> whenIdle;
+  } scaleDown;
 };
 
 /// Pod template overrides, each passed through to the pod spec when set.

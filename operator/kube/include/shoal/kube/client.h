@@ -90,40 +90,9 @@ struct ApiError {
   shoal::Error toError() const;
 };
 
-/// \brief A value or an ApiError. Cheap to move.
+/// A value or an ApiError.
 template <typename T>
-class ApiResult {
- public:
-  ApiResult(T v) : v_(std::move(v)) {}          // NOLINT(implicit)
-  ApiResult(ApiError e) : v_(std::move(e)) {}   // NOLINT(implicit)
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-  T& value() & { return std::get<0>(v_); }
-  const T& value() const& { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  const ApiError& error() const { return std::get<1>(v_); }
-
- private:
-  std::variant<T, ApiError> v_;
-};
-
-template <>
-class ApiResult<void> {
- public:
-  ApiResult() = default;
-  ApiResult(ApiError e) : err_(std::move(e)), ok_(false) {}  // NOLINT(implicit)
-  bool ok() const { return ok_; }
-  explicit operator bool() const { return ok_; }
-  const ApiError& error() const { return err_; }
-
- private:
-  ApiError err_;
-  bool ok_ = true;
-};
+using ApiResult = shoal::Result<T, ApiError>;
 
 struct ListOptions {
   std::string labelSelector;
@@ -324,8 +293,6 @@ std::pair<std::string, std::string> splitKey(const std::string& key);
 /// The ownerReference with controller: true, if any.
 std::optional<Json> controllerOwnerOf(const Json& obj);
 /// Standard or URL-safe base64 (padding optional, whitespace ignored); nullopt if invalid.
-std::optional<std::string> base64Decode(const std::string& in);
-std::string base64Encode(const std::string& in);
 /// Percent-encodes a query parameter value.
 std::string urlEncode(const std::string& s);
 /// The request path of a resource: /api/v1/namespaces/ns/pods/name/status, with

@@ -1,5 +1,6 @@
 // Errors as values on the data path (no exceptions there): Result<T> holds a
-// value or an Error with a code and a human message.
+// value or an Error with a code and a human message; Result<T, E> the same
+// with a layer's own error type.
 #pragma once
 
 #include <string>
@@ -26,11 +27,13 @@ struct Error {
   std::string message;
 };
 
-template <typename T>
+/// \brief A value or an error (Error unless the layer has a richer one, as
+/// the Kubernetes client's ApiError). Cheap to move.
+template <typename T, typename E = Error>
 class Result {
  public:
-  Result(T v) : v_(std::move(v)) {}  // NOLINT(implicit)
-  Result(Error e) : v_(std::move(e)) {}  // NOLINT(implicit)
+  Result(T v) : v_(std::in_place_index<0>, std::move(v)) {}  // NOLINT(implicit)
+  Result(E e) : v_(std::in_place_index<1>, std::move(e)) {}  // NOLINT(implicit)
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
   T& value() & { return std::get<0>(v_); }
@@ -38,24 +41,26 @@ class Result {
   T&& value() && { return std::get<0>(std::move(v_)); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
-  T& operator*() { return value(); }
-  const Error& error() const { return std::get<1>(v_); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
+  const E& error() const { return std::get<1>(v_); }
 
  private:
-  std::variant<T, Error> v_;
+  std::variant<T, E> v_;
 };
 
-template <>
-class Result<void> {
+template <typename E>
+class Result<void, E> {
  public:
   Result() = default;
-  Result(Error e) : err_(std::move(e)), ok_(false) {}  // NOLINT(implicit)
+  Result(E e) : err_(std::move(e)), ok_(false) {}  // NOLINT(implicit)
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }
-  const Error& error() const { return err_; }
+  const E& error() const { return err_; }
 
  private:
-  Error err_;
+  E err_{};
   bool ok_ = true;
 };
 

@@ -32,7 +32,7 @@
 
 #include "shoal/common/result.h"
 #include "shoal/logs/timestamp.h"
-#include "shoal/worker/stream_entry.h"
+#include "shoal/stream/stream_entry.h"
 
 namespace shoal::logs {
 

@@ -31,7 +31,7 @@
 #include "shoal/common/backoff.h"
 #include "shoal/common/clock.h"
 #include "shoal/logs/http_transport.h"
-#include "shoal/worker/stream_entry.h"
+#include "shoal/stream/stream_entry.h"
 
 namespace shoal::logs {
 

@@ -33,7 +33,7 @@
 
 #include "shoal/logs/ecs.h"
 #include "shoal/logs/es_sink.h"
-#include "shoal/worker/config.h"
+#include "shoal/stream/pipeline_config.h"
 
 namespace shoal::logs {
 

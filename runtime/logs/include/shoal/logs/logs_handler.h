@@ -13,8 +13,8 @@
 #include "shoal/common/clock.h"
 #include "shoal/logs/es_sink.h"
 #include "shoal/logs/logs_config.h"
-#include "shoal/worker/batch_handler.h"
-#include "shoal/worker/config.h"
+#include "shoal/stream/batch_handler.h"
+#include "shoal/stream/pipeline_config.h"
 
 namespace shoal {
 

@@ -28,12 +28,11 @@
 
 #include <chrono>
 #include <cstdint>
-#include <initializer_list>
 #include <map>
 #include <string>
 #include <vector>
 
-#include "shoal/worker/config.h"
+#include "shoal/stream/pipeline_config.h"
 
 namespace shoal::metrics {
 
@@ -75,13 +74,4 @@ PushgatewayConfig parsePushgatewayConfig(const YAML::Node& n, const std::string&
 PostgresConfig parsePostgresConfig(const YAML::Node& n, const std::string& path);
 
 // YAML helpers: `m[key]` at `path.key`, default when absent.
-std::string yamlString(const YAML::Node& m, const std::string& key, const std::string& path,
-                       const std::string& def, bool required = false);
-int64_t yamlInt(const YAML::Node& m, const std::string& key, const std::string& path, int64_t def,
-                int64_t min, int64_t max);
-/// Throws ConfigError("<path>.<key>", "unknown field") for keys not in known.
-void yamlCheckKeys(const YAML::Node& m, const std::string& path, std::initializer_list<const char*> known);
-std::map<std::string, std::string> yamlStringMap(const YAML::Node& m, const std::string& key,
-                                                 const std::string& path);
-
 }  // namespace shoal::metrics

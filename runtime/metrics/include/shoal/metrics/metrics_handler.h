@@ -9,8 +9,8 @@
 #include <string>
 
 #include "shoal/common/clock.h"
-#include "shoal/worker/batch_handler.h"
-#include "shoal/worker/config.h"
+#include "shoal/stream/batch_handler.h"
+#include "shoal/stream/pipeline_config.h"
 
 namespace shoal {
 

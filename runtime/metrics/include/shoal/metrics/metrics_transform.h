@@ -22,7 +22,7 @@
 
 #include "shoal/common/clock.h"
 #include "shoal/metrics/metric_event.h"
-#include "shoal/worker/stream_entry.h"
+#include "shoal/stream/stream_entry.h"
 
 namespace shoal::metrics {
 

@@ -44,7 +44,7 @@
 #include "shoal/common/clock.h"
 #include "shoal/metrics/metrics_config.h"
 #include "shoal/metrics/metrics_transform.h"
-#include "shoal/worker/batch_handler.h"
+#include "shoal/stream/batch_handler.h"
 
 struct pg_conn;
 

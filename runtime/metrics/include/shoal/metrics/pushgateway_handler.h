@@ -31,7 +31,7 @@
 #include "shoal/metrics/http_transport.h"
 #include "shoal/metrics/metrics_config.h"
 #include "shoal/metrics/metrics_transform.h"
-#include "shoal/worker/batch_handler.h"
+#include "shoal/stream/batch_handler.h"
 
 namespace shoal::metrics {
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "shoal/common/clock.h"
-#include "shoal/worker/stream_entry.h"
+#include "shoal/stream/stream_entry.h"
 
 namespace shoal::metrics {
 

@@ -30,7 +30,7 @@
 #include "shoal/common/backoff.h"
 #include "shoal/common/clock.h"
 #include "shoal/common/result.h"
-#include "shoal/worker/stream_entry.h"
+#include "shoal/stream/stream_entry.h"
 
 namespace shoal::redis {
 

@@ -70,9 +70,9 @@
 #include "shoal/common/backoff.h"
 #include "shoal/common/clock.h"
 #include "shoal/redis/client.h"
-#include "shoal/worker/batch_handler.h"
+#include "shoal/stream/batch_handler.h"
 #include "shoal/worker/config.h"
-#include "shoal/worker/stream_entry.h"
+#include "shoal/stream/stream_entry.h"
 
 namespace shoal {
 

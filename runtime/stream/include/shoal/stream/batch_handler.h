@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "shoal/worker/stream_entry.h"
+#include "shoal/stream/stream_entry.h"
 
 namespace shoal {
 

@@ -1,10 +1,10 @@
 // The KEDA Redis Streams scaler + HPA v2 baseline (see keda_hpa_model.h).
-#include "shoal/policy/keda_hpa_model.h"
+#include "shoal/sim/keda_hpa_model.h"
 
 #include <algorithm>
 #include <cmath>
 
-namespace shoal::policy {
+namespace shoal::sim {
 namespace {
 
 constexpr double kHpaScaleUpLimitFactor = 2.0;
@@ -161,4 +161,4 @@ int32_t KedaHpaModel::advance(MonoTime now, const KedaReading& reading, int32_t 
   return current;
 }
 
-}  // namespace shoal::policy
+}  // namespace shoal::sim

@@ -33,7 +33,7 @@
 
 #include "shoal/common/clock.h"
 
-namespace shoal::policy {
+namespace shoal::sim {
 
 enum class HpaBehavior {
   kUnset,           ///< spec.behavior absent: legacy normalization
@@ -118,4 +118,4 @@ class KedaHpaModel {
   MonoTime nextSync_;
 };
 
-}  // namespace shoal::policy
+}  // namespace shoal::sim
