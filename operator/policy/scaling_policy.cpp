@@ -178,31 +178,40 @@ std::vector<std::string> validateScalingSpec(const ScalingSpec& s) {
   return out;
 }
 
-Decision decide(const ScalingSpec& rawSpec, ScalingState& st, const Observation& obs,
-                MonoTime now) {
-  const ScalingSpec spec = sanitized(rawSpec);
-  const ScalingParameters& p = spec.scaling;
-  const int32_t current = std::max(0, obs.currentReplicas);
-  const int32_t ready = std::clamp(obs.readyReplicas, 0, std::max(current, obs.readyReplicas));
+namespace {
 
-  // --- The backlog: known only when the read worked and lag is a real count.
-  // A negative lag is what a nil lag becomes in some clients (KEDA reads -1):
-  // it is treated as unknown, never as "no backlog".
+// decide() in stages: what is known (backlog, rates), what the policy would
+// like (the fractional recommendation), and what the pool gets (idle rule,
+// clamping, dead band, stabilization, rate limits). Each stage reads and
+// writes the same round of state.
+
+/// The backlog: known only when the read worked and lag is a real count. A
+/// negative lag is what a nil lag becomes in some clients (KEDA reads -1): it
+/// is treated as unknown, never as "no backlog".
+struct BacklogReading {
   std::optional<int64_t> backlog;
   bool pendingKnown = false;
+};
+
+BacklogReading readBacklog(const Observation& obs) {
+  BacklogReading r;
   if (obs.readOk && obs.lag && *obs.lag >= 0) {
     int64_t pending = 0;
     if (obs.pending && *obs.pending >= 0) {
       pending = *obs.pending;
-      pendingKnown = true;
+      r.pendingKnown = true;
     }
     // Saturating: absurd counts from a broken server must not overflow.
     const int64_t room = std::numeric_limits<int64_t>::max() - *obs.lag;
-    backlog = pending > room ? std::numeric_limits<int64_t>::max() : *obs.lag + pending;
+    r.backlog = pending > room ? std::numeric_limits<int64_t>::max() : *obs.lag + pending;
   }
+  return r;
+}
 
-  // --- Rates from the counters (also while lag is unknown: entries-added is
-  // still meaningful then).
+/// Rates from the counters (also while lag is unknown: entries-added is still
+/// meaningful then). Returns the entries added since the last sample, if known.
+std::optional<uint64_t> updateRates(const ScalingParameters& p, ScalingState& st, const Observation& obs,
+                                    const std::optional<int64_t>& backlog, int32_t ready, MonoTime now) {
   std::optional<double> dt;
   if (st.lastSampleAt && now > *st.lastSampleAt) dt = toSeconds(now - *st.lastSampleAt);
   std::optional<uint64_t> addedDelta;
@@ -213,8 +222,7 @@ Decision decide(const ScalingSpec& rawSpec, ScalingState& st, const Observation&
       // lands in one interval is already in the backlog and must not also be
       // read as a lasting arrival rate; a real step passes after a few polls.
       st.recentArrivalRates.push_back(static_cast<double>(*addedDelta) / *dt);
-      while (st.recentArrivalRates.size() > kArrivalMedianSamples)
-        st.recentArrivalRates.pop_front();
+      while (st.recentArrivalRates.size() > kArrivalMedianSamples) st.recentArrivalRates.pop_front();
       std::vector<double> sorted(st.recentArrivalRates.begin(), st.recentArrivalRates.end());
       std::sort(sorted.begin(), sorted.end());
       double median = sorted[sorted.size() / 2];
@@ -229,8 +237,8 @@ Decision decide(const ScalingSpec& rawSpec, ScalingState& st, const Observation&
       // change size (new pods would dilute the sample).
       double mu = st.learnedThroughput.value_or(p.perReplicaThroughput);
       bool busy = ready > 0 && st.lastBacklog && *st.lastBacklog > 0 && backlog &&
-                  static_cast<double>(*backlog) >= mu * ready * 1.0 &&
-                  st.lastReadyReplicas == ready && consumed > 0;
+                  static_cast<double>(*backlog) >= mu * ready * 1.0 && st.lastReadyReplicas == ready &&
+                  consumed > 0;
       if (busy) {
         double sample = consumed / ready;
         if (sample < p.perReplicaThroughput * kThroughputSanityFactor &&
@@ -247,269 +255,316 @@ Decision decide(const ScalingSpec& rawSpec, ScalingState& st, const Observation&
   }
   st.lastBacklog = backlog;
   st.lastReadyReplicas = ready;
+  return addedDelta;
+}
 
-  Decision d;
-  d.backlog = backlog;
-  d.arrivalRate = st.arrivalRate;
-  d.consumptionRate = st.consumptionRate;
-  d.throughputMeasured = st.learnedThroughput.has_value();
-  d.perReplicaThroughput = st.learnedThroughput.value_or(p.perReplicaThroughput);
-  const double mu = std::max(1e-9, d.perReplicaThroughput);
-  const double lambda = std::max(0.0, st.arrivalRate.value_or(0.0));
+/// The policy's recommendation in fractional replicas for a known backlog B.
+double recommend(const ScalingParameters& p, ScalingState& st, double B, double lambda, double mu,
+                 int32_t ready, MonoTime now) {
+  if (p.policy == ScalingPolicyKind::kTargetBacklogPerReplica)
+    return B / static_cast<double>(p.targetBacklogPerReplica);
+  // Pod-seconds of work due within T: the backlog plus T of arrivals, with
+  // headroom. Ready pods give T each; pods still starting (and new ones)
+  // give only T - S (at least T/2, so a long start-up cannot ask for
+  // unbounded pods).
+  // The deadline runs from when the backlog formed (more than a second of
+  // the pool's work, or two polls of arrivals), not from now: otherwise a
+  // re-evaluation mid-drain would grant a fresh T every poll. Once late,
+  // aim to finish within T/4.
+  const double present = std::max(2.0 * p.pollIntervalSeconds * lambda, mu * std::max(ready, 1));
+  if (B > present) {
+    if (!st.backlogSince) st.backlogSince = now;
+  } else {
+    st.backlogSince.reset();
+  }
+  const double age = st.backlogSince ? toSeconds(now - *st.backlogSince) : 0.0;
+  const double T = std::max(p.drainSeconds - age, p.drainSeconds / 4);
+  const double S = p.podStartupSeconds;
+  const double work = p.headroom * (B + lambda * T) / mu;
+  const double readyCapacity = ready * T;
+  if (work <= readyCapacity) return work / T;
+  return ready + (work - readyCapacity) / std::max(T - S, T / 2);
+}
 
-  auto estimateDrain = [&](int32_t replicas) -> std::optional<double> {
-    if (!backlog) return std::nullopt;
-    if (*backlog == 0) return 0.0;
-    double net = replicas * mu - lambda;
-    if (net <= 0) return std::nullopt;
-    return static_cast<double>(*backlog) / net;
-  };
-  auto finish = [&](int32_t desired, DecisionReason reason, std::string message) {
-    d.desiredReplicas = desired;
-    d.reason = reason;
-    d.message = std::move(message);
-    d.estimatedDrainSeconds = estimateDrain(desired);
-    if (desired > current) st.lastScaleUpAt = now;
-    if (desired < current) st.lastScaleDownAt = now;
-    return d;
-  };
+/// One round of decide(): the inputs every stage reads, and finish(), which
+/// every stage ends with.
+class Round {
+ public:
+  Round(const ScalingSpec& spec, ScalingState& st, const Observation& obs, MonoTime now)
+      : spec_(spec),
+        p_(spec_.scaling),
+        st_(st),
+        obs_(obs),
+        now_(now),
+        current_(std::max(0, obs.currentReplicas)),
+        ready_(std::clamp(obs.readyReplicas, 0, std::max(current_, obs.readyReplicas))) {}
 
-  if (p.paused) {
-    d.scalingActive = false;
-    return finish(current, DecisionReason::kScalingPaused,
-                  "scaling is paused; keeping " + std::to_string(current) + " replicas");
+  Decision run() {
+    const BacklogReading reading = readBacklog(obs_);
+    backlog_ = reading.backlog;
+    pendingKnown_ = reading.pendingKnown;
+    addedDelta_ = updateRates(p_, st_, obs_, backlog_, ready_, now_);
+    d_.backlog = backlog_;
+    d_.arrivalRate = st_.arrivalRate;
+    d_.consumptionRate = st_.consumptionRate;
+    d_.throughputMeasured = st_.learnedThroughput.has_value();
+    d_.perReplicaThroughput = st_.learnedThroughput.value_or(p_.perReplicaThroughput);
+    mu_ = std::max(1e-9, d_.perReplicaThroughput);
+    lambda_ = std::max(0.0, st_.arrivalRate.value_or(0.0));
+
+    if (p_.paused) {
+      d_.scalingActive = false;
+      return finish(current_, DecisionReason::kScalingPaused,
+                    "scaling is paused; keeping " + std::to_string(current_) + " replicas");
+    }
+    if (!backlog_) return unknownBacklog();
+    st_.consecutiveFailures = 0;
+    raw_ = recommend(p_, st_, static_cast<double>(*backlog_), lambda_, mu_, ready_, now_);
+    d_.recommendedReplicas = raw_;
+    d_.scalingActive = true;
+    if (auto idle = idleRule()) return *idle;
+    clampAndDamp();
+    if (rec_ > current_) return scaleUp();
+    if (rec_ == current_) return hold();
+    return scaleDown();
   }
 
-  // --- Unknown backlog: never down, never to zero.
-  if (!backlog) {
-    st.consecutiveFailures = std::min(st.consecutiveFailures + 1, 1'000'000);
-    st.idleSince.reset();
-    d.scalingActive = false;
-    d.fallback = true;
-    std::string why =
-        !obs.readOk ? "the backlog read failed" : "the consumer group's lag is unknown (nil)";
-    if (!obs.error.empty()) why += ": " + obs.error;
-    if (p.fallbackReplicas && st.consecutiveFailures >= p.failuresBeforeFallback) {
-      int32_t target = std::max(current, std::min(*p.fallbackReplicas, spec.maxReplicas));
+ private:
+  std::optional<double> estimateDrain(int32_t replicas) const {
+    if (!backlog_) return std::nullopt;
+    if (*backlog_ == 0) return 0.0;
+    double net = replicas * mu_ - lambda_;
+    if (net <= 0) return std::nullopt;
+    return static_cast<double>(*backlog_) / net;
+  }
+
+  Decision finish(int32_t desired, DecisionReason reason, std::string message) {
+    d_.desiredReplicas = desired;
+    d_.reason = reason;
+    d_.message = std::move(message);
+    d_.estimatedDrainSeconds = estimateDrain(desired);
+    if (desired > current_) st_.lastScaleUpAt = now_;
+    if (desired < current_) st_.lastScaleDownAt = now_;
+    return d_;
+  }
+
+  /// Unknown backlog: never down, never to zero.
+  Decision unknownBacklog() {
+    st_.consecutiveFailures = std::min(st_.consecutiveFailures + 1, 1'000'000);
+    st_.idleSince.reset();
+    d_.scalingActive = false;
+    d_.fallback = true;
+    std::string why = !obs_.readOk ? "the backlog read failed" : "the consumer group's lag is unknown (nil)";
+    if (!obs_.error.empty()) why += ": " + obs_.error;
+    if (p_.fallbackReplicas && st_.consecutiveFailures >= p_.failuresBeforeFallback) {
+      int32_t target = std::max(current_, std::min(*p_.fallbackReplicas, spec_.maxReplicas));
       return finish(target, DecisionReason::kFallbackReplicas,
-                    why + " " + std::to_string(st.consecutiveFailures) +
-                        " times in a row; running " + std::to_string(target) +
-                        " replicas (fallbackReplicas " + std::to_string(*p.fallbackReplicas) +
-                        ", never fewer than current)");
+                    why + " " + std::to_string(st_.consecutiveFailures) + " times in a row; running " +
+                        std::to_string(target) + " replicas (fallbackReplicas " +
+                        std::to_string(*p_.fallbackReplicas) + ", never fewer than current)");
     }
-    int32_t target = current;
-    if (target < spec.minReplicas) target = spec.minReplicas;
-    bool evidenceOfWork =
-        (obs.readOk && obs.pending && *obs.pending > 0) || (addedDelta && *addedDelta > 0);
-    if (target == 0 && evidenceOfWork && spec.maxReplicas > 0) target = 1;
+    int32_t target = current_;
+    if (target < spec_.minReplicas) target = spec_.minReplicas;
+    bool evidenceOfWork = (obs_.readOk && obs_.pending && *obs_.pending > 0) || (addedDelta_ && *addedDelta_ > 0);
+    if (target == 0 && evidenceOfWork && spec_.maxReplicas > 0) target = 1;
     return finish(target, DecisionReason::kHoldingBacklogUnknown,
                   why + "; holding " + std::to_string(target) +
                       " replicas (never scaling down on an unknown backlog)");
   }
-  st.consecutiveFailures = 0;
 
-  // --- The policy's recommendation (fractional replicas).
-  const double B = static_cast<double>(*backlog);
-  double raw = 0;
-  if (p.policy == ScalingPolicyKind::kTargetBacklogPerReplica) {
-    raw = B / static_cast<double>(p.targetBacklogPerReplica);
-  } else {
-    // Pod-seconds of work due within T: the backlog plus T of arrivals, with
-    // headroom. Ready pods give T each; pods still starting (and new ones)
-    // give only T - S (at least T/2, so a long start-up cannot ask for
-    // unbounded pods).
-    // The deadline runs from when the backlog formed (more than a second of
-    // the pool's work, or two polls of arrivals), not from now: otherwise a
-    // re-evaluation mid-drain would grant a fresh T every poll. Once late,
-    // aim to finish within T/4.
-    const double present = std::max(2.0 * p.pollIntervalSeconds * lambda, mu * std::max(ready, 1));
-    if (B > present) {
-      if (!st.backlogSince) st.backlogSince = now;
-    } else {
-      st.backlogSince.reset();
-    }
-    const double age = st.backlogSince ? toSeconds(now - *st.backlogSince) : 0.0;
-    const double T = std::max(p.drainSeconds - age, p.drainSeconds / 4);
-    const double S = p.podStartupSeconds;
-    const double work = p.headroom * (B + lambda * T) / mu;
-    const double readyCapacity = ready * T;
-    if (work <= readyCapacity) {
-      raw = work / T;
-    } else {
-      raw = ready + (work - readyCapacity) / std::max(T - S, T / 2);
-    }
-  }
-  d.recommendedReplicas = raw;
-  d.scalingActive = true;
+  bool downHeld() const { return st_.scaleDownHeldUntil && now_ < *st_.scaleDownHeldUntil; }
 
-  // --- Idle and scale to zero (only with minReplicas 0).
-  const bool arrivalsZero = addedDelta && *addedDelta == 0;
-  const bool idleNow = *backlog == 0 && arrivalsZero && pendingKnown;
-  if (idleNow) {
-    if (!st.idleSince) st.idleSince = now;
-  } else {
-    st.idleSince.reset();
-  }
   // A controller that took the pool over has not yet watched a full window:
   // whatever it would remove, it holds.
-  const bool downHeld = st.scaleDownHeldUntil && now < *st.scaleDownHeldUntil;
-  auto heldMessage = [&] {
-    return "taken over recently: no scale-down from " + std::to_string(current) +
+  std::string heldMessage() const {
+    return "taken over recently: no scale-down from " + std::to_string(current_) +
            " before a full stabilization window has been observed (" +
-           fmt("%.0f", toSeconds(*st.scaleDownHeldUntil - now)) + "s to go); " + describeRates(d);
-  };
-  if (spec.minReplicas == 0) {
-    if (current == 0) {
-      if (*backlog <= p.activationBacklog || spec.maxReplicas == 0) {
-        return finish(0, DecisionReason::kIdleAtZero,
-                      "idle at zero replicas: backlog " + std::to_string(*backlog) +
-                          " <= activationBacklog " + std::to_string(p.activationBacklog));
-      }
-    } else if (idleNow && toSeconds(now - *st.idleSince) >= p.idleSeconds) {
-      if (downHeld) return finish(current, DecisionReason::kStabilizingScaleDown, heldMessage());
-      st.recommendations.clear();
-      return finish(0, DecisionReason::kScaledToZeroIdle,
-                    "no backlog and no arrivals for " +
-                        fmt("%.0f", toSeconds(now - *st.idleSince)) + "s (idleSeconds " +
-                        fmt("%.0f", p.idleSeconds) + "); scaling to zero");
+           fmt("%.0f", toSeconds(*st_.scaleDownHeldUntil - now_)) + "s to go); " + describeRates(d_);
+  }
+
+  /// Idle and scale to zero (only with minReplicas 0).
+  std::optional<Decision> idleRule() {
+    const bool arrivalsZero = addedDelta_ && *addedDelta_ == 0;
+    idleNow_ = *backlog_ == 0 && arrivalsZero && pendingKnown_;
+    if (idleNow_) {
+      if (!st_.idleSince) st_.idleSince = now_;
+    } else {
+      st_.idleSince.reset();
     }
+    if (spec_.minReplicas != 0) return std::nullopt;
+    if (current_ == 0) {
+      if (*backlog_ <= p_.activationBacklog || spec_.maxReplicas == 0) {
+        return finish(0, DecisionReason::kIdleAtZero,
+                      "idle at zero replicas: backlog " + std::to_string(*backlog_) + " <= activationBacklog " +
+                          std::to_string(p_.activationBacklog));
+      }
+    } else if (idleNow_ && toSeconds(now_ - *st_.idleSince) >= p_.idleSeconds) {
+      if (downHeld()) return finish(current_, DecisionReason::kStabilizingScaleDown, heldMessage());
+      st_.recommendations.clear();
+      return finish(0, DecisionReason::kScaledToZeroIdle,
+                    "no backlog and no arrivals for " + fmt("%.0f", toSeconds(now_ - *st_.idleSince)) +
+                        "s (idleSeconds " + fmt("%.0f", p_.idleSeconds) + "); scaling to zero");
+    }
+    return std::nullopt;
   }
 
-  // --- Clamp to [lower, max]; zero is only reachable through the idle rule.
-  const int64_t wanted = ceilReplicas(raw);
-  const int32_t lower = std::max(spec.minReplicas, 1);
-  int32_t target = static_cast<int32_t>(std::clamp<int64_t>(wanted, lower, spec.maxReplicas));
-  const bool limitedByMax = wanted > spec.maxReplicas;
-  const bool limitedByMin = wanted < spec.minReplicas;
-  d.scalingLimited = limitedByMax || limitedByMin;
+  /// Clamp to [lower, max] (zero is only reachable through the idle rule),
+  /// apply the dead band and the scale-in spare, and remember the
+  /// recommendation for the stabilization windows.
+  void clampAndDamp() {
+    wanted_ = ceilReplicas(raw_);
+    const int32_t lower = std::max(spec_.minReplicas, 1);
+    target_ = static_cast<int32_t>(std::clamp<int64_t>(wanted_, lower, spec_.maxReplicas));
+    limitedByMax_ = wanted_ > spec_.maxReplicas;
+    limitedByMin_ = wanted_ < spec_.minReplicas;
+    d_.scalingLimited = limitedByMax_ || limitedByMin_;
 
-  // Dead band (the HPA's tolerance, in replicas): no change while the
-  // recommendation is within ±deadBand of the current count. Only when the
-  // current count is itself within [lower, max] (a changed spec is obeyed).
-  int32_t rec = target;
-  const bool inRange = current >= lower && current <= spec.maxReplicas;
-  if (inRange && target != current && raw >= current * (1.0 - p.deadBand) &&
-      raw <= current * (1.0 + p.deadBand)) {
-    rec = current;
+    // Dead band (the HPA's tolerance, in replicas): no change while the
+    // recommendation is within ±deadBand of the current count. Only when the
+    // current count is itself within [lower, max] (a changed spec is obeyed).
+    rec_ = target_;
+    const bool inRange = current_ >= lower && current_ <= spec_.maxReplicas;
+    if (inRange && target_ != current_ && raw_ >= current_ * (1.0 - p_.deadBand) &&
+        raw_ <= current_ * (1.0 + p_.deadBand)) {
+      rec_ = current_;
+    }
+    // Scaling in keeps half the dead band as spare: only down to a count that
+    // covers the recommendation plus deadBand/2 of it. Without it a need that sits on a
+    // whole number (6.0 with noise) alternates between 6 and 7, and the count
+    // settles whenever the noise happens to allow, minutes after the load
+    // changed.
+    if (inRange && rec_ < current_) {
+      const int64_t spare = ceilReplicas(raw_ * (1.0 + p_.deadBand / 2));
+      rec_ = static_cast<int32_t>(std::clamp<int64_t>(std::max<int64_t>(rec_, spare), lower, current_));
+      heldForSpare_ = rec_ == current_;
+    }
+    const MonoTime runSince = !st_.recommendations.empty() && st_.recommendations.back().replicas == rec_
+                                  ? st_.recommendations.back().runSince
+                                  : now_;
+    st_.recommendations.push_back({now_, rec_, raw_, runSince});
+    const double keep =
+        std::max({p_.scaleUp.stabilizationSeconds, p_.scaleDown.stabilizationSeconds, p_.pollIntervalSeconds});
+    while (!st_.recommendations.empty() && (toSeconds(now_ - st_.recommendations.front().at) > keep ||
+                                            st_.recommendations.size() > kMaxRecommendations)) {
+      st_.recommendations.pop_front();
+    }
+    rates_ = describeRates(d_);
+    limitNote_ = limitedByMax_ ? " (wanted " + std::to_string(wanted_) + ", limited by maxReplicas " +
+                                     std::to_string(spec_.maxReplicas) + ")"
+                 : limitedByMin_ ? " (minReplicas " + std::to_string(spec_.minReplicas) + ")"
+                                 : "";
+    limitReason_ = limitedByMax_ ? DecisionReason::kLimitedByMaxReplicas : DecisionReason::kLimitedByMinReplicas;
   }
-  // Scaling in keeps half the dead band as spare: only down to a count that
-  // covers the recommendation plus deadBand/2 of it. Without it a need that sits on a
-  // whole number (6.0 with noise) alternates between 6 and 7, and the count
-  // settles whenever the noise happens to allow, minutes after the load
-  // changed.
-  bool heldForSpare = false;
-  if (inRange && rec < current) {
-    const int64_t spare = ceilReplicas(raw * (1.0 + p.deadBand / 2));
-    rec = static_cast<int32_t>(std::clamp<int64_t>(std::max<int64_t>(rec, spare), lower, current));
-    heldForSpare = rec == current;
-  }
-  const MonoTime runSince = !st.recommendations.empty() && st.recommendations.back().replicas == rec
-                                ? st.recommendations.back().runSince
-                                : now;
-  st.recommendations.push_back({now, rec, raw, runSince});
-  const double keep = std::max(
-      {p.scaleUp.stabilizationSeconds, p.scaleDown.stabilizationSeconds, p.pollIntervalSeconds});
-  while (!st.recommendations.empty() && (toSeconds(now - st.recommendations.front().at) > keep ||
-                                         st.recommendations.size() > kMaxRecommendations)) {
-    st.recommendations.pop_front();
-  }
-  auto windowExtreme = [&](double windowSeconds, bool wantMax) {
-    int32_t v = rec;
-    for (const auto& r : st.recommendations) {
-      if (toSeconds(now - r.at) > windowSeconds) continue;
+
+  /// The largest (wantMax) or smallest recommendation within the window.
+  int32_t windowExtreme(double windowSeconds, bool wantMax) const {
+    int32_t v = rec_;
+    for (const auto& r : st_.recommendations) {
+      if (toSeconds(now_ - r.at) > windowSeconds) continue;
       v = wantMax ? std::max(v, r.replicas) : std::min(v, r.replicas);
     }
     return v;
-  };
+  }
 
-  const std::string rates = describeRates(d);
-  const std::string limitNote =
-      limitedByMax ? " (wanted " + std::to_string(wanted) + ", limited by maxReplicas " +
-                         std::to_string(spec.maxReplicas) + ")"
-      : limitedByMin ? " (minReplicas " + std::to_string(spec.minReplicas) + ")"
-                     : "";
-  const DecisionReason limitReason =
-      limitedByMax ? DecisionReason::kLimitedByMaxReplicas : DecisionReason::kLimitedByMinReplicas;
+  Decision scaleUp() {
+    int32_t up = p_.scaleUp.stabilizationSeconds > 0 ? windowExtreme(p_.scaleUp.stabilizationSeconds, false) : rec_;
+    if (up > current_) {
+      return finish(up, current_ == 0 ? DecisionReason::kScaledUpFromZero : DecisionReason::kScaledUpForBacklog,
+                    "scaling up from " + std::to_string(current_) + " to " + std::to_string(up) +
+                        " replicas: " + rates_ + limitNote_);
+    }
+    return finish(current_, d_.scalingLimited ? limitReason_ : DecisionReason::kAtDesiredReplicas,
+                  "holding " + std::to_string(current_) + " replicas (scale-up stabilization): " + rates_);
+  }
 
-  if (rec > current) {
-    int32_t up = p.scaleUp.stabilizationSeconds > 0
-                     ? windowExtreme(p.scaleUp.stabilizationSeconds, false)
-                     : rec;
-    if (up > current) {
-      return finish(
-          up,
-          current == 0 ? DecisionReason::kScaledUpFromZero : DecisionReason::kScaledUpForBacklog,
-          "scaling up from " + std::to_string(current) + " to " + std::to_string(up) +
-              " replicas: " + rates + limitNote);
+  Decision hold() {
+    if (heldForSpare_) {
+      return finish(current_, DecisionReason::kWithinDeadBand,
+                    "holding " + std::to_string(current_) + " replicas: the policy wants " + fmt("%.2f", raw_) +
+                        ", and " + std::to_string(current_ - 1) + " would leave less than " +
+                        fmt("%.0f%%", p_.deadBand * 50) + " spare; " + rates_);
     }
-    return finish(
-        current, d.scalingLimited ? limitReason : DecisionReason::kAtDesiredReplicas,
-        "holding " + std::to_string(current) + " replicas (scale-up stabilization): " + rates);
-  }
-  if (rec == current) {
-    if (heldForSpare) {
-      return finish(current, DecisionReason::kWithinDeadBand,
-                    "holding " + std::to_string(current) + " replicas: the policy wants " +
-                        fmt("%.2f", raw) + ", and " + std::to_string(current - 1) +
-                        " would leave less than " + fmt("%.0f%%", p.deadBand * 50) + " spare; " +
-                        rates);
+    if (target_ != current_) {
+      return finish(current_, DecisionReason::kWithinDeadBand,
+                    "holding " + std::to_string(current_) + " replicas: the policy wants " + fmt("%.2f", raw_) +
+                        ", within the dead band of " + fmt("%.0f%%", p_.deadBand * 100) + "; " + rates_);
     }
-    if (target != current) {
-      return finish(current, DecisionReason::kWithinDeadBand,
-                    "holding " + std::to_string(current) + " replicas: the policy wants " +
-                        fmt("%.2f", raw) + ", within the dead band of " +
-                        fmt("%.0f%%", p.deadBand * 100) + "; " + rates);
+    if (spec_.minReplicas == 0 && idleNow_) {
+      return finish(current_, DecisionReason::kWaitingForIdle,
+                    "no backlog and no arrivals for " + fmt("%.0f", toSeconds(now_ - *st_.idleSince)) +
+                        "s; scaling to zero after " + fmt("%.0f", p_.idleSeconds) + "s");
     }
-    if (spec.minReplicas == 0 && idleNow) {
-      return finish(current, DecisionReason::kWaitingForIdle,
-                    "no backlog and no arrivals for " +
-                        fmt("%.0f", toSeconds(now - *st.idleSince)) + "s; scaling to zero after " +
-                        fmt("%.0f", p.idleSeconds) + "s");
+    return finish(current_, d_.scalingLimited ? limitReason_ : DecisionReason::kAtDesiredReplicas,
+                  "at " + std::to_string(current_) + " replicas: " + rates_ + limitNote_);
+  }
+
+  /// rec < current: scale down, damped.
+  Decision scaleDown() {
+    if (p_.policy == ScalingPolicyKind::kDrainTime && !st_.arrivalRate && obs_.entriesAdded) {
+      // Without a measured arrival rate an empty backlog may just mean the pool
+      // is keeping up; wait one poll for the rate before removing anything.
+      return finish(current_, DecisionReason::kStabilizingScaleDown,
+                    "waiting for a measured arrival rate before scaling down from " + std::to_string(current_));
     }
-    return finish(current, d.scalingLimited ? limitReason : DecisionReason::kAtDesiredReplicas,
-                  "at " + std::to_string(current) + " replicas: " + rates + limitNote);
+    if (!pendingKnown_) {
+      return finish(current_, DecisionReason::kHoldingBacklogUnknown,
+                    "pending count unknown, backlog is only a lower bound; not scaling down from " +
+                        std::to_string(current_));
+    }
+    if (downHeld()) return finish(current_, DecisionReason::kStabilizingScaleDown, heldMessage());
+    if (idleNow_ && p_.scaleDown.whenIdle == IdleScaleDown::kImmediate) {
+      // Nothing to stabilize against: no backlog and no arrivals. Go to the
+      // floor at once (scaleDown.whenIdle: immediate); zero still waits for
+      // idleSeconds.
+      return finish(rec_, DecisionReason::kScaledDown,
+                    "stream idle (no backlog, no arrivals): scaling down from " + std::to_string(current_) + " to " +
+                        std::to_string(rec_) + " replicas");
+    }
+    const int32_t down = windowExtreme(p_.scaleDown.stabilizationSeconds, true);
+    if (down >= current_) {
+      return finish(current_, DecisionReason::kStabilizingScaleDown,
+                    "recommendation " + std::to_string(rec_) + " is below " + std::to_string(current_) +
+                        " but the last " + fmt("%.0f", p_.scaleDown.stabilizationSeconds) +
+                        "s wanted more; holding. " + rates_);
+    }
+    if (st_.lastScaleDownAt && toSeconds(now_ - *st_.lastScaleDownAt) < p_.scaleDown.periodSeconds) {
+      return finish(current_, DecisionReason::kScaleDownRateLimited,
+                    "scale-down to " + std::to_string(down) + " waits for the rate limit (one step per " +
+                        fmt("%.0f", p_.scaleDown.periodSeconds) + "s)");
+    }
+    int32_t step = std::max({1, p_.scaleDown.maxPodsPerStep,
+                             static_cast<int32_t>(std::ceil(current_ * p_.scaleDown.percent / 100.0))});
+    int32_t desired = std::max(down, current_ - step);
+    return finish(desired, DecisionReason::kScaledDown,
+                  "scaling down from " + std::to_string(current_) + " to " + std::to_string(desired) +
+                      " replicas: " + rates_ + limitNote_);
   }
-  // rec < current: scale down, damped.
-  if (p.policy == ScalingPolicyKind::kDrainTime && !st.arrivalRate && obs.entriesAdded) {
-    // Without a measured arrival rate an empty backlog may just mean the pool
-    // is keeping up; wait one poll for the rate before removing anything.
-    return finish(
-        current, DecisionReason::kStabilizingScaleDown,
-        "waiting for a measured arrival rate before scaling down from " + std::to_string(current));
-  }
-  if (!pendingKnown) {
-    return finish(current, DecisionReason::kHoldingBacklogUnknown,
-                  "pending count unknown, backlog is only a lower bound; not scaling down from " +
-                      std::to_string(current));
-  }
-  if (downHeld) return finish(current, DecisionReason::kStabilizingScaleDown, heldMessage());
-  if (idleNow && p.scaleDown.whenIdle == IdleScaleDown::kImmediate) {
-    // Nothing to stabilize against: no backlog and no arrivals. Go to the
-    // floor at once (scaleDown.whenIdle: immediate); zero still waits for
-    // idleSeconds.
-    return finish(rec, DecisionReason::kScaledDown,
-                  "stream idle (no backlog, no arrivals): scaling down from " +
-                      std::to_string(current) + " to " + std::to_string(rec) + " replicas");
-  }
-  const int32_t down = windowExtreme(p.scaleDown.stabilizationSeconds, true);
-  if (down >= current) {
-    return finish(current, DecisionReason::kStabilizingScaleDown,
-                  "recommendation " + std::to_string(rec) + " is below " + std::to_string(current) +
-                      " but the last " + fmt("%.0f", p.scaleDown.stabilizationSeconds) +
-                      "s wanted more; holding. " + rates);
-  }
-  if (st.lastScaleDownAt && toSeconds(now - *st.lastScaleDownAt) < p.scaleDown.periodSeconds) {
-    return finish(current, DecisionReason::kScaleDownRateLimited,
-                  "scale-down to " + std::to_string(down) +
-                      " waits for the rate limit (one step per " +
-                      fmt("%.0f", p.scaleDown.periodSeconds) + "s)");
-  }
-  int32_t step = std::max({1, p.scaleDown.maxPodsPerStep,
-                           static_cast<int32_t>(std::ceil(current * p.scaleDown.percent / 100.0))});
-  int32_t desired = std::max(down, current - step);
-  return finish(desired, DecisionReason::kScaledDown,
-                "scaling down from " + std::to_string(current) + " to " + std::to_string(desired) +
-                    " replicas: " + rates + limitNote);
+
+  const ScalingSpec spec_;  // sanitized
+  const ScalingParameters& p_;
+  ScalingState& st_;
+  const Observation& obs_;
+  const MonoTime now_;
+  const int32_t current_;
+  const int32_t ready_;
+  Decision d_;
+  std::optional<int64_t> backlog_;
+  bool pendingKnown_ = false;
+  std::optional<uint64_t> addedDelta_;
+  double mu_ = 1e-9, lambda_ = 0;
+  double raw_ = 0;
+  bool idleNow_ = false;
+  int64_t wanted_ = 0;
+  int32_t target_ = 0, rec_ = 0;
+  bool limitedByMax_ = false, limitedByMin_ = false, heldForSpare_ = false;
+  std::string rates_, limitNote_;
+  DecisionReason limitReason_ = DecisionReason::kLimitedByMaxReplicas;
+};
+
+}  // namespace
+
+Decision decide(const ScalingSpec& rawSpec, ScalingState& st, const Observation& obs, MonoTime now) {
+  return Round(sanitized(rawSpec), st, obs, now).run();
 }
 
 }  // namespace shoal::policy
