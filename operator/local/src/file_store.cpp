@@ -2,7 +2,6 @@
 #include "shoal/local/file_store.h"
 #include "shoal/common/base64.h"
 
-#include "shoal/kube/client.h"
 
 #include <unistd.h>
 

@@ -2,7 +2,6 @@
 // them, errors that name the file and the field, status kept in memory.
 #include <gtest/gtest.h>
 
-#include "shoal/kube/client.h"
 #include "shoal/common/base64.h"
 
 #include <filesystem>
