@@ -16,15 +16,7 @@ Error serverError(const Reply& r) {
   return makeError(Errc::kServer, "redis: " + r.str);
 }
 
-std::optional<int64_t> asInt(const Reply& r) {
-  if (r.kind == Reply::Kind::kInteger) return r.integer;
-  if (r.isString()) {
-    int64_t v = 0;
-    auto [p, ec] = std::from_chars(r.str.data(), r.str.data() + r.str.size(), v);
-    if (ec == std::errc() && p == r.str.data() + r.str.size()) return v;
-  }
-  return std::nullopt;
-}
+std::optional<int64_t> asInt(const Reply& r) { return r.asInt(); }
 
 // Strings out of a reply: copied from a const reply, moved out of one we own.
 std::string takeString(const std::string& s) { return s; }
@@ -93,6 +85,16 @@ std::unordered_map<std::string, const Reply*> asMap(const Reply& r) {
 }
 
 }  // namespace
+
+std::optional<int64_t> Reply::asInt() const {
+  if (kind == Kind::kInteger) return integer;
+  if (isString()) {
+    int64_t v = 0;
+    auto [p, ec] = std::from_chars(str.data(), str.data() + str.size(), v);
+    if (ec == std::errc() && p == str.data() + str.size()) return v;
+  }
+  return std::nullopt;
+}
 
 Result<Reply> Reply::orServerError(Reply r) {
   if (r.isError()) return serverError(r);

@@ -78,6 +78,8 @@ struct Reply {
   bool isNil() const { return kind == Kind::kNil; }
   bool isArray() const { return kind == Kind::kArray; }
   bool isString() const { return kind == Kind::kString || kind == Kind::kStatus; }
+  /// An integer reply, or a string reply that is a whole decimal integer.
+  std::optional<int64_t> asInt() const;
   /// Redis error replies as Errc::kServer with the server's message.
   static Result<Reply> orServerError(Reply r);
 };

@@ -2,8 +2,10 @@
 // a free loopback port and stopped when its handle goes out of scope.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "shoal/testing/process.h"
 
@@ -43,6 +45,64 @@ class RedisServer {
   int port_ = 0;
   std::string caFile_;
   Process proc_;
+};
+
+/// A real Redis Cluster (Debian's redis-server 7.0 with --cluster-enabled):
+/// `primaries` primaries with `replicasPerPrimary` replicas each, created by
+/// `redis-cli --cluster create`; the constructor returns once every node says
+/// cluster_state:ok. Ports are free loopback ports whose bus port (+10000) is
+/// free too.
+class RedisCluster {
+ public:
+  struct Options {
+    int primaries = 3;
+    int replicasPerPrimary = 1;
+    int nodeTimeoutMs = 1000;  // failure detection (and so failover) takes about this long
+  };
+  /// One line of CLUSTER NODES.
+  struct NodeInfo {
+    std::string id;
+    int port = 0;
+    bool primary = false;
+    bool failed = false;
+    std::string primaryId;           // of a replica
+    std::vector<std::string> slots;  // "0-5460", "[1-<-id]" while migrating
+  };
+  RedisCluster() : RedisCluster(Options{}) {}
+  explicit RedisCluster(Options o);
+  ~RedisCluster();
+  std::vector<int> ports() const;
+  /// "127.0.0.1:p1,127.0.0.1:p2,..." (every node).
+  std::string seeds() const;
+  /// redis-cli against one node (no -c: redirects are returned, not followed).
+  std::string cli(int port, const std::string& args) const;
+  /// CLUSTER NODES as seen by the node on askPort.
+  std::vector<NodeInfo> nodes(int askPort) const;
+  /// Primaries serving slots, as a running node sees them.
+  std::vector<int> primaryPorts() const;
+  /// The port of the primary serving key's slot now (-1 if none).
+  int primaryFor(const std::string& key) const;
+  /// A healthy replica of the primary on primaryPort (-1 if none).
+  int replicaOf(int primaryPort) const;
+  /// CLUSTER MYID of the node on port.
+  std::string idOf(int port) const;
+  /// SIGKILL of one node (it stays down).
+  void kill(int port);
+  /// Whether every running node reports cluster_state:ok within the deadline.
+  bool waitHealthy(std::chrono::milliseconds deadline);
+
+ private:
+  struct Node {
+    int port = 0;
+    std::string dir;
+    Process proc;
+    bool down = false;
+  };
+  void startNode(Node& n);
+  int firstRunningPort() const;
+  Options opts_;
+  TempDir dir_;
+  std::vector<Node> nodes_;
 };
 
 /// Prometheus 2.42 with the remote-write receiver on.
