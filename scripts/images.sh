@@ -10,7 +10,8 @@
 # BUILD is the CMake build directory (default build); OUT the output directory
 # (default BUILD/images), which receives <image>.oci.tar and <image>.digest.
 # Without --no-build the two targets are configured and built first.
-# Names: $SHOAL_IMAGE_REGISTRY/<image>:$SHOAL_IMAGE_TAG, by default
+# $SHOAL_OPERATOR_BINARY and $SHOAL_WORKER_BINARY override where the binaries
+# are (the test passes CMake's paths). Names: $SHOAL_IMAGE_REGISTRY/<image>:$SHOAL_IMAGE_TAG, by default
 # ghcr.io/shoal-dev and the project version (the chart's defaults).
 # SOURCE_DATE_EPOCH fixes every timestamp (default: the last commit's time),
 # so the same binaries give the same digests.
@@ -44,18 +45,18 @@ mkdir -p "$OUT"
 STAGE=$(mktemp -d "$OUT/.rootfs.XXXXXX")
 trap 'rm -rf "$STAGE"' EXIT
 
-# image  binary (in BUILD)  ports  description
+# image  binary  ports  description
 IMAGES=(
-  "shoal-operator|operator/cmd/shoal-operator|8080 8081|Runs Shoal Pipelines and WorkerPools on Kubernetes and scales workers on backlog"
-  "shoal-worker|runtime/worker/shoal-worker|9100|Consumes a Redis stream through a consumer group and delivers it to a sink"
+  "shoal-operator|${SHOAL_OPERATOR_BINARY:-$BUILD/operator/cmd/shoal-operator}|8080 8081|Runs Shoal Pipelines and WorkerPools on Kubernetes and scales workers on backlog"
+  "shoal-worker|${SHOAL_WORKER_BINARY:-$BUILD/runtime/worker/shoal-worker}|9100|Consumes a Redis stream through a consumer group and delivers it to a sink"
 )
 for spec in "${IMAGES[@]}"; do
   IFS='|' read -r name binary ports description <<<"$spec"
-  if [ ! -x "$BUILD/$binary" ]; then
-    echo "images: $BUILD/$binary is not built (run without --no-build)" >&2
+  if [ ! -x "$binary" ]; then
+    echo "images: $binary is not built (run without --no-build)" >&2
     exit 1
   fi
-  packages=$(python3 scripts/oci_image.py rootfs "$STAGE/$name" --binary "$BUILD/$binary" --strip)
+  packages=$(python3 scripts/oci_image.py rootfs "$STAGE/$name" --binary "$binary" --strip)
   args=(--out "$OUT/$name.oci.tar" --repository "$REGISTRY/$name" --tag "$TAG"
         --entrypoint "/usr/local/bin/$name" --user 65532:65532 --epoch "$SOURCE_DATE_EPOCH"
         --label "org.opencontainers.image.title=$name"
