@@ -7,14 +7,17 @@
 // filesystem has no shell; the entrypoint then runs from it with --help, under
 // chroot as the image's user with only the image's environment, and in a real
 // container (runc) with the pod's security context. The same binaries give the
-// same digests.
+// same digests. Last, the worker pod the operator renders runs from the image
+// in runc against TLS Redis and a TLS bulk endpoint, and drains on SIGTERM.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -22,6 +25,10 @@
 #include <string>
 #include <vector>
 
+#include "shoal/api/pipeline.h"
+#include "shoal/api/worker_pool.h"
+#include "shoal/controllers/render.h"
+#include "shoal/testing/bulk_server.h"
 #include "shoal/testing/process.h"
 #include "shoal/testing/servers.h"
 
@@ -103,6 +110,23 @@ Layout unpackArchive(const std::string& name, const std::string& into) {
   return l;
 }
 
+bool have(const std::string& tool) {
+  int rc = 0;
+  runCommand("command -v " + tool + " >/dev/null", false, &rc);
+  return rc == 0;
+}
+
+// Unpacks the image with umoci into a runtime bundle (rootfs + config.json,
+// the runtime spec umoci derives from the image config); "" without umoci.
+std::string unpackWithUmoci(const Layout& layout, const std::string& bundle) {
+  if (!have("umoci")) return "";
+  const std::string tag =
+      layout.index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"];
+  runCommand("umoci unpack --image " + quote(layout.dir + ":" + tag) + " " + quote(bundle) +
+             " 2>&1");
+  return bundle;
+}
+
 struct Chart {
   std::string appVersion, operatorRepository, workerRepository;
 };
@@ -130,7 +154,8 @@ Dockerfile dockerfile(const std::string& name) {
   Dockerfile d;
   std::smatch m;
   if (std::regex_search(text, m, std::regex(R"(\nUSER (\S+))"))) d.user = m[1];
-  if (std::regex_search(text, m, std::regex(R"re(\nENTRYPOINT \["([^"]+)"\])re"))) d.entrypoint = m[1];
+  if (std::regex_search(text, m, std::regex(R"re(\nENTRYPOINT \["([^"]+)"\])re")))
+    d.entrypoint = m[1];
   if (std::regex_search(text, m, std::regex(R"(\nEXPOSE ([0-9 ]+))"))) {
     std::stringstream ss(m[1].str());
     std::string p;
@@ -146,18 +171,7 @@ class ImageTest : public ::testing::TestWithParam<std::string> {
     layout_ = unpackArchive(GetParam(), work_.path());
   }
   std::string entrypoint() const { return "/usr/local/bin/" + GetParam(); }
-  // Unpacks the image with umoci into a runtime bundle (rootfs + config.json).
-  std::string umociBundle() {
-    int rc = 0;
-    runCommand("command -v umoci >/dev/null", false, &rc);
-    if (rc != 0) return "";
-    const std::string bundle = work_.file("bundle");
-    const std::string tag =
-        layout_.index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"];
-    runCommand("umoci unpack --image " + quote(layout_.dir + ":" + tag) + " " + quote(bundle) +
-               " 2>&1");
-    return bundle;
-  }
+  std::string umociBundle() { return unpackWithUmoci(layout_, work_.file("bundle")); }
 
   TempDir work_;
   Layout layout_;
@@ -328,9 +342,7 @@ TEST_P(ImageTest, EntrypointRunsFromTheRootFilesystemAsTheImageUser) {
 // capability dropped, no privilege escalation.
 TEST_P(ImageTest, EntrypointRunsInARuncContainerLikeThePod) {
   if (::geteuid() != 0) GTEST_SKIP() << "runc needs root here";
-  int rc = 0;
-  runCommand("command -v runc >/dev/null", false, &rc);
-  if (rc != 0) GTEST_SKIP() << "runc is not installed (scripts/install-deps.sh installs it)";
+  if (!have("runc")) GTEST_SKIP() << "runc is not installed (scripts/install-deps.sh installs it)";
   const std::string bundle = umociBundle();
   if (bundle.empty())
     GTEST_SKIP() << "umoci is not installed (scripts/install-deps.sh installs it)";
@@ -345,6 +357,7 @@ TEST_P(ImageTest, EntrypointRunsInARuncContainerLikeThePod) {
 
   TempDir state;
   const std::string id = "shoal-images-" + std::to_string(::getpid()) + "-" + GetParam();
+  int rc = 0;
   const std::string out = runCommand("runc --root " + quote(state.path()) + " run --bundle " +
                                          quote(bundle) + " " + id + " 2>&1 </dev/null",
                                      false, &rc);
@@ -375,6 +388,217 @@ TEST(Images, SameBinariesGiveTheSameDigests) {
                &rc);
     EXPECT_EQ(rc, 0) << name << ": the archives differ";
   }
+}
+
+// ---------------------------------------------------------------------------
+// The worker pod as the operator renders it, run from the image by runc.
+
+// The test's Kubernetes Secrets: name -> key -> value.
+using Secrets = std::map<std::string, std::map<std::string, std::string>>;
+
+void writeFile(const fs::path& p, const std::string& text, fs::perms mode, gid_t gid = 0) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p) << text;
+  fs::permissions(p, mode);
+  ASSERT_EQ(::chown(p.c_str(), 0, gid), 0) << p;
+}
+
+// What a kubelet would do with the Deployment's pod template, as a runc
+// config on top of the bundle's (umoci's, from the image config): the
+// container's command and args (the command resolved through the image's
+// PATH), env (values, Secret keys, the pod name), security contexts, and
+// volumes (the ConfigMap, Secret items with their mode and fsGroup, emptyDir)
+// as bind mounts of directories under `volumes`. Two deliberate differences:
+// the host's network namespace (a hostNetwork pod, to reach the test's
+// loopback servers) and --listen on a free loopback port instead of 9100.
+json kubeletSpec(json spec, const json& deployment, const json& configMap, const Secrets& secrets,
+                 const fs::path& volumes, int listenPort) {
+  const json& pod = deployment["spec"]["template"]["spec"];
+  const json& c = pod["containers"][0];
+  json& process = spec["process"];
+  process["terminal"] = false;
+  process["args"] = c.value("command", process["args"]);
+  for (const auto& a : c["args"]) {
+    const std::string arg = a;
+    process["args"].push_back(
+        arg.rfind("0.0.0.0:", 0) == 0 ? "127.0.0.1:" + std::to_string(listenPort) : arg);
+  }
+  const std::map<std::string, std::string> fields{{"metadata.name", "pool-workers-7d9f-x2k4q"}};
+  for (const auto& e : c["env"]) {
+    std::string value;
+    if (e.contains("value")) {
+      value = e["value"];
+    } else if (e["valueFrom"].contains("secretKeyRef")) {
+      const json& ref = e["valueFrom"]["secretKeyRef"];
+      value = secrets.at(ref["name"]).at(ref["key"]);
+    } else {
+      value = fields.at(e["valueFrom"]["fieldRef"]["fieldPath"]);
+    }
+    process["env"].push_back(e["name"].get<std::string>() + "=" + value);
+  }
+  const json& podSc = pod["securityContext"];
+  const json& sc = c["securityContext"];
+  process["user"]["uid"] = sc.value("runAsUser", podSc.value("runAsUser", 0));
+  process["user"]["gid"] = sc.value("runAsGroup", podSc.value("runAsGroup", 0));
+  if (podSc.contains("fsGroup"))
+    process["user"]["additionalGids"] = json::array({podSc["fsGroup"]});
+  spec["root"]["readonly"] = sc.value("readOnlyRootFilesystem", false);
+  process["noNewPrivileges"] = !sc.value("allowPrivilegeEscalation", true);
+  if (sc["capabilities"].value("drop", json::array()) == json::array({"ALL"})) {
+    for (const char* set : {"bounding", "effective", "inheritable", "permitted", "ambient"})
+      process["capabilities"][set] = json::array();
+  }
+  json& ns = spec["linux"]["namespaces"];
+  ns.erase(
+      std::remove_if(ns.begin(), ns.end(), [](const json& n) { return n["type"] == "network"; }),
+      ns.end());
+
+  const gid_t fsGroup = podSc.value("fsGroup", 0);
+  for (const auto& m : c["volumeMounts"]) {
+    const std::string name = m["name"];
+    const json* volume = nullptr;
+    for (const auto& v : pod["volumes"])
+      if (v["name"] == name) volume = &v;
+    EXPECT_NE(volume, nullptr) << name;
+    if (!volume) continue;
+    const fs::path dir = volumes / name;
+    fs::create_directories(dir);
+    if (volume->contains("configMap")) {
+      for (const auto& [file, text] : configMap["data"].items())
+        writeFile(dir / file, text.get<std::string>(), fs::perms(0644));
+    } else if (volume->contains("secret")) {
+      const json& sv = (*volume)["secret"];
+      const auto& secret = secrets.at(sv["secretName"]);
+      for (const auto& item : sv["items"])
+        writeFile(dir / item["path"].get<std::string>(), secret.at(item["key"]),
+                  fs::perms(sv.value("defaultMode", 0644)), fsGroup);
+    } else {
+      EXPECT_TRUE(volume->contains("emptyDir")) << volume->dump();
+      fs::permissions(dir, fs::perms::all);
+    }
+    spec["mounts"].push_back({{"destination", m["mountPath"]},
+                              {"type", "bind"},
+                              {"source", dir.string()},
+                              {"options", {"rbind", m.value("readOnly", false) ? "ro" : "rw"}}});
+  }
+  // Like the kubelet (MakeNestedMountpoints), the mount points of volumes
+  // mounted inside another volume (Secrets under the ConfigMap's /etc/shoal)
+  // are created in that volume, which the container sees read-only.
+  for (const auto& inner : spec["mounts"]) {
+    for (const auto& outer : spec["mounts"]) {
+      const std::string in = inner["destination"], out = outer["destination"];
+      if (outer["type"] == "bind" && in.size() > out.size() && in.rfind(out + "/", 0) == 0)
+        fs::create_directories(fs::path(outer["source"].get<std::string>()) /
+                               in.substr(out.size() + 1));
+    }
+  }
+  return spec;
+}
+
+// A Pipeline of TLS Redis with a password into a TLS Elasticsearch-compatible
+// sink, its WorkerPool on the image's name, as the API would store them.
+struct PodFixture {
+  RedisServer redis{RedisServer::Options{.tls = true, .password = "image-pw"}};
+  BulkServer sink{BulkServer::Options{.tls = true}};
+  Secrets secrets{{"redis", {{"password", "image-pw"}, {"ca.crt", readFile(redis.caFile())}}},
+                  {"sink-ca", {{"ca.crt", readFile(sink.caFile())}}}};
+  api::Pipeline pipeline = api::pipelineFromJson(json::parse(R"({
+    "apiVersion": "shoal.dev/v1alpha1", "kind": "Pipeline",
+    "metadata": {"name": "app-logs", "namespace": "default", "uid": "p-uid", "generation": 1},
+    "spec": {
+      "type": "logs",
+      "source": {"redis": {"address": "127.0.0.1:)" + std::to_string(redis.port()) +
+                                                             R"(",
+                           "stream": "logs:app", "consumerGroup": "shoal", "startId": "0",
+                           "passwordSecretRef": {"name": "redis", "key": "password"},
+                           "tls": {"enabled": true, "caSecretRef": {"name": "redis", "key": "ca.crt"}}}},
+      "sink": {"elasticsearch": {"url": ")" + sink.url() + R"(", "index": "app-logs",
+                                 "tls": {"caSecretRef": {"name": "sink-ca", "key": "ca.crt"}}}},
+      "delivery": {"batchSize": 200, "lingerMs": 5}
+    }})"))
+                               .value();
+  api::WorkerPool pool = api::workerPoolFromJson(json::parse(R"({
+    "apiVersion": "shoal.dev/v1alpha1", "kind": "WorkerPool",
+    "metadata": {"name": "app-logs", "namespace": "default", "uid": "w-uid", "generation": 1},
+    "spec": {"pipelineRef": {"name": "app-logs"}, "image": ")" +
+                                                             workerImage() + R"(",
+             "minReplicas": 1, "maxReplicas": 1}})"))
+                             .value();
+
+  static std::string workerImage() {
+    const Chart c = chart();
+    return c.workerRepository + ":" + c.appVersion;
+  }
+};
+
+TEST(WorkerPod, RunsFromTheImageInRuncOverTlsDeliversEverythingAndDrainsOnSigterm) {
+  if (::geteuid() != 0) GTEST_SKIP() << "runc needs root here";
+  if (!have("runc")) GTEST_SKIP() << "runc is not installed (scripts/install-deps.sh installs it)";
+  if (!have("umoci"))
+    GTEST_SKIP() << "umoci is not installed (scripts/install-deps.sh installs it)";
+  ASSERT_TRUE(images().error.empty()) << images().error;
+  TempDir work;
+  const Layout layout = unpackArchive("shoal-worker", work.path());
+  const std::string bundle = unpackWithUmoci(layout, work.file("bundle"));
+
+  PodFixture f;
+  const std::string config = controllers::renderWorkerConfig(f.pipeline);
+  const json deployment =
+      controllers::renderDeployment(f.pipeline, f.pool, controllers::configHash(config), 1);
+  const json& container = deployment["spec"]["template"]["spec"]["containers"][0];
+  // The operator asks for the image `make images` built.
+  EXPECT_EQ(container["image"],
+            layout.index["manifests"][0]["annotations"]["io.containerd.image.name"]);
+  const int port = freePort();
+  const json spec = kubeletSpec(json::parse(readFile(bundle + "/config.json")), deployment,
+                                controllers::renderConfigMap(f.pipeline, f.pool, config), f.secrets,
+                                work.file("volumes"), port);
+  std::ofstream(bundle + "/config.json") << spec.dump(2);
+
+  constexpr int kEntries = 2000;
+  std::string xadds;
+  for (int i = 0; i < kEntries; ++i)
+    xadds +=
+        R"(XADD logs:app * message "{\"message\":\"line )" + std::to_string(i) + R"(\"}")" + "\n";
+  const fs::path commands = work.file("xadd.txt");
+  std::ofstream(commands) << xadds;
+  f.redis.cli("< " + quote(commands.string()) + " >/dev/null");
+  ASSERT_EQ(f.redis.cli("XLEN logs:app"), std::to_string(kEntries) + "\n");
+
+  TempDir state;
+  const std::string id = "shoal-worker-pod-" + std::to_string(::getpid());
+  struct Cleanup {
+    std::string cmd;
+    ~Cleanup() { runCommand(cmd, false); }
+  } cleanup{"runc --root " + quote(state.path()) + " delete --force " + id + " >/dev/null 2>&1"};
+  Process::Options po;
+  po.argv = {"runc", "--root", state.path(), "run", "--bundle", bundle, id};
+  po.stdoutPath = work.file("stdout");
+  po.stderrPath = work.file("stderr");
+  Process runc(po);
+  auto logs = [&] {
+    return Process::readFile(po.stdoutPath) + Process::readFile(po.stderrPath) + "\n" +
+           spec.dump(2);
+  };
+
+  ASSERT_TRUE(waitUntil([&] { return f.sink.docsIn("app-logs") == kEntries || !runc.running(); },
+                        std::chrono::seconds(60)))
+      << logs();
+  ASSERT_TRUE(runc.running()) << logs();
+  EXPECT_EQ(f.sink.docsIn("app-logs"), kEntries) << logs();
+  int status = 0;
+  ASSERT_TRUE(waitUntil([&] {
+    httpGet(port, "/readyz", &status);
+    return status == 200;
+  })) << logs();
+  // What Kubernetes sends on scale-in: SIGTERM to the container's process.
+  runCommand("runc --root " + quote(state.path()) + " kill " + id + " TERM");
+  const auto exit = runc.wait(std::chrono::seconds(30));
+  ASSERT_TRUE(exit.has_value()) << logs();
+  EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << *exit << "\n" << logs();
+  // Everything acknowledged: nothing pending in the group.
+  EXPECT_EQ(f.redis.cli("XPENDING logs:app shoal").substr(0, 2), "0\n")
+      << f.redis.cli("XPENDING logs:app shoal");
 }
 
 }  // namespace
