@@ -13,7 +13,7 @@ PACKAGES=(
   libbrotli-dev
   redis-server redis-tools prometheus prometheus-pushgateway etcd-server
   python3 procps iproute2 psmisc
-  umoci runc
+  umoci runc containerd
   openjdk-17-jdk-headless maven
 )
 

@@ -6,8 +6,9 @@
 // umoci, an independent OCI implementation, unpacks each image; the root
 // filesystem has no shell; the entrypoint then runs from it with --help, under
 // chroot as the image's user with only the image's environment, and in a real
-// container (runc) with the pod's security context. The same binaries give the
-// same digests. Last, the worker pod the operator renders runs from the image
+// container (runc) with the pod's security context; a real containerd imports
+// each archive as kind does and runs it. The same binaries give the same
+// digests. Last, the worker pod the operator renders runs from the image
 // in runc against TLS Redis and a TLS bulk endpoint, and drains on SIGTERM.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -18,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -76,8 +78,9 @@ struct Images {
 };
 
 const Images& images() {
-  static Images* built = [] {
-    auto* b = new Images;
+  // Destroyed at exit, which removes the directory.
+  static const std::unique_ptr<Images> built = [] {
+    auto b = std::make_unique<Images>();
     b->out = b->dir.file("images");
     try {
       b->log = buildImages(b->out);
@@ -366,6 +369,98 @@ TEST_P(ImageTest, EntrypointRunsInARuncContainerLikeThePod) {
   EXPECT_EQ(rc, 0) << out;
   EXPECT_EQ(out.rfind(GetParam() + ": ", 0), 0u) << out;
   EXPECT_NE(out.find("Usage: " + entrypoint() + " [OPTIONS]"), std::string::npos) << out;
+}
+
+// containerd 1.6 as a plain process with its own root, state and socket in a
+// temporary directory, the CRI plugin off (images and containers through ctr
+// only). One per test binary, stopped (by its pid) at exit.
+class Containerd {
+ public:
+  Containerd() {
+    std::ofstream(dir_.file("config.toml"))
+        << "version = 2\nroot = \"" << dir_.file("root") << "\"\nstate = \"" << dir_.file("state")
+        << "\"\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n[grpc]\n  address = \""
+        << socket() << "\"\n";
+    Process::Options po;
+    po.argv = {"containerd", "--config", dir_.file("config.toml")};
+    po.stdoutPath = po.stderrPath = dir_.file("containerd.log");
+    proc_ = Process(po);
+    int rc = 1;
+    ready_ = waitUntil(
+                 [&] {
+                   if (!proc_.running()) return true;
+                   ctr("version >/dev/null", &rc);
+                   return rc == 0;
+                 },
+                 std::chrono::seconds(20), std::chrono::milliseconds(50)) &&
+             rc == 0;
+  }
+  // Stops containerd and removes the namespace's parent cgroups, which it
+  // creates for `ctr run` and leaves behind (each container's own cgroup goes
+  // with the container).
+  ~Containerd() {
+    proc_.stop();
+    std::error_code ec;
+    fs::remove(fs::path("/sys/fs/cgroup") / ns_, ec);
+    for (const auto& controller : fs::directory_iterator("/sys/fs/cgroup", ec))
+      fs::remove(controller.path() / ns_, ec);
+  }
+  Containerd(const Containerd&) = delete;
+  Containerd& operator=(const Containerd&) = delete;
+  bool ready() const { return ready_; }
+  std::string socket() const { return dir_.file("containerd.sock"); }
+  std::string log() const { return Process::readFile(dir_.file("containerd.log")); }
+  std::string ctr(const std::string& args, int* rc) const {
+    return runCommand(
+        "ctr --address " + quote(socket()) + " --namespace " + ns_ + " " + args + " 2>&1", false,
+        rc);
+  }
+
+ private:
+  TempDir dir_;
+  std::string ns_ = "shoal-images-" + std::to_string(::getpid());
+  Process proc_;
+  bool ready_ = false;
+};
+
+const Containerd& containerd() {
+  static const Containerd d;
+  return d;
+}
+
+// The archive as kind loads it (`ctr images import --all-platforms --digests`
+// from stdin) into a real containerd, which checks every blob while it
+// unpacks the layer into its overlayfs snapshotter; the image gets the
+// chart's name, and containerd runs it through runc with the command the
+// operator's Deployment uses: the bare program name, found through the
+// image's PATH.
+TEST_P(ImageTest, ContainerdImportsItUnderTheChartNameAndRunsIt) {
+  if (::geteuid() != 0) GTEST_SKIP() << "containerd needs root here";
+  if (!have("containerd") || !have("ctr") || !have("runc"))
+    GTEST_SKIP() << "containerd or runc is not installed (scripts/install-deps.sh installs them)";
+  const Containerd& d = containerd();
+  ASSERT_TRUE(d.ready()) << d.log();
+  const json& desc = layout_.index["manifests"][0];
+  const std::string name = desc["annotations"]["io.containerd.image.name"];
+  const std::string digest = desc["digest"];
+  int rc = -1;
+  const std::string imported = d.ctr("images import --all-platforms --digests - < " +
+                                         quote(images().out + "/" + GetParam() + ".oci.tar"),
+                                     &rc);
+  ASSERT_EQ(rc, 0) << imported << d.log();
+  EXPECT_NE(imported.find("unpacking " + name + " (" + digest + ")...done"), std::string::npos)
+      << imported;
+  const std::string check = d.ctr("images check name==" + quote(name), &rc);
+  EXPECT_EQ(rc, 0) << check;
+  EXPECT_NE(check.find(digest + " complete"), std::string::npos) << check;
+
+  const std::string id = "help-" + std::to_string(::getpid()) + "-" + GetParam();
+  const std::string out =
+      d.ctr("run --rm --read-only " + quote(name) + " " + id + " " + GetParam() + " --help", &rc);
+  EXPECT_EQ(rc, 0) << out << d.log();
+  EXPECT_EQ(out.rfind(GetParam() + ": ", 0), 0u) << out;
+  EXPECT_NE(out.find("Usage: " + GetParam() + " [OPTIONS]"), std::string::npos) << out;
+  d.ctr("images rm " + quote(name) + " >/dev/null", &rc);
 }
 
 INSTANTIATE_TEST_SUITE_P(Images, ImageTest, ::testing::Values("shoal-operator", "shoal-worker"),
