@@ -11,10 +11,12 @@
 # (default BUILD/images), which receives <image>.oci.tar and <image>.digest.
 # Without --no-build the two targets are configured and built first.
 # $SHOAL_OPERATOR_BINARY and $SHOAL_WORKER_BINARY override where the binaries
-# are (the test passes CMake's paths). Names: $SHOAL_IMAGE_REGISTRY/<image>:$SHOAL_IMAGE_TAG, by default
-# ghcr.io/shoal-dev and the project version (the chart's defaults).
-# SOURCE_DATE_EPOCH fixes every timestamp (default: the last commit's time),
-# so the same binaries give the same digests.
+# are (the test passes CMake's paths). Names:
+# $SHOAL_IMAGE_REGISTRY/<image>:$SHOAL_IMAGE_TAG, by default ghcr.io/shoal-dev
+# and the project version (the chart's defaults). SOURCE_DATE_EPOCH fixes
+# every timestamp (default: the last commit's time), so the same binaries give
+# the same digests (the revision label is the commit, so a new commit gives
+# new digests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_FIRST=1
