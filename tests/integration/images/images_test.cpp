@@ -34,115 +34,16 @@
 #include "shoal/testing/process.h"
 #include "shoal/testing/servers.h"
 
-namespace shoal::testing {
+#include "image_harness.h"
+
+namespace shoal::testing::images {
 namespace {
 
-namespace fs = std::filesystem;
-using nlohmann::json;
-
 const fs::path kSource = SHOAL_SOURCE_DIR;
-// Fixed so that two builds can be compared and `created` is known.
-constexpr const char* kEpoch = "1700000000";
-constexpr const char* kCreated = "2023-11-14T22:13:20Z";
-
-std::string readFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string quote(const std::string& s) {
-  return "'" + s + "'";
-}
 
 std::string sha256Of(const std::string& shellInput) {
   const std::string out = runCommand(shellInput + " | sha256sum");
   return "sha256:" + out.substr(0, out.find(' '));
-}
-
-std::string buildImages(const std::string& out) {
-  return runCommand("SOURCE_DATE_EPOCH=" + std::string(kEpoch) +
-                    " SHOAL_OPERATOR_BINARY=" + quote(SHOAL_OPERATOR_BINARY) +
-                    " SHOAL_WORKER_BINARY=" + quote(SHOAL_WORKER_BINARY) + " " +
-                    quote((kSource / "scripts/images.sh").string()) + " --no-build " +
-                    quote(SHOAL_BINARY_DIR) + " " + quote(out) + " 2>&1");
-}
-
-// scripts/images.sh, run once for every test of this binary.
-struct Images {
-  TempDir dir;
-  std::string out;    // the images directory
-  std::string log;    // what images.sh printed
-  std::string error;  // non-empty when the build failed
-};
-
-const Images& images() {
-  // Destroyed at exit, which removes the directory.
-  static const std::unique_ptr<Images> built = [] {
-    auto b = std::make_unique<Images>();
-    b->out = b->dir.file("images");
-    try {
-      b->log = buildImages(b->out);
-    } catch (const std::exception& e) {
-      b->error = e.what();
-    }
-    return b;
-  }();
-  return *built;
-}
-
-// One image, unpacked from its archive into a directory of its own.
-struct Layout {
-  std::string dir;
-  json index, manifest, config;
-  std::string blob(const std::string& digest) const {
-    return dir + "/blobs/sha256/" + digest.substr(7);
-  }
-};
-
-Layout unpackArchive(const std::string& name, const std::string& into) {
-  Layout l;
-  l.dir = into + "/" + name + ".layout";
-  fs::create_directories(l.dir);
-  runCommand("tar -xf " + quote(images().out + "/" + name + ".oci.tar") + " -C " + quote(l.dir));
-  l.index = json::parse(readFile(l.dir + "/index.json"));
-  const std::string manifestDigest = l.index["manifests"][0]["digest"];
-  l.manifest = json::parse(readFile(l.blob(manifestDigest)));
-  l.config = json::parse(readFile(l.blob(l.manifest["config"]["digest"])));
-  return l;
-}
-
-bool have(const std::string& tool) {
-  int rc = 0;
-  runCommand("command -v " + tool + " >/dev/null", false, &rc);
-  return rc == 0;
-}
-
-// Unpacks the image with umoci into a runtime bundle (rootfs + config.json,
-// the runtime spec umoci derives from the image config); "" without umoci.
-std::string unpackWithUmoci(const Layout& layout, const std::string& bundle) {
-  if (!have("umoci")) return "";
-  const std::string tag =
-      layout.index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"];
-  runCommand("umoci unpack --image " + quote(layout.dir + ":" + tag) + " " + quote(bundle) +
-             " 2>&1");
-  return bundle;
-}
-
-struct Chart {
-  std::string appVersion, operatorRepository, workerRepository;
-};
-
-Chart chart() {
-  const YAML::Node c = YAML::LoadFile((kSource / "charts/shoal/Chart.yaml").string());
-  const YAML::Node v = YAML::LoadFile((kSource / "charts/shoal/values.yaml").string());
-  EXPECT_EQ(v["image"]["tag"].as<std::string>(), "")
-      << "the chart's operator tag should default to appVersion";
-  EXPECT_EQ(v["workerImage"]["tag"].as<std::string>(), "")
-      << "the worker tag should default to appVersion";
-  return {c["appVersion"].as<std::string>(), v["image"]["repository"].as<std::string>(),
-          v["workerImage"]["repository"].as<std::string>()};
 }
 
 // What the image's Dockerfile says (deploy/docker/<name>.Dockerfile).
@@ -358,15 +259,11 @@ TEST_P(ImageTest, EntrypointRunsInARuncContainerLikeThePod) {
   spec["process"]["noNewPrivileges"] = true;
   std::ofstream(bundle + "/config.json") << spec.dump();
 
-  TempDir state;
-  const std::string id = "shoal-images-" + std::to_string(::getpid()) + "-" + GetParam();
-  int rc = 0;
-  const std::string out = runCommand("runc --root " + quote(state.path()) + " run --bundle " +
-                                         quote(bundle) + " " + id + " 2>&1 </dev/null",
-                                     false, &rc);
-  runCommand("runc --root " + quote(state.path()) + " delete --force " + id + " >/dev/null 2>&1",
-             false);
-  EXPECT_EQ(rc, 0) << out;
+  RuncContainer container(bundle);
+  const auto status = container.wait(std::chrono::seconds(30));
+  ASSERT_TRUE(status.has_value()) << container.output();
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status << container.output();
+  const std::string out = container.output();
   EXPECT_EQ(out.rfind(GetParam() + ": ", 0), 0u) << out;
   EXPECT_NE(out.find("Usage: " + entrypoint() + " [OPTIONS]"), std::string::npos) << out;
 }
@@ -488,115 +385,14 @@ TEST(Images, SameBinariesGiveTheSameDigests) {
 // ---------------------------------------------------------------------------
 // The worker pod as the operator renders it, run from the image by runc.
 
-// The test's Kubernetes Secrets: name -> key -> value.
-using Secrets = std::map<std::string, std::map<std::string, std::string>>;
-
-void writeFile(const fs::path& p, const std::string& text, fs::perms mode, gid_t gid = 0) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p) << text;
-  fs::permissions(p, mode);
-  ASSERT_EQ(::chown(p.c_str(), 0, gid), 0) << p;
-}
-
-// What a kubelet would do with the Deployment's pod template, as a runc
-// config on top of the bundle's (umoci's, from the image config): the
-// container's command and args (the command resolved through the image's
-// PATH), env (values, Secret keys, the pod name), security contexts, and
-// volumes (the ConfigMap, Secret items with their mode and fsGroup, emptyDir)
-// as bind mounts of directories under `volumes`. Two deliberate differences:
-// the host's network namespace (a hostNetwork pod, to reach the test's
-// loopback servers) and --listen on a free loopback port instead of 9100.
-json kubeletSpec(json spec, const json& deployment, const json& configMap, const Secrets& secrets,
-                 const fs::path& volumes, int listenPort) {
-  const json& pod = deployment["spec"]["template"]["spec"];
-  const json& c = pod["containers"][0];
-  json& process = spec["process"];
-  process["terminal"] = false;
-  process["args"] = c.value("command", process["args"]);
-  for (const auto& a : c["args"]) {
-    const std::string arg = a;
-    process["args"].push_back(
-        arg.rfind("0.0.0.0:", 0) == 0 ? "127.0.0.1:" + std::to_string(listenPort) : arg);
-  }
-  const std::map<std::string, std::string> fields{{"metadata.name", "pool-workers-7d9f-x2k4q"}};
-  for (const auto& e : c["env"]) {
-    std::string value;
-    if (e.contains("value")) {
-      value = e["value"];
-    } else if (e["valueFrom"].contains("secretKeyRef")) {
-      const json& ref = e["valueFrom"]["secretKeyRef"];
-      value = secrets.at(ref["name"]).at(ref["key"]);
-    } else {
-      value = fields.at(e["valueFrom"]["fieldRef"]["fieldPath"]);
-    }
-    process["env"].push_back(e["name"].get<std::string>() + "=" + value);
-  }
-  const json& podSc = pod["securityContext"];
-  const json& sc = c["securityContext"];
-  process["user"]["uid"] = sc.value("runAsUser", podSc.value("runAsUser", 0));
-  process["user"]["gid"] = sc.value("runAsGroup", podSc.value("runAsGroup", 0));
-  if (podSc.contains("fsGroup"))
-    process["user"]["additionalGids"] = json::array({podSc["fsGroup"]});
-  spec["root"]["readonly"] = sc.value("readOnlyRootFilesystem", false);
-  process["noNewPrivileges"] = !sc.value("allowPrivilegeEscalation", true);
-  if (sc["capabilities"].value("drop", json::array()) == json::array({"ALL"})) {
-    for (const char* set : {"bounding", "effective", "inheritable", "permitted", "ambient"})
-      process["capabilities"][set] = json::array();
-  }
-  json& ns = spec["linux"]["namespaces"];
-  ns.erase(
-      std::remove_if(ns.begin(), ns.end(), [](const json& n) { return n["type"] == "network"; }),
-      ns.end());
-
-  const gid_t fsGroup = podSc.value("fsGroup", 0);
-  for (const auto& m : c["volumeMounts"]) {
-    const std::string name = m["name"];
-    const json* volume = nullptr;
-    for (const auto& v : pod["volumes"])
-      if (v["name"] == name) volume = &v;
-    EXPECT_NE(volume, nullptr) << name;
-    if (!volume) continue;
-    const fs::path dir = volumes / name;
-    fs::create_directories(dir);
-    if (volume->contains("configMap")) {
-      for (const auto& [file, text] : configMap["data"].items())
-        writeFile(dir / file, text.get<std::string>(), fs::perms(0644));
-    } else if (volume->contains("secret")) {
-      const json& sv = (*volume)["secret"];
-      const auto& secret = secrets.at(sv["secretName"]);
-      for (const auto& item : sv["items"])
-        writeFile(dir / item["path"].get<std::string>(), secret.at(item["key"]),
-                  fs::perms(sv.value("defaultMode", 0644)), fsGroup);
-    } else {
-      EXPECT_TRUE(volume->contains("emptyDir")) << volume->dump();
-      fs::permissions(dir, fs::perms::all);
-    }
-    spec["mounts"].push_back({{"destination", m["mountPath"]},
-                              {"type", "bind"},
-                              {"source", dir.string()},
-                              {"options", {"rbind", m.value("readOnly", false) ? "ro" : "rw"}}});
-  }
-  // Like the kubelet (MakeNestedMountpoints), the mount points of volumes
-  // mounted inside another volume (Secrets under the ConfigMap's /etc/shoal)
-  // are created in that volume, which the container sees read-only.
-  for (const auto& inner : spec["mounts"]) {
-    for (const auto& outer : spec["mounts"]) {
-      const std::string in = inner["destination"], out = outer["destination"];
-      if (outer["type"] == "bind" && in.size() > out.size() && in.rfind(out + "/", 0) == 0)
-        fs::create_directories(fs::path(outer["source"].get<std::string>()) /
-                               in.substr(out.size() + 1));
-    }
-  }
-  return spec;
-}
-
 // A Pipeline of TLS Redis with a password into a TLS Elasticsearch-compatible
 // sink, its WorkerPool on the image's name, as the API would store them.
 struct PodFixture {
   RedisServer redis{RedisServer::Options{.tls = true, .password = "image-pw"}};
   BulkServer sink{BulkServer::Options{.tls = true}};
-  Secrets secrets{{"redis", {{"password", "image-pw"}, {"ca.crt", readFile(redis.caFile())}}},
-                  {"sink-ca", {{"ca.crt", readFile(sink.caFile())}}}};
+  PodInputs::Data secrets{
+      {"redis", {{"password", "image-pw"}, {"ca.crt", readFile(redis.caFile())}}},
+      {"sink-ca", {{"ca.crt", readFile(sink.caFile())}}}};
   api::Pipeline pipeline = api::pipelineFromJson(json::parse(R"({
     "apiVersion": "shoal.dev/v1alpha1", "kind": "Pipeline",
     "metadata": {"name": "app-logs", "namespace": "default", "uid": "p-uid", "generation": 1},
@@ -640,14 +436,22 @@ TEST(WorkerPod, RunsFromTheImageInRuncOverTlsDeliversEverythingAndDrainsOnSigter
   const std::string config = controllers::renderWorkerConfig(f.pipeline);
   const json deployment =
       controllers::renderDeployment(f.pipeline, f.pool, controllers::configHash(config), 1);
-  const json& container = deployment["spec"]["template"]["spec"]["containers"][0];
+  json pod = deployment["spec"]["template"]["spec"];
+  json& container = pod["containers"][0];
   // The operator asks for the image `make images` built.
-  EXPECT_EQ(container["image"],
-            layout.index["manifests"][0]["annotations"]["io.containerd.image.name"]);
+  EXPECT_EQ(container["image"], layout.name());
+  // --listen on a free loopback port, not 9100 of the host's network.
   const int port = freePort();
-  const json spec = kubeletSpec(json::parse(readFile(bundle + "/config.json")), deployment,
-                                controllers::renderConfigMap(f.pipeline, f.pool, config), f.secrets,
-                                work.file("volumes"), port);
+  for (auto& a : container["args"])
+    if (a.get<std::string>().rfind("0.0.0.0:", 0) == 0) a = "127.0.0.1:" + std::to_string(port);
+  PodInputs in;
+  in.secrets = f.secrets;
+  in.configMaps[controllers::configMapName(f.pool)] =
+      controllers::renderConfigMap(f.pipeline, f.pool, config)["data"]
+          .get<std::map<std::string, std::string>>();
+  in.fields = {{"metadata.name", "app-logs-7d9f-x2k4q"}, {"metadata.namespace", "default"}};
+  const json spec =
+      kubeletSpec(json::parse(readFile(bundle + "/config.json")), pod, in, work.file("volumes"));
   std::ofstream(bundle + "/config.json") << spec.dump(2);
 
   constexpr int kEntries = 2000;
@@ -660,26 +464,12 @@ TEST(WorkerPod, RunsFromTheImageInRuncOverTlsDeliversEverythingAndDrainsOnSigter
   f.redis.cli("< " + quote(commands.string()) + " >/dev/null");
   ASSERT_EQ(f.redis.cli("XLEN logs:app"), std::to_string(kEntries) + "\n");
 
-  TempDir state;
-  const std::string id = "shoal-worker-pod-" + std::to_string(::getpid());
-  struct Cleanup {
-    std::string cmd;
-    ~Cleanup() { runCommand(cmd, false); }
-  } cleanup{"runc --root " + quote(state.path()) + " delete --force " + id + " >/dev/null 2>&1"};
-  Process::Options po;
-  po.argv = {"runc", "--root", state.path(), "run", "--bundle", bundle, id};
-  po.stdoutPath = work.file("stdout");
-  po.stderrPath = work.file("stderr");
-  Process runc(po);
-  auto logs = [&] {
-    return Process::readFile(po.stdoutPath) + Process::readFile(po.stderrPath) + "\n" +
-           spec.dump(2);
-  };
-
-  ASSERT_TRUE(waitUntil([&] { return f.sink.docsIn("app-logs") == kEntries || !runc.running(); },
+  RuncContainer worker(bundle);
+  auto logs = [&] { return worker.output() + "\n" + spec.dump(2); };
+  ASSERT_TRUE(waitUntil([&] { return f.sink.docsIn("app-logs") == kEntries || !worker.running(); },
                         std::chrono::seconds(60)))
       << logs();
-  ASSERT_TRUE(runc.running()) << logs();
+  ASSERT_TRUE(worker.running()) << logs();
   EXPECT_EQ(f.sink.docsIn("app-logs"), kEntries) << logs();
   int status = 0;
   ASSERT_TRUE(waitUntil([&] {
@@ -687,8 +477,8 @@ TEST(WorkerPod, RunsFromTheImageInRuncOverTlsDeliversEverythingAndDrainsOnSigter
     return status == 200;
   })) << logs();
   // What Kubernetes sends on scale-in: SIGTERM to the container's process.
-  runCommand("runc --root " + quote(state.path()) + " kill " + id + " TERM");
-  const auto exit = runc.wait(std::chrono::seconds(30));
+  worker.kill("TERM");
+  const auto exit = worker.wait(std::chrono::seconds(30));
   ASSERT_TRUE(exit.has_value()) << logs();
   EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << *exit << "\n" << logs();
   // Everything acknowledged: nothing pending in the group.
@@ -697,4 +487,4 @@ TEST(WorkerPod, RunsFromTheImageInRuncOverTlsDeliversEverythingAndDrainsOnSigter
 }
 
 }  // namespace
-}  // namespace shoal::testing
+}  // namespace shoal::testing::images
