@@ -135,6 +135,9 @@ json kubeletSpec(json spec, const json& pod, const PodInputs& in, const fs::path
     for (const char* set : {"bounding", "effective", "inheritable", "permitted", "ambient"})
       process["capabilities"][set] = json::array();
   }
+  // A pod's hostname is its name (the operator's leader identity and the
+  // worker's default consumer name come from it).
+  if (in.fields.count("metadata.name")) spec["hostname"] = in.fields.at("metadata.name");
   json& ns = spec["linux"]["namespaces"];
   ns.erase(
       std::remove_if(ns.begin(), ns.end(), [](const json& n) { return n["type"] == "network"; }),

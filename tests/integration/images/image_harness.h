@@ -78,7 +78,8 @@ struct PodInputs {
 /// The runc config for the pod's first container on top of `spec` (umoci's):
 /// command and args (the command resolved through the image's PATH), env
 /// (values, Secret keys, fields), the pod's and container's security context
-/// (user, fsGroup, read-only root, capabilities, privilege escalation), and
+/// (user, fsGroup, read-only root, capabilities, privilege escalation), the
+/// hostname (the pod's name, from `fields`), and
 /// its volumes (ConfigMap, Secret items with their mode and fsGroup,
 /// emptyDir, the ServiceAccount) as bind mounts of directories under
 /// `volumes`, with nested mount points made as the kubelet does. One
