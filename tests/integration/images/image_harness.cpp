@@ -44,6 +44,14 @@ bool have(const std::string& tool) {
   return rc == 0;
 }
 
+std::string missingForRunc() {
+  if (::geteuid() != 0) return "runc needs root here";
+  for (const char* tool : {"runc", "umoci"})
+    if (!have(tool))
+      return std::string(tool) + " is not installed (scripts/install-deps.sh installs it)";
+  return "";
+}
+
 std::string buildImages(const std::string& out) {
   return runCommand("SOURCE_DATE_EPOCH=" + std::string(kEpoch) +
                     " SHOAL_OPERATOR_BINARY=" + quote(SHOAL_OPERATOR_BINARY) +

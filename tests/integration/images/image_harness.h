@@ -30,6 +30,10 @@ std::string quote(const std::string& s);
 /// Whether `tool` is on PATH.
 bool have(const std::string& tool);
 
+/// Why runc cannot run an unpacked image here ("" when it can): it needs root,
+/// runc and umoci (scripts/install-deps.sh installs both).
+std::string missingForRunc();
+
 /// Runs scripts/images.sh --no-build on this tree's binaries into `out`;
 /// returns what it printed, throws if it failed.
 std::string buildImages(const std::string& out);

@@ -245,11 +245,8 @@ TEST_P(ImageTest, EntrypointRunsFromTheRootFilesystemAsTheImageUser) {
 // and the operator's rendering ask for: read-only root filesystem, every
 // capability dropped, no privilege escalation.
 TEST_P(ImageTest, EntrypointRunsInARuncContainerLikeThePod) {
-  if (::geteuid() != 0) GTEST_SKIP() << "runc needs root here";
-  if (!have("runc")) GTEST_SKIP() << "runc is not installed (scripts/install-deps.sh installs it)";
+  if (const auto why = missingForRunc(); !why.empty()) GTEST_SKIP() << why;
   const std::string bundle = umociBundle();
-  if (bundle.empty())
-    GTEST_SKIP() << "umoci is not installed (scripts/install-deps.sh installs it)";
   json spec = json::parse(readFile(bundle + "/config.json"));
   spec["process"]["terminal"] = false;
   spec["process"]["args"].push_back("--help");
@@ -423,10 +420,7 @@ struct PodFixture {
 };
 
 TEST(WorkerPod, RunsFromTheImageInRuncOverTlsDeliversEverythingAndDrainsOnSigterm) {
-  if (::geteuid() != 0) GTEST_SKIP() << "runc needs root here";
-  if (!have("runc")) GTEST_SKIP() << "runc is not installed (scripts/install-deps.sh installs it)";
-  if (!have("umoci"))
-    GTEST_SKIP() << "umoci is not installed (scripts/install-deps.sh installs it)";
+  if (const auto why = missingForRunc(); !why.empty()) GTEST_SKIP() << why;
   ASSERT_TRUE(images().error.empty()) << images().error;
   TempDir work;
   const Layout layout = unpackArchive("shoal-worker", work.path());

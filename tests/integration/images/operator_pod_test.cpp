@@ -38,10 +38,7 @@ void setFlag(json& args, const std::string& flag, const std::string& value) {
 
 TEST(OperatorPod, RunsFromTheImageInClusterLeadsAndReconcilesAWorkerPool) {
   SHOAL_REQUIRE_K8S();
-  if (::geteuid() != 0) GTEST_SKIP() << "runc needs root here";
-  if (!have("runc")) GTEST_SKIP() << "runc is not installed (scripts/install-deps.sh installs it)";
-  if (!have("umoci"))
-    GTEST_SKIP() << "umoci is not installed (scripts/install-deps.sh installs it)";
+  if (const auto why = missingForRunc(); !why.empty()) GTEST_SKIP() << why;
   ASSERT_TRUE(images().error.empty()) << images().error;
   TempDir work;
   const Layout operatorImage = unpackArchive("shoal-operator", work.path());
