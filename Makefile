@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test bench demo chaos fuzz test-sanitize format clean
+.PHONY: all deps build test bench demo images chaos fuzz test-sanitize format clean
 
 all: build
 
@@ -20,6 +20,11 @@ bench: deps
 
 demo: deps
 	scripts/demo.sh $(BUILD)
+
+# OCI image archives of shoal-operator and shoal-worker in $(BUILD)/images,
+# without a container engine (see deploy/README.md).
+images: deps
+	scripts/images.sh $(BUILD)
 
 chaos: deps
 	SHOAL_CHAOS=long scripts/test.sh $(BUILD) -L chaos

@@ -13,6 +13,7 @@ PACKAGES=(
   libbrotli-dev
   redis-server redis-tools prometheus prometheus-pushgateway etcd-server
   python3 procps iproute2 psmisc
+  umoci runc containerd
   openjdk-17-jdk-headless maven
 )
 
@@ -34,7 +35,8 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-# Debian starts some services on install where it can; tests start their own.
-for svc in redis-server prometheus prometheus-pushgateway etcd postgresql; do
+# Debian starts some services on install where it can (containerd where systemd
+# runs); tests start their own.
+for svc in redis-server prometheus prometheus-pushgateway etcd postgresql containerd; do
   $SUDO service "$svc" stop >/dev/null 2>&1 || true
 done

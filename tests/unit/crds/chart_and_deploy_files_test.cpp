@@ -2,8 +2,9 @@
 // documented by a comment starting with its name and declared in
 // values.schema.json; the example and plain manifests are well-formed YAML
 // whose Secret references resolve; the Dockerfiles are multi-stage, Debian
-// based, non-root, and name the runtime packages for every shared library the
-// built binaries load (checked with ldd and dpkg when the binaries exist).
+// based, non-root, assemble the image like `make images`, and name the runtime
+// packages for every shared library the built binaries load (checked with ldd
+// and dpkg when the binaries exist).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
@@ -233,11 +234,13 @@ TEST(DeployManifests, EveryFileIsWellFormedAndListedInTheKustomization) {
   EXPECT_TRUE(listed.count("../../crds"));
 }
 
-// The packages a Dockerfile's runtime stage installs (the apt-get install
-// line(s) after the last FROM).
+// The packages a Dockerfile's rootfs stage installs (the apt-get install
+// line(s) of the stage `FROM ... AS rootfs`): the stage that assembles the
+// runtime root filesystem from them.
 std::set<std::string> runtimePackages(const std::string& dockerfile) {
-  const auto at = dockerfile.rfind("\nFROM ");
-  std::string runtime = dockerfile.substr(at == std::string::npos ? 0 : at);
+  const auto at = dockerfile.find(" AS rootfs\n");
+  if (at == std::string::npos) return {};
+  std::string runtime = dockerfile.substr(at, dockerfile.find("\nFROM ", at) - at);
   // Join continuation lines.
   runtime = std::regex_replace(runtime, std::regex("\\\\\n"), " ");
   std::set<std::string> out;
@@ -261,8 +264,13 @@ TEST_P(DockerfileTest, IsMultiStageDebianAndRunsAsNonRoot) {
   const std::string text = readFile(kSource / "deploy/docker" / (GetParam() + ".Dockerfile"));
   ASSERT_FALSE(text.empty());
   EXPECT_NE(text.find("FROM debian:bookworm AS build"), std::string::npos);
-  EXPECT_NE(text.find("FROM debian:bookworm-slim"), std::string::npos);
+  EXPECT_NE(text.find("FROM debian:bookworm-slim AS rootfs"), std::string::npos);
   EXPECT_NE(text.find("COPY --from=build"), std::string::npos);
+  // The rootfs stage runs the staging step of `make images`; the image is
+  // that root filesystem alone (no shell, no apt).
+  EXPECT_NE(text.find("oci_image.py rootfs /rootfs --binary /out/" + GetParam()),
+            std::string::npos);
+  EXPECT_NE(text.find("\nFROM scratch\nCOPY --from=rootfs /rootfs/ /\n"), std::string::npos);
   std::smatch m;
   ASSERT_TRUE(std::regex_search(text, m, std::regex(R"(\nUSER ([0-9]+):([0-9]+))")));
   EXPECT_NE(m[1].str(), "0");
