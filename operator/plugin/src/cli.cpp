@@ -51,8 +51,7 @@ struct Cluster {
 Result<Cluster> connect(const GlobalFlags& g) {
   auto cfg = kube::loadDefaultConfig(g.kubeconfig, g.context);
   if (!cfg.ok()) {
-    return makeError(Errc::kInvalidInput, "cannot load a kubeconfig: " + cfg.error().message +
-                                              " (use --kubeconfig or set KUBECONFIG)");
+    return makeError(Errc::kInvalidInput, "cannot load a kubeconfig: " + cfg.error().message);
   }
   cfg.value().userAgent = "kubectl-shoal";
   cfg.value().timeout = std::chrono::milliseconds(
@@ -477,6 +476,18 @@ int runPlugin(int argc, const char* const* argv, std::istream& in, std::ostream&
         << "See 'kubectl shoal --help'.\n";
     return kExitUsage;
   }
+  for (auto* sub : {status, why, dlq, replay}) {
+    sub->footer(
+        "Global flags (before or after the command): --kubeconfig, --context, -n/--namespace, "
+        "-A/--all-namespaces, -o/--output table|json|yaml, --request-timeout; see 'kubectl "
+        "shoal --help'.");
+  }
+  replay->footer(
+      "\nEach entry moves at most once: one Lua script checks that the id is still in the "
+      "dead-letter stream, XADDs its original fields (without the shoal.* fields the worker "
+      "added) to the source stream and XDELs it, atomically. Entries of another stream or "
+      "consumer group are skipped. Asks for confirmation on stderr unless --yes.\n" +
+      replay->get_footer());
   try {
     app.parse(argc, argv);
     if (replay->parsed() && rf.ids.empty() && !rf.all) {

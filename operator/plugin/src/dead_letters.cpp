@@ -209,6 +209,9 @@ std::vector<ReplayItem> planReplay(const std::vector<DeadLetter>& present,
 
 std::string formatReplay(const std::vector<ReplayItem>& items, const DeadLetterSource& src,
                          bool dryRun) {
+  if (items.empty()) {
+    return "nothing to replay: " + src.deadLetterStream + " holds no entries of this Pipeline\n";
+  }
   std::string out;
   size_t moved = 0, planned = 0, left = 0, failed = 0;
   for (const auto& it : items) {

@@ -42,6 +42,9 @@ TEST(PluginCli, HelpPerCommand) {
   for (const char* s : {"--ids", "--all", "--yes", "--dry-run", "--redis-url"}) {
     EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
   }
+  r = run({"why", "--help"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("--kubeconfig"), std::string::npos) << "global flags are named\n" << r.out;
   r = run({"dlq", "-h"});
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("--tail"), std::string::npos) << r.out;

@@ -120,6 +120,8 @@ TEST(FormatReplay, DryRunSaysNothingChanged) {
   out = formatReplay(items, kSrc, false);
   EXPECT_NE(out.find("replayed 1-1 -> logs:app 2-0"), std::string::npos) << out;
   EXPECT_NE(out.find("1 replayed from logs:app:dead to logs:app, 1 skipped"), std::string::npos);
+  EXPECT_EQ(formatReplay({}, kSrc, false),
+            "nothing to replay: logs:app:dead holds no entries of this Pipeline\n");
   json d = replayDocument(items, kSrc, false);
   EXPECT_EQ(d["items"][0]["outcome"], "Replayed");
   EXPECT_EQ(d["items"][1]["outcome"], "NotInDeadLetterStream");
