@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <tuple>
 
 #include "shoal/api/pipeline.h"
 #include "shoal/api/worker_pool.h"
@@ -81,8 +82,8 @@ std::string explainApiError(const kube::ApiError& e, const Cluster& c, const std
   if (e.isNotFound()) {
     const bool named = e.details.is_object() && e.details.contains("name");
     if (named) return e.message.empty() ? what + " not found" : e.message;
-    return "the API server does not serve " + what +
-           ": are Shoal's CRDs installed? (kubectl apply -f crds/)";
+    return "the API server does not know Shoal's resources (reading " + what +
+           "): are Shoal's CRDs installed? (kubectl apply -f crds/)";
   }
   return e.describe();
 }
