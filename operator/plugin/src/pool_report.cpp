@@ -228,7 +228,10 @@ std::vector<PoolEvent> poolEventsOf(const std::vector<Json>& events, const api::
 
 std::string drainText(const api::WorkerPoolStatus& s) {
   if (s.backlog.total && *s.backlog.total == 0) return "drained";
-  if (s.estimatedDrainSeconds) return humanDuration(std::ceil(*s.estimatedDrainSeconds));
+  if (s.estimatedDrainSeconds) {
+    if (*s.estimatedDrainSeconds < 1) return "under 1s";
+    return humanDuration(std::ceil(*s.estimatedDrainSeconds));
+  }
   if (s.backlog.total && *s.backlog.total > 0 && s.arrivalRate) return "not draining";
   return "-";
 }
@@ -337,7 +340,7 @@ std::string formatWhy(const api::WorkerPool& p, const std::vector<PoolEvent>& ev
          (drain == "drained"        ? std::string("nothing to drain")
           : drain == "not draining" ? std::string("not draining: arrivals outpace the workers")
           : drain == "-"            ? std::string("no estimate")
-                                    : "about " + drain + " at the wanted size") +
+                                    : drain + " at the wanted size") +
          "\n";
 
   auto section = [&](const char* title, const char* type) {

@@ -504,5 +504,89 @@ TEST_F(PluginK8sTest, TwoReplaysAtOnceStillMoveEachEntryOnce) {
   EXPECT_EQ(messages.size(), static_cast<size_t>(kEntries)) << "no entry was moved twice";
 }
 
+TEST_F(PluginK8sTest, ReadsWhatTheRealOperatorWrites) {
+  const std::string ns = "plug-op";
+  kubectl({"create", "namespace", ns});
+  auto sec = kubectl({"create", "secret", "generic", "redis-auth", "-n", ns,
+                      "--from-literal=password=" + kRedisPassword});
+  ASSERT_EQ(sec.exitCode, 0) << sec.err;
+  shoal::testing::Process::Options o;
+  o.argv = {std::string(SHOAL_BINARY_DIR) + "/operator/cmd/shoal-operator",
+            "--kubeconfig",
+            env->cp.kubeconfig(),
+            "--namespace",
+            ns,
+            "--metrics-bind-address",
+            "127.0.0.1:" + std::to_string(shoal::testing::freePort()),
+            "--health-probe-bind-address",
+            "127.0.0.1:" + std::to_string(shoal::testing::freePort())};
+  o.stderrPath = env->dir.file("operator.log");
+  shoal::testing::Process op(o);
+
+  for (int i = 0; i < 35; ++i) {
+    ASSERT_TRUE(env->redisClient().add("logs:op", {{"message", "m" + std::to_string(i)}}).ok());
+  }
+  json p = pipeline(ns, "op-pipe", localRedis(), "logs:op");
+  p["spec"]["source"]["redis"]["startId"] = "0";
+  apply(p);
+  apply({{"apiVersion", "shoal.dev/v1alpha1"},
+         {"kind", "WorkerPool"},
+         {"metadata", {{"name", "op-pool"}, {"namespace", ns}}},
+         {"spec",
+          {{"pipelineRef", {{"name", "op-pipe"}}},
+           {"minReplicas", 1},
+           {"maxReplicas", 5},
+           {"scaling",
+            {{"policy", "targetBacklogPerReplica"},
+             {"targetBacklogPerReplica", 10},
+             {"pollIntervalSeconds", 1}}}}}});
+  // Steady state: nothing consumes, so the scaler holds 4 workers for the 35
+  // entries (AtDesiredReplicas) from its second poll on.
+  const std::string reason = "AtDesiredReplicas";
+  ASSERT_TRUE(shoal::testing::waitUntil(
+      [&] {
+        auto got = kubectl({"get", "workerpool", "op-pool", "-n", ns, "-o", "json"});
+        json pool = json::parse(got.out, nullptr, false);
+        const json& st = pool.is_object() ? pool.value("status", json::object()) : json::object();
+        std::string now;
+        for (const auto& c : st.value("conditions", json::array())) {
+          if (c.value("type", "") == "ScalingActive") now = c.value("reason", "");
+        }
+        return st.value("desiredReplicas", 0) == 4 &&
+               st.value("backlog", json::object()).value("total", -1) == 35 && now == reason;
+      },
+      60s, 200ms))
+      << "operator log:\n"
+      << shoal::testing::Process::readFile(env->dir.file("operator.log"));
+
+  Invocation r = shoal({"status", "op-pool", "-n", ns});
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const std::string& s : {std::string("op-pool"), std::string("op-pipe"), std::string("/4"),
+                               std::string("35"), reason}) {
+    EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+  }
+
+  // The operator's Events arrive asynchronously after its status write.
+  json why;
+  ASSERT_TRUE(shoal::testing::waitUntil(
+      [&] {
+        r = shoal({"why", "op-pool", "-n", ns, "-o", "json"});
+        why = json::parse(r.out, nullptr, false);
+        return r.code == 0 && why.is_object() && !why["events"].empty();
+      },
+      30s, 200ms))
+      << r.err << r.out;
+  EXPECT_EQ(why["decision"]["reason"], reason);
+  EXPECT_EQ(why["events"][0]["reason"], "WorkersCreated") << why.dump(2);
+  r = shoal({"why", "op-pool", "-n", ns});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("Created the worker Deployment with 4 workers."), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("35 entries"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("policy targetBacklogPerReplica: one worker per 10 entries of backlog"),
+            std::string::npos)
+      << r.out;
+}
+
 }  // namespace
 }  // namespace shoal
