@@ -424,6 +424,8 @@ int runPlugin(int argc, const char* const* argv, std::istream& in, std::ostream&
       "kubectl shoal"};
   app.require_subcommand(1, 1);
   app.fallthrough();  // global flags may follow the subcommand, as with kubectl
+  // A flag given twice: the last one counts, as with kubectl.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 
   GlobalFlags g;
   app.add_option("--kubeconfig", g.kubeconfig,
@@ -464,7 +466,8 @@ int runPlugin(int argc, const char* const* argv, std::istream& in, std::ostream&
   auto* idsOpt = replay
                      ->add_option("--ids", rf.ids,
                                   "Dead-letter stream ids to replay (comma-separated or repeated)")
-                     ->delimiter(',');
+                     ->delimiter(',')
+                     ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   auto* allOpt = replay->add_flag("--all", rf.all, "Replay every entry of this Pipeline");
   idsOpt->excludes(allOpt);
   replay->add_flag("-y,--yes", rf.yes, "Do not ask for confirmation");

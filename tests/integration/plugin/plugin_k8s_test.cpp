@@ -504,6 +504,37 @@ TEST_F(PluginK8sTest, TwoReplaysAtOnceStillMoveEachEntryOnce) {
   EXPECT_EQ(messages.size(), static_cast<size_t>(kEntries)) << "no entry was moved twice";
 }
 
+TEST_F(PluginK8sTest, WithoutAccessToSecretsDlqSaysSoAndWorksWithCredentialsInTheUrl) {
+  apply(pipeline(kNs, "rbac-pipe", localRedis(), "logs:rbac"));
+  deadLetter("logs:rbac", "x", "parse: not JSON", 1);
+  // A viewer: Shoal's resources and Events, no Secrets.
+  auto r0 = kubectl({"create", "role", "shoal-viewer", "-n", kNs, "--verb=get,list",
+                     "--resource=workerpools.shoal.dev,pipelines.shoal.dev,events"});
+  ASSERT_EQ(r0.exitCode, 0) << r0.err;
+  r0 = kubectl({"create", "rolebinding", "shoal-viewer", "-n", kNs, "--role=shoal-viewer",
+                "--serviceaccount=" + kNs + ":viewer"});
+  ASSERT_EQ(r0.exitCode, 0) << r0.err;
+  const std::string kubeconfig = env->cp.serviceAccountKubeconfig(kNs, "viewer");
+  auto as = [&](std::vector<std::string> args) {
+    args.push_back("--kubeconfig");
+    args.push_back(kubeconfig);  // the later --kubeconfig wins
+    return shoal(args);
+  };
+  Invocation r = as({"status", "-n", kNs});
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = as({"dlq", "rbac-pipe", "-n", kNs});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("forbidden"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--redis-url"), std::string::npos) << r.err;
+  r = as({"dlq", "rbac-pipe", "-n", kNs, "--redis-url",
+          "redis://:" + kRedisPassword + "@" + localRedis()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("parse: not JSON"), std::string::npos) << r.out;
+  r = as({"status", "-A"});
+  EXPECT_EQ(r.code, 1) << "no cluster-wide list for this user";
+  EXPECT_NE(r.err.find("not allowed to read workerpools.shoal.dev"), std::string::npos) << r.err;
+}
+
 TEST_F(PluginK8sTest, ReadsWhatTheRealOperatorWrites) {
   const std::string ns = "plug-op";
   kubectl({"create", "namespace", ns});

@@ -86,6 +86,13 @@ TEST(PluginCli, MissingKubeconfigIsAClearFailure) {
   EXPECT_NE(r.err.find("/nonexistent/kubeconfig"), std::string::npos) << r.err;
 }
 
+TEST(PluginCli, TheLastOfARepeatedFlagCounts) {
+  Invocation r =
+      run({"status", "--kubeconfig", "/first/kubeconfig", "--kubeconfig", "/second/kubeconfig"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("/second/kubeconfig"), std::string::npos) << r.err;
+}
+
 TEST(PluginCli, UnreachableApiServerIsAClearFailure) {
   shoal::testing::TempDir dir;
   const int port = shoal::testing::freePort();  // nothing listens there
