@@ -138,7 +138,8 @@ Result<api::Pipeline> getPipeline(const Cluster& c, const std::string& name) {
 /// Where and how to reach the Pipeline's Redis: the operator's own
 /// resolution (spec address or URL, credentials and TLS material from the
 /// Secrets it names), with --redis-url replacing the address. Credentials in
-/// --redis-url win over the Secrets (and need no Secret access).
+/// --redis-url win over the Secrets; then Secrets that cannot be read are no
+/// failure (their TLS material is used when they can be).
 Result<redis::ConnectionOptions> redisOptionsFor(const api::Pipeline& p, const Cluster& c,
                                                  const std::string& redisUrl) {
   std::optional<redis::ConnectionOptions> fromUrl;
