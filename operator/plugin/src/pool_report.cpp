@@ -2,6 +2,7 @@
 #include "shoal/plugin/pool_report.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -198,6 +199,33 @@ std::string_view plainReason(std::string_view r) {
   return it == kWords.end() ? std::string_view() : it->second;
 }
 
+std::optional<std::pair<int64_t, int64_t>> scaleChangeOf(const PoolEvent& e) {
+  // The operator's own wording (controllers/worker_pool_controller.cpp).
+  auto numberAfter = [&](const std::string& prefix,
+                         size_t from) -> std::optional<std::pair<int64_t, size_t>> {
+    size_t at = e.message.find(prefix, from);
+    if (at == std::string::npos) return std::nullopt;
+    at += prefix.size();
+    size_t end = at;
+    while (end < e.message.size() && std::isdigit(static_cast<unsigned char>(e.message[end]))) {
+      ++end;
+    }
+    if (end == at || end - at > 9) return std::nullopt;
+    return std::make_pair(std::stoll(e.message.substr(at, end - at)), end);
+  };
+  if (e.reason == "WorkersCreated") {
+    auto n = numberAfter("Created the worker Deployment with ", 0);
+    if (!n) return std::nullopt;
+    return std::make_pair(int64_t{0}, n->first);
+  }
+  if (e.reason != "ScaledUp" && e.reason != "ScaledDown") return std::nullopt;
+  auto a = numberAfter("Scaled from ", 0);
+  if (!a || e.message.compare(a->second, 4, " to ") != 0) return std::nullopt;
+  auto b = numberAfter(" to ", a->second);
+  if (!b) return std::nullopt;
+  return std::make_pair(a->first, b->first);
+}
+
 std::vector<PoolEvent> poolEventsOf(const std::vector<Json>& events, const api::WorkerPool& pool) {
   std::vector<PoolEvent> out;
   for (const Json& e : events) {
@@ -389,11 +417,14 @@ std::string formatWhy(const api::WorkerPool& p, const std::vector<PoolEvent>& ev
     out += "  none (Events expire after an hour by default)\n";
   } else {
     std::vector<std::vector<std::string>> rows = {
-        {"  LAST SEEN", "TYPE", "REASON", "COUNT", "MESSAGE"}};
+        {"  LAST SEEN", "TYPE", "REASON", "WORKERS", "COUNT", "MESSAGE"}};
     for (const auto& e : events) {
       std::string age = ageOf(e.lastTime, now);
-      rows.push_back({"  " + (age.empty() ? "-" : age + " ago"), e.type, e.reason,
-                      std::to_string(e.count), e.message});
+      auto change = scaleChangeOf(e);
+      rows.push_back(
+          {"  " + (age.empty() ? "-" : age + " ago"), e.type, e.reason,
+           change ? std::to_string(change->first) + " -> " + std::to_string(change->second) : "-",
+           std::to_string(e.count), e.message});
     }
     out += formatTable(rows);
   }
@@ -424,7 +455,10 @@ Json whyDocument(const api::WorkerPool& p, const std::vector<PoolEvent>& events)
   j["scaler"] = api::toJson(p.status.scaler);
   Json evs = Json::array();
   for (const auto& e : events) {
+    auto change = scaleChangeOf(e);
     evs.push_back({{"type", e.type},
+                   {"fromReplicas", change ? Json(change->first) : Json()},
+                   {"toReplicas", change ? Json(change->second) : Json()},
                    {"reason", e.reason},
                    {"meaning", std::string(plainReason(e.reason))},
                    {"message", e.message},

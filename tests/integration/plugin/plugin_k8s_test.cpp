@@ -609,6 +609,7 @@ TEST_F(PluginK8sTest, ReadsWhatTheRealOperatorWrites) {
       << r.err << r.out;
   EXPECT_EQ(why["decision"]["reason"], reason);
   EXPECT_EQ(why["events"][0]["reason"], "WorkersCreated") << why.dump(2);
+  EXPECT_EQ(why["events"][0]["toReplicas"], 4) << why.dump(2);
   r = shoal({"why", "op-pool", "-n", ns});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("Created the worker Deployment with 4 workers."), std::string::npos)

@@ -209,6 +209,24 @@ TEST(PoolEvents, KeepsThisPoolsNewestFirst) {
   EXPECT_EQ(got[1].reason, "WorkersCreated");
 }
 
+TEST(ScaleChange, ReadsTheOperatorsEventMessages) {
+  auto change = [](const std::string& reason, const std::string& msg) {
+    PoolEvent e;
+    e.reason = reason;
+    e.message = msg;
+    return scaleChangeOf(e);
+  };
+  EXPECT_EQ(change("ScaledUp", "Scaled from 3 to 5 workers (ScaledUpForBacklog: x)."),
+            std::make_pair(int64_t{3}, int64_t{5}));
+  EXPECT_EQ(change("ScaledDown", "Scaled from 4 to 1 worker (ScaledDown: scaling down to 2)."),
+            std::make_pair(int64_t{4}, int64_t{1}));
+  EXPECT_EQ(change("WorkersCreated", "Created the worker Deployment with 4 workers."),
+            std::make_pair(int64_t{0}, int64_t{4}));
+  EXPECT_FALSE(change("ScaledUp", "something else"));
+  EXPECT_FALSE(change("ScaledUp", "Scaled from 3 workers"));
+  EXPECT_FALSE(change("InvalidScalingSpec", "Scaled from 3 to 5"));
+}
+
 TEST(FormatWhy, TellsTheDecisionItsInputsAndTheHistory) {
   api::WorkerPool p = parse(scalingPool());
   auto events = poolEventsOf(
@@ -237,8 +255,9 @@ TEST(FormatWhy, TellsTheDecisionItsInputsAndTheHistory) {
       out.find("recommended in the stabilization window: 3 since 5m ago, then 5 since 2m ago"),
       std::string::npos)
       << out;
-  EXPECT_NE(out.find("2m ago      Normal   ScaledUp   1       Scaled from 3 to 5 workers"),
-            std::string::npos)
+  EXPECT_NE(
+      out.find("2m ago      Normal   ScaledUp   3 -> 5    1       Scaled from 3 to 5 workers"),
+      std::string::npos)
       << out;
   EXPECT_NE(out.find("ScaledUp: The operator added workers."), std::string::npos);
 }
@@ -261,6 +280,7 @@ TEST(WhyDocument, HasDecisionScalerAndEvents) {
   EXPECT_EQ(d["scaler"]["learnedThroughput"], 80.0);
   ASSERT_EQ(d["events"].size(), 1u);
   EXPECT_EQ(d["events"][0]["meaning"], "The operator added workers.");
+  EXPECT_TRUE(d["events"][0]["fromReplicas"].is_null()) << "message m says no numbers";
 }
 
 }  // namespace

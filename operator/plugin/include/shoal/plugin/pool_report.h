@@ -12,8 +12,10 @@
 //   newest first, each reason also said in plain words.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "shoal/api/worker_pool.h"
@@ -31,6 +33,11 @@ struct PoolEvent {
   std::string firstTime, lastTime;  // RFC 3339 ("" if unknown)
   int64_t count = 1;
 };
+
+/// The replica change an operator Event reports ("Scaled from 3 to 5
+/// workers ...", "Created the worker Deployment with 4 workers."): from (0
+/// for a creation) and to; nullopt for other messages.
+std::optional<std::pair<int64_t, int64_t>> scaleChangeOf(const PoolEvent& e);
 
 /// The pool's Events from an Event list: those whose involvedObject is the
 /// pool (kind WorkerPool, its name, and its uid when both carry one: an
