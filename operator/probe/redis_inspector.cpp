@@ -3,6 +3,7 @@
 #include <map>
 
 #include "shoal/probe/backlog_probe.h"
+#include "shoal/probe/redis_connection.h"
 #include "shoal/redis/client.h"
 
 namespace shoal::probe {
@@ -90,25 +91,9 @@ class RedisStreamInspector final : public StreamInspector {
                       t.tlsCaPem + "\n" + t.tlsCertPem + "\n" + t.tlsKeyPem;
     auto it = clients_.find(key);
     if (it != clients_.end()) return it->second.get();
-    redis::ConnectionOptions o;
-    if (!t.url.empty()) {
-      auto parsed = redis::parseUrl(t.url);
-      if (!parsed.ok()) return parsed.error();
-      o = parsed.value();
-    } else {
-      auto parsed = redis::parseUrl((t.tls ? "rediss://" : "redis://") + t.address);
-      if (!parsed.ok()) return parsed.error();
-      o = parsed.value();
-      o.db = static_cast<int>(t.db);
-    }
-    if (t.tls) o.tls.enabled = true;
-    o.tls.insecureSkipVerify = t.tlsInsecureSkipVerify;
-    o.tls.serverName = t.tlsServerName;
-    o.tls.caPem = t.tlsCaPem;
-    o.tls.certPem = t.tlsCertPem;
-    o.tls.keyPem = t.tlsKeyPem;
-    o.username = t.username;
-    o.password = t.password;
+    auto opts = connectionOptionsFor(t);
+    if (!opts.ok()) return opts.error();
+    redis::ConnectionOptions o = std::move(opts.value());
     o.connectTimeout = std::chrono::seconds(1);
     o.readTimeout = std::chrono::seconds(2);
     o.reconnectMax = std::chrono::seconds(2);

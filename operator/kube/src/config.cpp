@@ -51,15 +51,17 @@ std::string scalar(const YAML::Node& n, const char* key) {
   return v.Scalar();
 }
 
+// Not found is an undefined node (`!node` is true); a default-constructed
+// YAML::Node is a defined null and would read as found.
 YAML::Node findNamed(const YAML::Node& list, const std::string& name, const char* inner) {
-  if (!list || !list.IsSequence()) return YAML::Node();
+  if (!list || !list.IsSequence()) return YAML::Node(YAML::NodeType::Undefined);
   for (const auto& item : list) {
     if (item.IsMap() && scalar(item, "name") == name) {
       YAML::Node v = item[inner];
       return v ? v : YAML::Node(YAML::NodeType::Map);
     }
   }
-  return YAML::Node();
+  return YAML::Node(YAML::NodeType::Undefined);
 }
 
 }  // namespace
