@@ -33,7 +33,7 @@
 #include "shoal/common/result.h"
 #include "shoal/plugin/output.h"
 #include "shoal/redis/client.h"
-#include "shoal/worker/stream_entry.h"
+#include "shoal/stream/stream_entry.h"
 
 namespace shoal::plugin {
 
