@@ -50,6 +50,13 @@ Result<Pipeline> pipelineFromJson(const json& j) {
   if (r.stream.empty()) return makeError(Errc::kInvalidInput, "spec.source.redis.stream: missing");
   r.consumerGroup = stringAt(redis, "consumerGroup", "shoal");
   r.startId = stringAt(redis, "startId", "$");
+  if (auto n = optIntAt(redis, "shards")) {
+    if (*n < 1 || *n > kMaxShards)
+      return makeError(Errc::kInvalidInput,
+                       "spec.source.redis.shards: must be between 1 and " + std::to_string(kMaxShards));
+    r.shards = static_cast<int32_t>(*n);
+  }
+  r.cluster = boolAt(redis, "cluster", false);
 
   const json& sink = objectAt(spec, "sink");
   for (const char* kind : {"elasticsearch", "prometheusRemoteWrite", "pushgateway", "postgres"}) {
@@ -101,6 +108,12 @@ BacklogStatus backlogFromJson(const json& j) {
   b.lag = optIntAt(j, "lag");
   b.pending = optIntAt(j, "pending");
   b.total = optIntAt(j, "total");
+  if (auto n = optIntAt(j, "shards")) b.shards = static_cast<int32_t>(*n);
+  const json& hot = objectAt(j, "hottestShard");
+  if (hot.is_object()) {
+    b.hottestShard = stringAt(hot, "stream");
+    b.hottestShardTotal = optIntAt(hot, "total");
+  }
   return b;
 }
 
@@ -109,8 +122,13 @@ json toJson(const BacklogStatus& b) {
   // the API server as a merge patch, where a member left out keeps its old
   // value and a stale backlog would be shown as if it were current.
   auto intOrNull = [](const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); };
-  return json{
-      {"lag", intOrNull(b.lag)}, {"pending", intOrNull(b.pending)}, {"total", intOrNull(b.total)}};
+  json j{{"lag", intOrNull(b.lag)}, {"pending", intOrNull(b.pending)}, {"total", intOrNull(b.total)}};
+  if (b.shards) {
+    j["shards"] = *b.shards;
+    j["hottestShard"] = b.hottestShard ? json{{"stream", *b.hottestShard}, {"total", intOrNull(b.hottestShardTotal)}}
+                                       : json(nullptr);
+  }
+  return j;
 }
 
 json toJson(const PipelineStatus& s) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "shoal/controllers/backlog_status.h"
 #include "shoal/controllers/conditions.h"
 #include "shoal/controllers/worker_pool_controller.h"
 
@@ -12,6 +13,11 @@ namespace shoal::controllers {
 using nlohmann::json;
 
 namespace {
+
+// " (its 8 shards)" for a sharded source, "" otherwise.
+std::string streamsNote(const api::RedisSource& r) {
+  return r.shards > 1 ? " (its " + std::to_string(r.shards) + " shards)" : "";
+}
 std::optional<double> roundRate(std::optional<double> v) {
   if (!v || !std::isfinite(*v)) return std::nullopt;
   return std::round(*v * 10.0) / 10.0;
@@ -56,6 +62,7 @@ api::PipelineStatus computePipelineStatus(const PipelineStatusInputs& in) {
     st.backlog.lag = in.reading->snapshot.lag;
     st.backlog.pending = in.reading->snapshot.pending;
     st.backlog.total = in.reading->backlog();
+    fillShardStatus(st.backlog, *in.reading);
     st.arrivalRate = roundRate(in.reading->arrivalRate);
     st.consumptionRate = roundRate(in.reading->consumptionRate);
     setCondition(c, kConditionSourceReady, api::kTrue, "SourceAvailable",
@@ -109,15 +116,16 @@ ReconcileResult PipelineReconciler::reconcile(const std::string& ns, const std::
     if (!hasFinalizer(p, api::kConsumerGroupFinalizer)) return Action::await();
     if (wantsFinalizer) {
       if (!redisTarget.ok()) return redisTarget.error();
-      auto d = probe_.inspector().destroyGroup(redisTarget.value(), p.spec.redis.stream,
-                                               p.spec.redis.consumerGroup);
-      if (!d.ok()) {
-        events_.record(target, "Warning", "ConsumerGroupDeletionFailed", d.error().message);
-        return d.error();
+      for (const std::string& stream : p.spec.redis.streams()) {
+        auto d = probe_.inspector().destroyGroup(redisTarget.value(), stream, p.spec.redis.consumerGroup);
+        if (!d.ok()) {
+          events_.record(target, "Warning", "ConsumerGroupDeletionFailed", d.error().message);
+          return d.error();
+        }
       }
       events_.record(target, "Normal", "ConsumerGroupDeleted",
                      "Deleted consumer group " + p.spec.redis.consumerGroup + " of stream " +
-                         p.spec.redis.stream + ".");
+                         p.spec.redis.stream + streamsNote(p.spec.redis) + ".");
     }
     auto r = store_.setPipelineFinalizer(p, api::kConsumerGroupFinalizer, false);
     if (!r.ok()) return r.error();
@@ -135,21 +143,24 @@ ReconcileResult PipelineReconciler::reconcile(const std::string& ns, const std::
     in.sourceProblemReason = "SecretNotFound";
     in.sourceProblem = redisTarget.error().message;
   } else {
-    in.reading = probe_.read(redisTarget.value(), p.spec.redis.stream, p.spec.redis.consumerGroup,
+    in.reading = probe_.read(redisTarget.value(), p.spec.redis.streams(), p.spec.redis.consumerGroup,
                              std::chrono::seconds(1));
     if (!in.reading->ok && (in.reading->failure == probe::ReadFailure::kGroupNotFound ||
                             in.reading->failure == probe::ReadFailure::kStreamNotFound)) {
       // The group is created where the workers would create it, so the
       // backlog is measurable before the first worker starts.
-      auto created = probe_.inspector().ensureGroup(redisTarget.value(), p.spec.redis.stream,
-                                                    p.spec.redis.consumerGroup,
-                                                    p.spec.redis.startId);
+      Result<void> created;
+      for (const std::string& stream : p.spec.redis.streams()) {
+        created = probe_.inspector().ensureGroup(redisTarget.value(), stream, p.spec.redis.consumerGroup,
+                                                 p.spec.redis.startId);
+        if (!created.ok()) break;
+      }
       if (created.ok()) {
         events_.record(target, "Normal", "ConsumerGroupCreated",
                        "Created consumer group " + p.spec.redis.consumerGroup + " on stream " +
-                           p.spec.redis.stream + " at " + p.spec.redis.startId + ".");
-        in.reading = probe_.read(redisTarget.value(), p.spec.redis.stream,
-                                 p.spec.redis.consumerGroup, Duration::zero());
+                           p.spec.redis.stream + streamsNote(p.spec.redis) + " at " + p.spec.redis.startId + ".");
+        in.reading = probe_.read(redisTarget.value(), p.spec.redis.streams(), p.spec.redis.consumerGroup,
+                                 Duration::zero());
       }
     }
   }

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "shoal/common/log.h"
+#include "shoal/controllers/backlog_status.h"
 #include "shoal/controllers/conditions.h"
 #include "shoal/controllers/render.h"
 #include "shoal/controllers/scaler_memory.h"
@@ -84,6 +85,7 @@ Result<probe::RedisTarget> redisTargetOf(const api::Pipeline& pipeline, Resource
   t.db = r.db;
   t.tls = r.tls;
   t.tlsInsecureSkipVerify = r.tlsInsecureSkipVerify;
+  t.cluster = r.cluster;
   t.tlsServerName = r.tlsServerName;
   auto secret = [&](const api::SecretKeyRef& ref, std::string* out) -> Result<void> {
     if (ref.empty()) return {};
@@ -129,6 +131,7 @@ api::WorkerPoolStatus computeWorkerPoolStatus(const PoolStatusInputs& in) {
     st.backlog.lag = in.reading->snapshot.lag;
     st.backlog.pending = in.reading->snapshot.pending;
     st.backlog.total = in.reading->backlog();
+    fillShardStatus(st.backlog, *in.reading);
     st.arrivalRate = roundRate(in.reading->arrivalRate);
     st.consumptionRate = roundRate(in.reading->consumptionRate);
   }
@@ -336,7 +339,7 @@ ReconcileResult WorkerPoolReconciler::reconcile(const std::string& ns, const std
   auto redisTarget = redisTargetOf(pipeline, store_);
   policy::Observation obs;
   if (redisTarget.ok()) {
-    in.reading = probe_.read(redisTarget.value(), pipeline.spec.redis.stream,
+    in.reading = probe_.read(redisTarget.value(), pipeline.spec.redis.streams(),
                              pipeline.spec.redis.consumerGroup, poll / 2);
     const probe::BacklogReading& r = *in.reading;
     obs.readOk = r.ok;

@@ -1,6 +1,8 @@
 // BacklogProbe: the shared cache of backlog readings and the rate arithmetic.
 #include "shoal/probe/backlog_probe.h"
 
+#include <algorithm>
+
 namespace shoal::probe {
 
 std::string RedisTarget::endpoint() const {
@@ -61,9 +63,48 @@ std::optional<double> rate(std::optional<int64_t> before, std::optional<int64_t>
 }
 }  // namespace
 
+StreamSnapshot sumShards(const std::vector<std::pair<std::string, StreamSnapshot>>& shards) {
+  StreamSnapshot sum;
+  sum.shards = static_cast<int32_t>(shards.size());
+  auto add = [](std::optional<int64_t>& total, const std::optional<int64_t>& v, bool first) {
+    if (first) {
+      total = v;
+    } else if (!total || !v) {
+      total.reset();
+    } else {
+      total = *total + *v;
+    }
+  };
+  bool first = true;
+  for (const auto& [name, s] : shards) {
+    add(sum.lag, s.lag, first);
+    add(sum.pending, s.pending, first);
+    add(sum.entriesRead, s.entriesRead, first);
+    add(sum.entriesAdded, s.entriesAdded, first);
+    sum.length += s.length;
+    sum.consumers = std::max(sum.consumers, s.consumers);
+    if (s.lag && s.pending) {
+      const int64_t b = *s.lag + *s.pending;
+      if (!sum.hottestShardBacklog || b > *sum.hottestShardBacklog) {
+        sum.hottestShardBacklog = b;
+        sum.hottestShard = name;
+      }
+    }
+    first = false;
+  }
+  return sum;
+}
+
 BacklogReading BacklogProbe::read(const RedisTarget& target, const std::string& stream,
                                   const std::string& group, Duration maxAge) {
-  auto entry = entryFor(Key{target.endpoint(), stream, group});
+  return read(target, std::vector<std::string>{stream}, group, maxAge);
+}
+
+BacklogReading BacklogProbe::read(const RedisTarget& target, const std::vector<std::string>& streams,
+                                  const std::string& group, Duration maxAge) {
+  const std::string streamKey =
+      streams.size() == 1 ? streams.front() : streams.front() + " (+" + std::to_string(streams.size() - 1) + ")";
+  auto entry = entryFor(Key{target.endpoint(), streamKey, group});
   std::lock_guard readLock(entry->readMu);
   MonoTime now = clock_.now();
   entry->lastUsed = now;
@@ -72,14 +113,25 @@ BacklogReading BacklogProbe::read(const RedisTarget& target, const std::string& 
   BacklogReading r;
   r.at = now;
   ReadFailure failure = ReadFailure::kNone;
-  Result<StreamSnapshot> snap = [&] {
+  Result<StreamSnapshot> snap = [&]() -> Result<StreamSnapshot> {
     std::lock_guard l(inspectMu_);
-    return inspector_->inspect(target, stream, group, &failure);
+    std::vector<std::pair<std::string, StreamSnapshot>> shards;
+    for (const std::string& stream : streams) {
+      auto s = inspector_->inspect(target, stream, group, &failure);
+      {
+        std::lock_guard lock(mu_);
+        ++roundTrips_;
+      }
+      if (!s.ok()) {
+        if (streams.size() == 1) return s.error();
+        return makeError(s.error().code, "shard " + stream + " of " + std::to_string(streams.size()) + ": " +
+                                             s.error().message);
+      }
+      shards.emplace_back(stream, std::move(s.value()));
+    }
+    if (shards.size() == 1) return std::move(shards.front().second);
+    return sumShards(shards);
   }();
-  {
-    std::lock_guard lock(mu_);
-    ++roundTrips_;
-  }
   if (snap.ok()) {
     r.ok = true;
     r.snapshot = snap.value();

@@ -43,7 +43,7 @@ void parseRedis(const YAML::Node& n, RedisSourceConfig& r, const std::string& pa
   checkKeys(n, path,
             {"url", "address", "db", "username", "tls", "stream", "consumerGroup", "startId",
              "deadLetterStream", "maxDeliveries", "claimMinIdleMs", "claimIntervalMs", "connectTimeoutMs",
-             "readTimeoutMs", "blockMs", "password"},
+             "readTimeoutMs", "blockMs", "password", "shards", "cluster"},
             {"usernameSecretRef", "passwordSecretRef"});
   if (n["password"])
     throw ConfigError(path + ".password",
@@ -93,6 +93,13 @@ void parseRedis(const YAML::Node& n, RedisSourceConfig& r, const std::string& pa
   r.connectTimeoutMs = intField(n, "connectTimeoutMs", path, r.connectTimeoutMs, 1);
   r.readTimeoutMs = intField(n, "readTimeoutMs", path, r.readTimeoutMs, 1);
   r.blockMs = intField(n, "blockMs", path, r.blockMs, 0, 60000);
+  // The operator measures sharded and Redis Cluster sources; this worker
+  // reads one stream on one node, so it refuses them rather than reading a
+  // part of the pipeline.
+  if (intField(n, "shards", path, 1, 1, 1024) != 1)
+    throw ConfigError(path + ".shards", "sharded sources are not read by this shoal-worker yet (use shards: 1)");
+  if (boolField(n, "cluster", path, false))
+    throw ConfigError(path + ".cluster", "Redis Cluster sources are not read by this shoal-worker yet");
 }
 
 void parseDelivery(const YAML::Node& n, DeliveryConfig& d, const std::string& path) {

@@ -41,6 +41,17 @@ RedisCluster::RedisCluster(Options o) : opts_(o) {
   if (rc != 0) throw std::runtime_error("redis-cli --cluster create failed: " + out);
   if (!waitHealthy(std::chrono::seconds(30)))
     throw std::runtime_error("the Redis Cluster did not reach cluster_state:ok: " + cli(nodes_[0].port, "CLUSTER INFO"));
+  // cluster_state:ok does not wait for replication: wait until every replica
+  // has finished its first sync, so that WAIT and failover mean something.
+  const bool replicated = waitUntil(
+      [&] {
+        int linked = 0;
+        for (const auto& n : nodes_)
+          linked += cli(n.port, "INFO replication").find("master_link_status:up") != std::string::npos;
+        return linked == opts_.primaries * opts_.replicasPerPrimary;
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(100));
+  if (!replicated) throw std::runtime_error("the Redis Cluster's replicas did not finish their first sync");
 }
 
 RedisCluster::~RedisCluster() {

@@ -60,6 +60,41 @@ TEST(PipelineFromJson, NamesTheMissingField) {
   EXPECT_EQ(p.error().message.rfind("spec.source.redis.stream", 0), 0u);
 }
 
+TEST(PipelineFromJson, ShardsAndClusterOfTheSource) {
+  json j = testfakes::samplePipeline();
+  auto one = pipelineFromJson(j);
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->spec.redis.shards, 1);
+  EXPECT_FALSE(one->spec.redis.cluster);
+  EXPECT_EQ(one->spec.redis.streams(), std::vector<std::string>{"orders"});
+  j["spec"]["source"]["redis"]["shards"] = 3;
+  j["spec"]["source"]["redis"]["cluster"] = true;
+  auto three = pipelineFromJson(j);
+  ASSERT_TRUE(three.ok());
+  EXPECT_TRUE(three->spec.redis.cluster);
+  EXPECT_EQ(three->spec.redis.streams(), (std::vector<std::string>{"orders:{0}", "orders:{1}", "orders:{2}"}));
+  j["spec"]["source"]["redis"]["shards"] = 0;
+  auto zero = pipelineFromJson(j);
+  ASSERT_FALSE(zero.ok());
+  EXPECT_EQ(zero.error().message.rfind("spec.source.redis.shards", 0), 0u);
+}
+
+TEST(StatusJson, ShardedBacklogNamesTheHottestShardAndRoundTrips) {
+  WorkerPoolStatus s;
+  s.backlog.lag = 10;
+  s.backlog.pending = 1;
+  s.backlog.total = 11;
+  s.backlog.shards = 8;
+  s.backlog.hottestShard = "orders:{3}";
+  s.backlog.hottestShardTotal = 9;
+  json j = toJson(s);
+  EXPECT_EQ(j["backlog"]["shards"], 8);
+  EXPECT_EQ(j["backlog"]["hottestShard"], (json{{"stream", "orders:{3}"}, {"total", 9}}));
+  EXPECT_EQ(backlogFromJson(j["backlog"]), s.backlog);
+  WorkerPoolStatus unsharded;
+  EXPECT_FALSE(toJson(unsharded)["backlog"].contains("shards"));
+}
+
 TEST(StatusJson, UnknownRatesAndBacklogNumbersAreNull) {
   WorkerPoolStatus s;
   s.backlog.pending = 3;

@@ -1,6 +1,7 @@
 // BacklogProbe: one round trip per stream per poll, rates, unknowns.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <vector>
 
 #include "fakes.h"
@@ -95,6 +96,79 @@ TEST(RedisTarget, EndpointExcludesCredentials) {
   RedisTarget t = target();
   t.password = "secret";
   EXPECT_EQ(t.endpoint().find("secret"), std::string::npos);
+}
+
+// One snapshot per shard stream; a stream missing from the map is not there.
+class ShardInspector : public StreamInspector {
+ public:
+  std::map<std::string, StreamSnapshot> streams;
+  std::vector<std::string> asked;
+  Result<StreamSnapshot> inspect(const RedisTarget&, const std::string& stream, const std::string&,
+                                 ReadFailure* f) override {
+    asked.push_back(stream);
+    auto it = streams.find(stream);
+    if (it == streams.end()) {
+      *f = ReadFailure::kStreamNotFound;
+      return makeError(Errc::kNotFound, "no such key");
+    }
+    return it->second;
+  }
+  Result<void> ensureGroup(const RedisTarget&, const std::string&, const std::string&, const std::string&) override {
+    return {};
+  }
+  Result<void> destroyGroup(const RedisTarget&, const std::string&, const std::string&) override { return {}; }
+};
+
+StreamSnapshot shard(std::optional<int64_t> lag, int64_t pending, int64_t added) {
+  StreamSnapshot s;
+  s.lag = lag;
+  s.pending = pending;
+  s.entriesAdded = added;
+  s.entriesRead = added - lag.value_or(0);
+  s.length = added;
+  s.consumers = 2;
+  return s;
+}
+
+TEST(BacklogProbe, ShardsAreSummedAndTheHottestShardIsNamed) {
+  ManualClock clock;
+  auto inspector = std::make_shared<ShardInspector>();
+  inspector->streams["s:{0}"] = shard(10, 1, 100);
+  inspector->streams["s:{1}"] = shard(900, 9, 1000);
+  inspector->streams["s:{2}"] = shard(0, 0, 50);
+  BacklogProbe probe(inspector, clock);
+  auto r = probe.read(target(), std::vector<std::string>{"s:{0}", "s:{1}", "s:{2}"}, "g", std::chrono::seconds(2));
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.backlog(), 920);
+  EXPECT_EQ(r.snapshot.lag, 910);
+  EXPECT_EQ(r.snapshot.pending, 10);
+  EXPECT_EQ(r.snapshot.entriesAdded, 1150);
+  EXPECT_EQ(r.snapshot.length, 1150);
+  EXPECT_EQ(r.snapshot.consumers, 2);
+  EXPECT_EQ(r.snapshot.shards, 3);
+  EXPECT_EQ(r.snapshot.hottestShard, "s:{1}");
+  EXPECT_EQ(r.snapshot.hottestShardBacklog, 909);
+  EXPECT_EQ(inspector->asked.size(), 3u);
+  EXPECT_EQ(probe.roundTrips(), 3);
+}
+
+TEST(BacklogProbe, ANilLagOnOneShardMakesTheSumUnknown) {
+  auto sum = sumShards({{"a", shard(5, 0, 5)}, {"b", shard(std::nullopt, 2, 7)}});
+  EXPECT_FALSE(sum.lag.has_value());
+  EXPECT_EQ(sum.pending, 2);
+  EXPECT_EQ(sum.hottestShard, "a");  // the only shard whose backlog is known
+}
+
+TEST(BacklogProbe, AMissingShardFailsTheReadingAndIsNamed) {
+  ManualClock clock;
+  auto inspector = std::make_shared<ShardInspector>();
+  inspector->streams["s:{0}"] = shard(10, 1, 100);
+  BacklogProbe probe(inspector, clock);
+  auto r = probe.read(target(), std::vector<std::string>{"s:{0}", "s:{1}"}, "g", std::chrono::seconds(2));
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.failure, ReadFailure::kStreamNotFound);
+  EXPECT_NE(r.error.find("shard s:{1} of 2"), std::string::npos) << r.error;
+  EXPECT_FALSE(r.backlog().has_value());
 }
 
 }  // namespace

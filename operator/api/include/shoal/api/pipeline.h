@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "shoal/stream/shards.h"
 #include "shoal/api/meta.h"
 
 namespace shoal::api {
@@ -38,6 +39,10 @@ struct RedisSource {
   std::string stream;
   std::string consumerGroup = "shoal";
   std::string startId = "$";
+  int32_t shards = 1;    // > 1: the streams "<stream>:{0}".."<stream>:{shards-1}" (shoal/stream/shards.h)
+  bool cluster = false;  // Redis Cluster: address/url name a seed node
+  /// The streams this source reads (just `stream` when not sharded).
+  std::vector<std::string> streams() const { return shardStreams(stream, shards); }
 };
 
 /// Secret references of the sink, whatever its kind (usernameSecretRef and
@@ -64,6 +69,11 @@ struct BacklogStatus {
   std::optional<int64_t> lag;      // nil when Redis cannot say (XDEL/trim, SETID)
   std::optional<int64_t> pending;  // delivered, not acknowledged
   std::optional<int64_t> total;    // lag + pending, only when both are known
+  /// A sharded source: the shard count, and the shard with the largest
+  /// backlog (one hot shard must show). All unset for one stream.
+  std::optional<int32_t> shards;
+  std::optional<std::string> hottestShard;
+  std::optional<int64_t> hottestShardTotal;
   bool operator==(const BacklogStatus&) const = default;
 };
 

@@ -24,6 +24,8 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "shoal/common/clock.h"
 #include "shoal/common/result.h"
@@ -44,6 +46,9 @@ struct RedisTarget {
   std::string tlsCaPem;    // from tls.caSecretRef; empty: system CAs
   std::string tlsCertPem;  // from tls.clientCertSecretRef (tls.crt)
   std::string tlsKeyPem;   // (tls.key)
+  /// Redis Cluster: `address` (or the url's host) is a seed node; commands
+  /// are routed by hash slot and follow MOVED/ASK (runtime/redis_cluster).
+  bool cluster = false;
   /// The cache key part: where, not who (credentials excluded).
   std::string endpoint() const;
 };
@@ -62,7 +67,17 @@ struct StreamSnapshot {
   std::optional<int64_t> entriesAdded;   // stream's entries-added
   int64_t length = 0;
   int64_t consumers = 0;
+  /// Over several shard streams: every figure above is the sum over shards
+  /// (consumers: the most on one shard), and the shard with the largest
+  /// backlog is named, so that one hot shard shows.
+  int32_t shards = 1;
+  std::string hottestShard;
+  std::optional<int64_t> hottestShardBacklog;
 };
+
+/// Sums shard snapshots as StreamSnapshot documents; a nil in any shard makes
+/// that sum nil (unknown is never read as zero).
+StreamSnapshot sumShards(const std::vector<std::pair<std::string, StreamSnapshot>>& shards);
 
 /// \brief The Redis side of the probe. Implementations need not be
 /// thread-safe: BacklogProbe serializes calls.
@@ -108,6 +123,12 @@ class BacklogProbe {
                ProbeObserver* observer = nullptr);
   /// Returns a reading no older than maxAge for (target, stream, group).
   BacklogReading read(const RedisTarget& target, const std::string& stream,
+                      const std::string& group, Duration maxAge);
+  /// The same over the shard streams of one pipeline (one round trip per
+  /// shard), summed (sumShards). A shard that cannot be read (missing stream
+  /// or group, unreachable) fails the whole reading, naming the shard: never
+  /// a backlog that leaves a shard out.
+  BacklogReading read(const RedisTarget& target, const std::vector<std::string>& shardStreams,
                       const std::string& group, Duration maxAge);
   StreamInspector& inspector() { return *inspector_; }
   /// Round trips made so far (for tests and metrics).

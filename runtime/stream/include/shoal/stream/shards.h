@@ -1,0 +1,29 @@
+// The streams of a sharded pipeline: `spec.source.redis.shards: N` turns the
+// pipeline's stream S into N streams "S:{0}" ... "S:{N-1}". The hash tag puts
+// each shard in a slot of its own on Redis Cluster; one consumer group of the
+// same name reads every shard. With N = 1 the stream is S itself.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace shoal {
+
+inline constexpr int32_t kMaxShards = 1024;
+
+/// The i-th shard stream of `stream` (0-based) when sharded.
+inline std::string shardStream(const std::string& stream, int32_t i) {
+  return stream + ":{" + std::to_string(i) + "}";
+}
+
+/// Every stream of the pipeline, in shard order ({stream} when shards <= 1).
+inline std::vector<std::string> shardStreams(const std::string& stream, int32_t shards) {
+  if (shards <= 1) return {stream};
+  std::vector<std::string> out;
+  out.reserve(static_cast<size_t>(shards));
+  for (int32_t i = 0; i < shards; ++i) out.push_back(shardStream(stream, i));
+  return out;
+}
+
+}  // namespace shoal
