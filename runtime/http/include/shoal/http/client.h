@@ -26,8 +26,9 @@ struct ClientOptions {
   /// For reading, and for writing, a request (each).
   std::chrono::milliseconds requestTimeout{30000};
   bool keepAlive = true;
-  /// Decode gzip/deflate/br response bodies; cpp-httplib then also sends its
-  /// own Accept-Encoding unless `headers` have one.
+  /// Decode a gzip/deflate/br body the server sent compressed (by its
+  /// Content-Encoding); false returns it as it came. Either way no
+  /// Accept-Encoding is sent unless `headers` have one.
   bool decompress = false;
 };
 
