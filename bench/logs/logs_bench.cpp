@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "shoal/http/transport.h"
 #include "shoal/logs/bulk.h"
 #include "shoal/logs/logs_handler.h"
 #include "shoal/testing/bulk_server.h"
@@ -37,10 +38,12 @@ double threadCpuMs() {
 
 // Answers every bulk request with "all created"; accounts its own time so
 // the benchmark can exclude it.
-class NullSink final : public logs::HttpTransport {
+class NullSink final : public http::Transport {
  public:
-  logs::HttpResponse post(const std::string&, const std::string& body, const std::string&) override {
+  http::Response send(const http::Request& req) override {
+    if (req.method == "GET") return {200, "{}", {}};
     auto t0 = Steady::now();
+    const std::string& body = req.body;
     // Echo each action's _id, as Elasticsearch does (the sink checks them).
     std::string out = "{\"took\":1,\"errors\":false,\"items\":[";
     bool first = true;
@@ -57,7 +60,6 @@ class NullSink final : public logs::HttpTransport {
     spent += Steady::now() - t0;
     return {200, std::move(out), {}};
   }
-  logs::HttpResponse get(const std::string&) override { return {200, "{}", {}}; }
   Steady::duration spent{};
 };
 

@@ -1,7 +1,7 @@
 // Parsing of spec.sink.{prometheusRemoteWrite,pushgateway,postgres}.
 #include "shoal/metrics/metrics_config.h"
 
-#include "shoal/metrics/http_transport.h"
+#include "shoal/http/url.h"
 #include "shoal/metrics/metric_event.h"
 #include "shoal/stream/config_fields.h"
 
@@ -10,7 +10,7 @@ namespace shoal::metrics {
 namespace {
 using config::requireMap;
 void checkUrl(const std::string& url, const std::string& field) {
-  auto u = parseHttpUrl(url);
+  auto u = http::parseUrl(url);
   if (!u) throw ConfigError(field, u.error().message);
 }
 }  // namespace

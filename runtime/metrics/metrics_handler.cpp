@@ -4,7 +4,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "shoal/common/base64.h"
+#include "shoal/http/client.h"
+#include "shoal/http/url.h"
 #include "shoal/metrics/metrics_config.h"
 #include "shoal/metrics/postgres_handler.h"
 #include "shoal/metrics/pushgateway_handler.h"
@@ -50,17 +51,17 @@ std::unique_ptr<BatchHandler> makeMetricsHandler(const PipelineConfig& config, p
     } else if (auto u = env.find("SHOAL_SINK_USERNAME"); u != env.end() && !u->second.empty()) {
       auto pw = env.find("SHOAL_SINK_PASSWORD");
       c.headers["Authorization"] =
-          "Basic " + base64Encode(u->second + ":" + (pw == env.end() ? std::string() : pw->second));
+          http::basicAuthorization(u->second, pw == env.end() ? std::string() : pw->second);
     }
-    const std::string base = parseHttpUrl(c.url)->base;
+    const std::string url = c.url;  // checked by parseRemoteWriteConfig
     const auto timeout = c.timeout;
     return std::make_unique<RemoteWriteHandler>(
-        std::move(c), std::move(transform), clock, [base, timeout] { return makeHttplibTransport(base, timeout); },
-        &registry);
+        std::move(c), std::move(transform), clock,
+        [url, timeout] { return *makeSinkClient(url, timeout); }, &registry);
   }
   if (kind == "pushgateway") {
     PushgatewayConfig c = parsePushgatewayConfig(sink[kind], path);
-    auto transport = makeHttplibTransport(parseHttpUrl(c.url)->base, c.timeout);
+    auto transport = *makeSinkClient(c.url, c.timeout);  // checked by parsePushgatewayConfig
     return std::make_unique<PushgatewayHandler>(std::move(c), std::move(transform), clock, std::move(transport));
   }
   PostgresConfig c = parsePostgresConfig(sink[kind], path);
@@ -69,6 +70,18 @@ std::unique_ptr<BatchHandler> makeMetricsHandler(const PipelineConfig& config, p
   c.consumerGroup = config.redis.consumerGroup;
   if (c.stream.empty()) throw ConfigError("spec.source.redis.stream", "required for the postgres sink's entry ids");
   return std::make_unique<PostgresHandler>(std::move(c), std::move(transform), clock);
+}
+
+Result<std::unique_ptr<http::Transport>> metrics::makeSinkClient(
+    const std::string& url, std::chrono::milliseconds timeout) {
+  auto u = http::parseUrl(url);
+  if (!u) return u.error();
+  http::ClientOptions o;
+  o.url = u->origin();
+  o.connectTimeout = timeout;
+  o.requestTimeout = timeout;
+  o.decompress = true;
+  return http::makeClient(o);
 }
 
 }  // namespace shoal

@@ -7,6 +7,7 @@
 #include "shoal/common/backoff.h"
 #include "shoal/common/base64.h"
 #include "shoal/common/log.h"
+#include "shoal/http/url.h"
 #include "shoal/metrics/retry_wait.h"
 
 namespace shoal::metrics {
@@ -92,10 +93,13 @@ std::string renderExposition(std::span<const MetricEvent* const> events) {
   return out;
 }
 
-PushgatewayHandler::PushgatewayHandler(PushgatewayConfig cfg, TransformConfig transform, Clock& clock,
-                                       std::unique_ptr<HttpTransport> transport)
-    : cfg_(std::move(cfg)), clock_(clock), transform_(std::move(transform), clock), transport_(std::move(transport)) {
-  auto u = parseHttpUrl(cfg_.url);
+PushgatewayHandler::PushgatewayHandler(PushgatewayConfig cfg, TransformConfig transform,
+                                       Clock& clock, std::unique_ptr<http::Transport> transport)
+    : cfg_(std::move(cfg)),
+      clock_(clock),
+      transform_(std::move(transform), clock),
+      transport_(std::move(transport)) {
+  auto u = http::parseUrl(cfg_.url);
   basePath_ = u ? u->path : "";
   while (!basePath_.empty() && basePath_.back() == '/') basePath_.pop_back();
 }
@@ -148,14 +152,14 @@ std::vector<EntryResult> PushgatewayHandler::handle(std::span<const StreamEntry>
     Group& g = groups[path];
     std::vector<const MetricEvent*> evs;
     for (size_t i : g.events) evs.push_back(&b.events[i]);
-    HttpRequest req;
+    http::Request req;
     req.method = cfg_.put ? "PUT" : "POST";
     req.path = path;
     req.contentType = "text/plain; version=0.0.4";
     req.body = renderExposition(evs);
     Backoff backoff(cfg_.retryInitial, cfg_.retryMax);
     for (;;) {
-      const HttpResponse r = transport_->send(req);
+      const http::Response r = transport_->send(req);
       lastAnswered_ = r.status != 0;
       if (r.status >= 200 && r.status < 300) break;
       if (retryableHttpStatus(r.status)) {

@@ -10,6 +10,7 @@
 
 #include "shoal/common/backoff.h"
 #include "shoal/common/log.h"
+#include "shoal/http/url.h"
 #include "shoal/metrics/remote_write_codec.h"
 #include "shoal/metrics/retry_wait.h"
 
@@ -40,6 +41,10 @@ struct EntryMarks {
   std::vector<std::string> reason;
   explicit EntryMarks(size_t n) : state(n, 0), reason(n) {}
 };
+
+// Only the start of an answer is read: Prometheus states why it rejected a
+// request first, and an error page must not grow every log line and reason.
+constexpr size_t kKeptBodyBytes = 4096;
 
 bool looksAlreadyIngested(std::string_view body) {
   return body.find("out of order") != std::string_view::npos ||
@@ -94,7 +99,7 @@ void sortAndDedupe(SeriesRun& s) {
 }  // namespace
 
 struct RemoteWriteHandler::Shard {
-  std::unique_ptr<HttpTransport> transport;
+  std::unique_ptr<http::Transport> transport;
   std::atomic<uint64_t> requests{0};
   std::atomic<bool> lastAnswered{true};
 };
@@ -107,7 +112,7 @@ struct ShardRun {
   const std::string& path;
   Clock& clock;
   const CancelToken& cancel;
-  HttpTransport& transport;
+  http::Transport& transport;
   std::atomic<uint64_t>& requests;
   std::atomic<bool>& lastAnswered;
   const std::vector<SeriesRun>& series;
@@ -117,7 +122,7 @@ struct ShardRun {
   uint64_t delivered = 0;
   uint64_t rejected = 0;
 
-  HttpResponse post(std::span<const Piece> req) {
+  http::Response post(std::span<const Piece> req) {
     std::vector<SeriesSlice> slices;
     slices.reserve(req.size());
     for (auto& p : req) {
@@ -126,7 +131,7 @@ struct ShardRun {
     }
     std::string raw;
     encodeWriteRequest(slices, raw);
-    HttpRequest hr;
+    http::Request hr;
     hr.method = "POST";
     hr.path = path;
     hr.headers = cfg.headers;
@@ -136,8 +141,9 @@ struct ShardRun {
     hr.contentType = "application/x-protobuf";
     hr.body = snappyCompress(raw);
     requests.fetch_add(1, std::memory_order_relaxed);
-    HttpResponse r = transport.send(hr);
+    http::Response r = transport.send(hr);
     lastAnswered.store(r.status != 0, std::memory_order_relaxed);
+    if (r.body.size() > kKeptBodyBytes) r.body.resize(kKeptBodyBytes);
     return r;
   }
 
@@ -158,7 +164,7 @@ struct ShardRun {
     size_t n = 0;
     for (auto& p : req) n += p.size();
     for (;;) {
-      const HttpResponse r = post(req);
+      const http::Response r = post(req);
       if (r.status >= 200 && r.status < 300) {
         delivered += n;
         return;
@@ -238,10 +244,11 @@ struct ShardRun {
 
 }  // namespace
 
-RemoteWriteHandler::RemoteWriteHandler(RemoteWriteConfig cfg, TransformConfig transform, Clock& clock,
-                                       HttpTransportFactory transports, prometheus::Registry* registry)
+RemoteWriteHandler::RemoteWriteHandler(RemoteWriteConfig cfg, TransformConfig transform,
+                                       Clock& clock, http::TransportFactory transports,
+                                       prometheus::Registry* registry)
     : cfg_(std::move(cfg)), clock_(clock), transform_(std::move(transform), clock) {
-  auto u = parseHttpUrl(cfg_.url);
+  auto u = http::parseUrl(cfg_.url);
   path_ = u && !u->path.empty() ? u->path : "/api/v1/write";
   if (cfg_.shards < 1) cfg_.shards = 1;
   if (cfg_.maxSamplesPerRequest < 1) cfg_.maxSamplesPerRequest = 1;

@@ -17,8 +17,8 @@ const prometheus::Histogram::BucketBoundaries& requestBuckets() {
 }  // namespace
 
 ElasticsearchSink::ElasticsearchSink(ElasticsearchSinkConfig config,
-                                     std::unique_ptr<HttpTransport> transport,
-                                     std::unique_ptr<HttpTransport> probe, Clock& clock,
+                                     std::unique_ptr<http::Transport> transport,
+                                     std::unique_ptr<http::Transport> probe, Clock& clock,
                                      prometheus::Registry& registry, uint64_t seed)
     : config_(std::move(config)),
       transport_(std::move(transport)),
@@ -72,14 +72,15 @@ void ElasticsearchSink::sendRange(std::vector<size_t>& idx, size_t begin, size_t
                                   std::span<const BulkDocument> docs,
                                   const std::vector<size_t>& sizes,
                                   std::vector<EntryResult>& results, std::vector<size_t>& retry) {
-  std::string body;
+  http::Request req{.method = "POST", .path = "/_bulk", .contentType = "application/x-ndjson"};
   size_t bytes = 0;
   for (size_t i = begin; i < end; ++i) bytes += sizes[idx[i]];
-  body.reserve(bytes);
-  for (size_t i = begin; i < end; ++i) appendBulkCreate(body, docs[idx[i]].index, docs[idx[i]].id, docs[idx[i]].source);
+  req.body.reserve(bytes);
+  for (size_t i = begin; i < end; ++i)
+    appendBulkCreate(req.body, docs[idx[i]].index, docs[idx[i]].id, docs[idx[i]].source);
 
   const MonoTime started = clock_.now();
-  HttpResponse resp = transport_->post("/_bulk", body, "application/x-ndjson");
+  const http::Response resp = transport_->send(req);
   requestSeconds_.Observe(toSeconds(clock_.now() - started));
   {
     std::lock_guard lk(metricsMu_);
@@ -186,8 +187,8 @@ bool ElasticsearchSink::ready() {
   std::lock_guard lk(readyMu_);
   const MonoTime now = clock_.now();
   if (readyChecked_ && now - readyCheckedAt_ < std::chrono::seconds(1)) return readyCached_;
-  HttpTransport& t = probe_ ? *probe_ : *transport_;
-  HttpResponse r = t.get("/");
+  http::Transport& t = probe_ ? *probe_ : *transport_;
+  const http::Response r = t.send(http::Request{.method = "GET", .path = "/"});
   readyCached_ = r.status == 200;
   readyChecked_ = true;
   readyCheckedAt_ = now;

@@ -1,6 +1,7 @@
 // Parsing spec.transform.logs and spec.sink.elasticsearch. See logs_config.h.
 #include "shoal/logs/logs_config.h"
 
+#include "shoal/http/url.h"
 #include "shoal/logs/index_pattern.h"
 #include "shoal/stream/config_fields.h"
 
@@ -99,7 +100,7 @@ ElasticsearchSinkConfig parseSink(const YAML::Node& sink, const DeliveryConfig& 
   }
   if (auto u = envOr(env, "SHOAL_SINK_URL"); !u.empty()) c.url = u;
   if (c.url.empty()) throw ConfigError(base + ".url", "required");
-  if (auto u = parseBaseUrl(c.url); !u) throw ConfigError(base + ".url", u.error().message);
+  if (auto u = http::parseUrl(c.url); !u) throw ConfigError(base + ".url", u.error().message);
   std::string err;
   if (!IndexPattern::compile(c.indexPattern, c.indexFallback, err))
     throw ConfigError(base + ".index", err);

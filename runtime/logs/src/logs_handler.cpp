@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "shoal/common/log.h"
+#include "shoal/http/client.h"
 #include "shoal/logs/bulk.h"
 #include "shoal/logs/ecs.h"
 #include "shoal/logs/ecs_fast.h"
@@ -205,21 +206,25 @@ class LogsHandler final : public BatchHandler {
   std::unique_ptr<ChunkSender> sender_;  // started with the first chunked batch
 };
 
-HttpClientOptions clientOptions(const ElasticsearchSinkConfig& c) {
-  HttpClientOptions o;
+// The wire of every request: JSON answers, uncompressed, the credentials.
+http::ClientOptions clientOptions(const ElasticsearchSinkConfig& c) {
+  http::ClientOptions o;
   o.url = c.url;
-  if (!c.apiKey.empty()) o.authorization = "ApiKey " + c.apiKey;
-  else if (!c.username.empty()) o.authorization = basicAuthorization(c.username, c.password);
+  o.headers = {{"Accept", "application/json"}, {"Accept-Encoding", "identity"}};
+  if (!c.apiKey.empty())
+    o.headers["Authorization"] = "ApiKey " + c.apiKey;
+  else if (!c.username.empty())
+    o.headers["Authorization"] = http::basicAuthorization(c.username, c.password);
   o.caFile = c.caFile;
   o.insecureSkipVerify = c.insecureSkipVerify;
-  o.connectTimeoutMs = c.connectTimeoutMs;
-  o.requestTimeoutMs = c.requestTimeoutMs;
+  o.connectTimeout = std::chrono::milliseconds(c.connectTimeoutMs);
+  o.requestTimeout = std::chrono::milliseconds(c.requestTimeoutMs);
   return o;
 }
 
 std::unique_ptr<BatchHandler> build(const PipelineConfig& config, const LogsPipelineConfig& lc,
-                                    std::unique_ptr<HttpTransport> transport,
-                                    std::unique_ptr<HttpTransport> probe,
+                                    std::unique_ptr<http::Transport> transport,
+                                    std::unique_ptr<http::Transport> probe,
                                     prometheus::Registry& registry, Clock& clock) {
   std::string err;
   auto pattern = IndexPattern::compile(lc.sink.indexPattern, lc.sink.indexFallback, err);
@@ -234,7 +239,7 @@ std::unique_ptr<BatchHandler> build(const PipelineConfig& config, const LogsPipe
 
 std::unique_ptr<BatchHandler> makeLogsHandler(const PipelineConfig& config,
                                               const LogsPipelineConfig& logsConfig,
-                                              std::unique_ptr<HttpTransport> transport,
+                                              std::unique_ptr<http::Transport> transport,
                                               prometheus::Registry& registry, Clock& clock) {
   return build(config, logsConfig, std::move(transport), nullptr, registry, clock);
 }
@@ -245,12 +250,13 @@ std::unique_ptr<BatchHandler> makeLogsHandler(const PipelineConfig& config,
                                               prometheus::Registry& registry, Clock& clock,
                                               const std::map<std::string, std::string>& env) {
   logs::LogsPipelineConfig lc = logs::parseLogsConfig(config, env);
-  const logs::HttpClientOptions options = logs::clientOptions(lc.sink);
-  auto transport = logs::makeHttpTransport(options);
+  const http::ClientOptions options = logs::clientOptions(lc.sink);
+  auto transport = http::makeClient(options);
   if (!transport) throw ConfigError("spec.sink.elasticsearch.url", transport.error().message);
-  logs::HttpClientOptions probeOptions = options;
-  probeOptions.requestTimeoutMs = std::min<int64_t>(options.requestTimeoutMs, 2000);
-  auto probe = logs::makeHttpTransport(probeOptions);
+  http::ClientOptions probeOptions = options;
+  probeOptions.requestTimeout =
+      std::min<std::chrono::milliseconds>(options.requestTimeout, std::chrono::milliseconds(2000));
+  auto probe = http::makeClient(probeOptions);
   if (!probe) throw ConfigError("spec.sink.elasticsearch.url", probe.error().message);
   return logs::build(config, lc, std::move(*transport), std::move(*probe), registry, clock);
 }

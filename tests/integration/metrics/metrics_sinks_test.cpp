@@ -186,8 +186,9 @@ TEST(RemoteWriteIntegration, NothingDeliveredWhilePrometheusIsDownThenEverything
   cfg.url = prometheus().url() + "/api/v1/write";
   cfg.retryMax = std::chrono::milliseconds(500);
   const std::string base = prometheus().url();
-  metrics::RemoteWriteHandler h(cfg, metrics::TransformConfig{}, SystemClock::instance(),
-                                [base] { return metrics::makeHttplibTransport(base, std::chrono::seconds(5)); }, &reg);
+  metrics::RemoteWriteHandler h(
+      cfg, metrics::TransformConfig{}, SystemClock::instance(),
+      [base] { return *metrics::makeSinkClient(base, std::chrono::seconds(5)); }, &reg);
   const std::string g = uniq("it_outage");
   const int64_t t = nowMs() - 2000;
   std::vector<StreamEntry> entries;

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "fake_transport.h"
+#include "bulk_responses.h"
 
 using namespace shoal;
 using namespace shoal::logs;
@@ -15,15 +15,16 @@ namespace {
 struct SinkFixture {
   ManualClock clock;
   prometheus::Registry registry;
-  std::vector<RecordedRequest> requests;
+  ScriptedHttp script;
+  const std::vector<RecordedRequest>& requests = script.requests();
   std::unique_ptr<ElasticsearchSink> sink;
   CancelToken cancel;
 
-  SinkFixture(FakeTransport::Responder r, ElasticsearchSinkConfig cfg = {}) {
+  SinkFixture(ScriptedHttp::Responder r, ElasticsearchSinkConfig cfg = {})
+      : script(std::move(r), &clock) {
     cfg.url = "http://fake:9200";
-    sink = std::make_unique<ElasticsearchSink>(
-        cfg, std::make_unique<FakeTransport>(clock, std::move(r), &requests), nullptr, clock,
-        registry, 7);
+    sink =
+        std::make_unique<ElasticsearchSink>(cfg, script.transport(), nullptr, clock, registry, 7);
   }
   std::vector<EntryResult> deliver(size_t n, size_t sourceBytes = 10) {
     docs.clear();

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "fake_transport.h"
+#include "bulk_responses.h"
 
 using namespace shoal;
 using namespace shoal::logs;
@@ -20,21 +20,23 @@ namespace {
 struct HandlerFixture {
   ManualClock clock;
   prometheus::Registry registry;
-  std::vector<RecordedRequest> requests;
+  ScriptedHttp script;
+  const std::vector<RecordedRequest>& requests = script.requests();
   std::unique_ptr<BatchHandler> handler;
   CancelToken cancel;
 
-  explicit HandlerFixture(FakeTransport::Responder r,
-                          const std::string& sink = "elasticsearch: {url: 'http://fake:9200', "
-                                                    "index: 'logs-{service.name}-{yyyy.MM.dd}'}") {
+  explicit HandlerFixture(ScriptedHttp::Responder r,
+                          const std::string& sink =
+                              "elasticsearch: {url: 'http://fake:9200', "
+                              "index: 'logs-{service.name}-{yyyy.MM.dd}'}")
+      : script(std::move(r), &clock) {
     PipelineConfig p;
     p.type = "logs";
     p.redis.stream = "logs:app";
     p.sink = YAML::Load(sink);
     p.transform = YAML::Load("logs: {fields: {environment: test}}");
     auto lc = parseLogsConfig(p, {});
-    handler = logs::makeLogsHandler(p, lc, std::make_unique<FakeTransport>(clock, std::move(r), &requests),
-                                    registry, clock);
+    handler = logs::makeLogsHandler(p, lc, script.transport(), registry, clock);
   }
 };
 

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "shoal/metrics/pushgateway_handler.h"
+#include "shoal/testing/scripted_http.h"
 
 namespace shoal::metrics {
 namespace {
@@ -30,20 +31,15 @@ TEST(Pushgateway, RendersFamiliesContiguouslyWithEscapes) {
             "dur_count 2\n");
 }
 
-struct Captured {
-  std::vector<HttpRequest> reqs;
-  int status = 200;
-};
-class CapturingTransport final : public HttpTransport {
- public:
-  explicit CapturingTransport(Captured& c) : c_(c) {}
-  HttpResponse send(const HttpRequest& r) override {
-    c_.reqs.push_back(r);
-    return HttpResponse{c_.status, c_.status >= 300 ? "pushed metrics are invalid" : "", ""};
-  }
+using HttpResponse = http::Response;
 
- private:
-  Captured& c_;
+// A scripted Pushgateway: records every push, answers `status`.
+struct Captured {
+  int status = 200;
+  testing::ScriptedHttp script{[this](const testing::RecordedHttpRequest&, size_t) {
+    return HttpResponse{status, status >= 300 ? "pushed metrics are invalid" : "", ""};
+  }};
+  const std::vector<testing::RecordedHttpRequest>& reqs = script.requests();
 };
 
 TEST(Pushgateway, GroupsByConfigAndEventLabelsLatestValueWins) {
@@ -55,7 +51,7 @@ TEST(Pushgateway, GroupsByConfigAndEventLabelsLatestValueWins) {
   cfg.put = true;
   cfg.grouping = {{"env", "prod"}};
   cfg.groupingLabels = {"instance"};
-  PushgatewayHandler h(cfg, TransformConfig{}, clock, std::make_unique<CapturingTransport>(cap));
+  PushgatewayHandler h(cfg, TransformConfig{}, clock, cap.script.transport());
   std::vector<StreamEntry> entries = {
       {"1-0", {{"event", R"({"name":"rows","type":"gauge","value":1,"labels":{"instance":"a"},"timestamp":1700000000})"}}, 1},
       {"1-1", {{"event", R"({"name":"rows","type":"gauge","value":2,"labels":{"instance":"a"},"timestamp":1700000001})"}}, 1},
@@ -81,7 +77,7 @@ TEST(Pushgateway, RejectedPushDeadLettersTheGroup) {
   PushgatewayConfig cfg;
   cfg.url = "http://127.0.0.1:1";
   cfg.job = "j";
-  PushgatewayHandler h(cfg, TransformConfig{}, clock, std::make_unique<CapturingTransport>(cap));
+  PushgatewayHandler h(cfg, TransformConfig{}, clock, cap.script.transport());
   std::vector<StreamEntry> entries = {{"1-0", {{"event", R"({"name":"g","type":"gauge","value":1})"}}, 1}};
   auto res = h.handle(entries, CancelToken{});
   EXPECT_EQ(res[0].outcome, EntryOutcome::kDeadLetter);

@@ -4,11 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <map>
-#include <mutex>
 
 #include "shoal/metrics/metrics_handler.h"
 #include "shoal/metrics/remote_write_codec.h"
 #include "shoal/metrics/remote_write_handler.h"
+#include "shoal/testing/scripted_http.h"
 
 namespace shoal::metrics {
 namespace {
@@ -61,33 +61,26 @@ TEST(RemoteWriteCodec, MalformedInputIsAnErrorNotACrash) {
   }
 }
 
-// A transport whose answers come from a script; records what it received.
+using HttpResponse = http::Response;
+
+// A scripted remote-write receiver: decodes what every shard's transport
+// sent and answers from `respond` (the script runs it under its lock).
 struct Recorder {
-  std::mutex mu;
   std::vector<std::vector<DecodedSeries>> requests;
   std::vector<std::map<std::string, std::string>> headers;
   std::function<HttpResponse(const std::vector<DecodedSeries>&, size_t callNo)> respond =
       [](const std::vector<DecodedSeries>&, size_t) { return HttpResponse{204, "", ""}; };
-};
-
-class ScriptedTransport final : public HttpTransport {
- public:
-  explicit ScriptedTransport(Recorder& r) : r_(r) {}
-  HttpResponse send(const HttpRequest& req) override {
+  testing::ScriptedHttp script{[this](const testing::RecordedHttpRequest& req, size_t callNo) {
     auto raw = snappyUncompress(req.body);
     EXPECT_TRUE(raw.ok());
     auto dec = decodeWriteRequest(raw.ok() ? *raw : std::string());
     EXPECT_TRUE(dec.ok());
-    std::lock_guard lk(r_.mu);
-    r_.requests.push_back(dec.ok() ? *dec : std::vector<DecodedSeries>{});
+    requests.push_back(dec.ok() ? *dec : std::vector<DecodedSeries>{});
     auto h = req.headers;
     h["Content-Type"] = req.contentType;
-    r_.headers.push_back(h);
-    return r_.respond(r_.requests.back(), r_.requests.size() - 1);
-  }
-
- private:
-  Recorder& r_;
+    headers.push_back(h);
+    return respond(requests.back(), callNo);
+  }};
 };
 
 StreamEntry gauge(std::string id, std::string name, double v, int64_t ts, std::string labels = "{}",
@@ -108,8 +101,8 @@ struct Fixture {
     c.url = "http://127.0.0.1:1/api/v1/write";
     c.shards = shards;
     c.maxSamplesPerRequest = maxSamples;
-    handler = std::make_unique<RemoteWriteHandler>(c, TransformConfig{}, clock,
-                                                   [this] { return std::make_unique<ScriptedTransport>(rec); }, &registry);
+    handler = std::make_unique<RemoteWriteHandler>(
+        c, TransformConfig{}, clock, [this] { return rec.script.transport(); }, &registry);
   }
 };
 

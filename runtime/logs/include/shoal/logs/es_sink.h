@@ -30,7 +30,7 @@
 
 #include "shoal/common/backoff.h"
 #include "shoal/common/clock.h"
-#include "shoal/logs/http_transport.h"
+#include "shoal/http/transport.h"
 #include "shoal/stream/stream_entry.h"
 
 namespace shoal::logs {
@@ -64,8 +64,8 @@ struct BulkDocument {
 class ElasticsearchSink {
  public:
   /// `probe` answers ready(); when null the main transport is used.
-  ElasticsearchSink(ElasticsearchSinkConfig config, std::unique_ptr<HttpTransport> transport,
-                    std::unique_ptr<HttpTransport> probe, Clock& clock,
+  ElasticsearchSink(ElasticsearchSinkConfig config, std::unique_ptr<http::Transport> transport,
+                    std::unique_ptr<http::Transport> probe, Clock& clock,
                     prometheus::Registry& registry, uint64_t seed);
 
   /// One result per document, in order: kDelivered, kDeadLetter (with the
@@ -83,8 +83,8 @@ class ElasticsearchSink {
   void sleepCancellable(Duration d, const CancelToken& cancel);
 
   ElasticsearchSinkConfig config_;
-  std::unique_ptr<HttpTransport> transport_;
-  std::unique_ptr<HttpTransport> probe_;
+  std::unique_ptr<http::Transport> transport_;
+  std::unique_ptr<http::Transport> probe_;
   Clock& clock_;
   uint64_t seed_;
 

@@ -34,7 +34,7 @@ namespace logs {
 /// The same over a given transport (unit tests and benchmarks: a fake sink).
 std::unique_ptr<BatchHandler> makeLogsHandler(const PipelineConfig& config,
                                               const LogsPipelineConfig& logsConfig,
-                                              std::unique_ptr<HttpTransport> transport,
+                                              std::unique_ptr<http::Transport> transport,
                                               prometheus::Registry& registry, Clock& clock);
 
 }  // namespace logs

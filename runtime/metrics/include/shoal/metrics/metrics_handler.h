@@ -4,11 +4,14 @@
 
 #include <prometheus/registry.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
 
 #include "shoal/common/clock.h"
+#include "shoal/common/result.h"
+#include "shoal/http/transport.h"
 #include "shoal/stream/batch_handler.h"
 #include "shoal/stream/pipeline_config.h"
 
@@ -24,5 +27,16 @@ std::unique_ptr<BatchHandler> makeMetricsHandler(const PipelineConfig& config, p
 /// Same, with the environment given explicitly (tests).
 std::unique_ptr<BatchHandler> makeMetricsHandler(const PipelineConfig& config, prometheus::Registry& registry,
                                                  Clock& clock, const std::map<std::string, std::string>& env);
+
+namespace metrics {
+
+/// The HTTP client of the remote-write and Pushgateway sinks for their
+/// configured `url`: connected to its origin (the sinks send the URL's path
+/// themselves), `timeout` for connecting, reading and writing each,
+/// compressed answers accepted. An error for a URL parseUrl rejects.
+Result<std::unique_ptr<http::Transport>> makeSinkClient(const std::string& url,
+                                                        std::chrono::milliseconds timeout);
+
+}  // namespace metrics
 
 }  // namespace shoal

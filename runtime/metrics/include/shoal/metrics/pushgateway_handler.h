@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "shoal/common/clock.h"
-#include "shoal/metrics/http_transport.h"
+#include "shoal/http/transport.h"
 #include "shoal/metrics/metrics_config.h"
 #include "shoal/metrics/metrics_transform.h"
 #include "shoal/stream/batch_handler.h"
@@ -46,7 +46,7 @@ std::string base64Url(std::string_view s);
 class PushgatewayHandler final : public BatchHandler {
  public:
   PushgatewayHandler(PushgatewayConfig cfg, TransformConfig transform, Clock& clock,
-                     std::unique_ptr<HttpTransport> transport);
+                     std::unique_ptr<http::Transport> transport);
   std::vector<EntryResult> handle(std::span<const StreamEntry> entries, const CancelToken& cancel) override;
   bool sinkReady() override { return lastAnswered_; }
   std::string sinkName() const override { return "pushgateway"; }
@@ -56,7 +56,7 @@ class PushgatewayHandler final : public BatchHandler {
   std::string basePath_;
   Clock& clock_;
   MetricsTransform transform_;
-  std::unique_ptr<HttpTransport> transport_;
+  std::unique_ptr<http::Transport> transport_;
   bool lastAnswered_ = true;
 };
 

@@ -44,7 +44,7 @@
 #include <vector>
 
 #include "shoal/common/clock.h"
-#include "shoal/metrics/http_transport.h"
+#include "shoal/http/transport.h"
 #include "shoal/metrics/metrics_config.h"
 #include "shoal/metrics/metrics_transform.h"
 #include "shoal/stream/batch_handler.h"
@@ -55,9 +55,9 @@ namespace shoal::metrics {
 /// called from one thread at a time; it uses `shards` threads internally.
 class RemoteWriteHandler final : public BatchHandler {
  public:
-  /// `transports` makes one HttpTransport per shard (to the URL's base).
+  /// `transports` makes one http::Transport per shard (to the URL's base).
   RemoteWriteHandler(RemoteWriteConfig cfg, TransformConfig transform, Clock& clock,
-                     HttpTransportFactory transports, prometheus::Registry* registry);
+                     http::TransportFactory transports, prometheus::Registry* registry);
   ~RemoteWriteHandler() override;
 
   std::vector<EntryResult> handle(std::span<const StreamEntry> entries, const CancelToken& cancel) override;

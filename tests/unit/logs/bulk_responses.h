@@ -1,5 +1,6 @@
-// A scripted HttpTransport for sink and handler unit tests: records every
-// request and answers through a callback; helpers build `_bulk` responses.
+// Scripting `_bulk` for sink and handler unit tests: the shared scripted HTTP
+// peer (shoal/testing/scripted_http.h), plus helpers that read the documents
+// of a bulk body and build Elasticsearch's answers to it.
 #pragma once
 
 #include <prometheus/registry.h>
@@ -10,15 +11,13 @@
 
 #include "shoal/common/clock.h"
 #include "shoal/logs/ecs.h"
-#include "shoal/logs/http_transport.h"
+#include "shoal/testing/scripted_http.h"
 
 namespace shoal::logs::testing {
 
-struct RecordedRequest {
-  std::string path;
-  std::string body;
-  MonoTime at;
-};
+using shoal::testing::ScriptedHttp;
+using RecordedRequest = shoal::testing::RecordedHttpRequest;
+using HttpResponse = http::Response;
 
 /// The _id of each document in a bulk body, in order.
 inline std::vector<std::string> idsInBody(const std::string& body) {
@@ -62,27 +61,6 @@ inline std::string bulkResponse(const std::string& body,
 inline std::string allCreated(const std::string& body) {
   return bulkResponse(body, [](const std::string&) { return std::make_pair(201, std::string()); });
 }
-
-class FakeTransport final : public HttpTransport {
- public:
-  using Responder = std::function<HttpResponse(const RecordedRequest&, size_t callIndex)>;
-  FakeTransport(Clock& clock, Responder r, std::vector<RecordedRequest>* log)
-      : clock_(clock), respond_(std::move(r)), log_(log) {}
-  HttpResponse post(const std::string& path, const std::string& body, const std::string&) override {
-    RecordedRequest rec{path, body, clock_.now()};
-    log_->push_back(rec);
-    return respond_(rec, log_->size() - 1);
-  }
-  HttpResponse get(const std::string& path) override {
-    RecordedRequest rec{path, {}, clock_.now()};
-    return respond_(rec, log_->size());
-  }
-
- private:
-  Clock& clock_;
-  Responder respond_;
-  std::vector<RecordedRequest>* log_;
-};
 
 /// The value of counter `name` with label key=value (0 when absent).
 inline double counterValue(prometheus::Registry& registry, const std::string& name,
