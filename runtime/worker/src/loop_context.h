@@ -23,7 +23,7 @@
 #include "shoal/stream/pipeline_config.h"
 #include "shoal/stream/stream_entry.h"
 #include "shoal/worker/consumer_group_port.h"
-#include "shoal/worker/consumer_loop.h"
+#include "shoal/worker/loop_stats.h"
 
 namespace shoal::worker_detail {
 

@@ -19,6 +19,7 @@ ReclaimSweep::ReclaimSweep(LoopContext& ctx, ConsumerGroupPort& port)
       lastClaim_(ctx.clock.now()) {}
 
 ReclaimSweep::~ReclaimSweep() {
+  ctx_.stop.store(true);  // the loop is going away; never leave the thread behind
   wake();
   join();
 }

@@ -75,6 +75,7 @@
 #include "shoal/stream/stream_entry.h"
 #include "shoal/worker/config.h"
 #include "shoal/worker/consumer_group_port.h"
+#include "shoal/worker/loop_stats.h"
 #include "shoal/worker/redis_group_port.h"
 
 namespace shoal {
@@ -85,17 +86,6 @@ class BatchReader;
 class Acknowledger;
 class ReclaimSweep;
 }  // namespace worker_detail
-
-/// \brief Counters of what the loop did (also exported as Prometheus metrics).
-/// A snapshot; thread-safe to obtain through ConsumerLoop::stats().
-struct LoopStats {
-  int64_t read = 0;
-  int64_t delivered = 0;
-  int64_t deadLettered = 0;
-  int64_t retried = 0;
-  int64_t claimed = 0;
-  int64_t batches = 0;
-};
 
 /// \brief The consumer loop. run() on one thread; requestStop(), cancel(),
 /// stats() and redisReachable() are thread-safe.
