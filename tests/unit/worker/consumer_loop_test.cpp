@@ -13,7 +13,7 @@
 #include <mutex>
 #include <thread>
 
-#include "fake_consumer_group.h"
+#include "shoal/testing/fake_consumer_group.h"
 #include "shoal/testing/process.h"
 
 namespace shoal {

@@ -8,7 +8,7 @@
 
 #include <cmath>
 
-#include "fake_consumer_group.h"
+#include "shoal/testing/fake_consumer_group.h"
 #include "shoal/testing/process.h"
 
 namespace shoal::worker_detail {

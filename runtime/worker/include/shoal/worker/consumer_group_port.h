@@ -101,7 +101,8 @@ class ConsumerGroupPort {
   /// then acknowledges `ackIds`. See AckReceipt for per-command refusals.
   virtual Result<AckReceipt> deadLetterAndAck(const std::vector<DeadLetter>& deadLetters,
                                               const std::vector<std::string>& ackIds) = 0;
-  /// The group's gauges; nullopt when the stream has no such group.
+  /// The group's gauges; nullopt when the stream has no such group,
+  /// Errc::kNotFound when there is no such stream.
   virtual Result<std::optional<GroupGauges>> gauges() = 0;
   /// How long until a call can be attempted again after a failure (a
   /// reconnect backoff); zero if now.

@@ -1,6 +1,6 @@
 // The in-memory consumer group for the loop's unit tests. See
 // fake_consumer_group.h.
-#include "fake_consumer_group.h"
+#include "shoal/testing/fake_consumer_group.h"
 
 #include <chrono>
 
@@ -37,8 +37,10 @@ class FakeConsumerGroup::Port final : public ConsumerGroupPort {
     for (auto it = g_.pel_.upper_bound(seqOf(afterId));
          it != g_.pel_.end() && static_cast<int64_t>(out.size()) < count; ++it) {
       if (it->second.consumer != consumer_) continue;
-      it->second.deliveries++;
-      it->second.lastDelivery = g_.clock_.now();
+      if (g_.entries_.at(it->first).fields) {  // Redis counts no delivery of a deleted entry
+        it->second.deliveries++;
+        it->second.lastDelivery = g_.clock_.now();
+      }
       out.push_back(g_.entryLocked(it->first));  // deliveries left at 1, as XREADGROUP says nothing
     }
     return out;
@@ -143,6 +145,7 @@ class FakeConsumerGroup::Port final : public ConsumerGroupPort {
   Result<std::optional<GroupGauges>> gauges() override {
     std::lock_guard lk(g_.mu_);
     ++g_.gaugeCalls_;
+    if (!g_.groupExists_ && g_.entries_.empty()) return makeError(Errc::kNotFound, "no such key");
     if (!g_.groupExists_) return std::optional<GroupGauges>();
     GroupGauges gg;
     gg.pending = static_cast<int64_t>(g_.pel_.size());

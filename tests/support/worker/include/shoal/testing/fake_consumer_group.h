@@ -3,10 +3,13 @@
 // group's last-delivered id, and its pending list (owner, delivery count,
 // last delivery on the injected clock), with the Redis 7 semantics the loop
 // relies on: ">" delivers new entries (count 1), re-reading own pending
-// entries and claiming both count a delivery, XAUTOCLAIM drops ids whose
-// payload is gone, XACK removes and counts what was pending. It records every
-// call and can fail round trips or refuse dead-letter copies. Thread-safe
-// (the loop's parts use their ports on different threads).
+// entries and claiming both count a delivery (a re-read of a deleted entry
+// does not), XAUTOCLAIM drops ids whose payload is gone, XACK removes and
+// counts what was pending. The port's contract test
+// (tests/integration/worker/consumer_group_port_contract_test.cpp) runs the
+// same cases against this and real Redis. It records every call and can fail
+// round trips or refuse dead-letter copies. Thread-safe (the loop's parts use
+// their ports on different threads).
 #pragma once
 
 #include <condition_variable>
