@@ -73,12 +73,13 @@ bool Acknowledger::settle(const std::vector<StreamEntry>& batch,
     if (!receipt) return false;
     std::vector<std::string> deadAck;
     for (size_t k = 0; k < dead.size(); ++k) {
-      const auto& copied = receipt->deadLetters[k];
-      if (!copied) {
+      // A port that answered for fewer copies than it was given: unconfirmed, so pending.
+      const bool answered = k < receipt->deadLetters.size();
+      if (!answered || !receipt->deadLetters[k]) {
         ok = false;
         log::error("dead-letter XADD failed; entry stays pending",
                    {{"id", batch[dead[k]].id},
-                    {"error", copied.error().message},
+                    {"error", answered ? receipt->deadLetters[k].error().message : "no reply"},
                     {"deadLetterStream", rc.deadLetterStream}});
         continue;
       }

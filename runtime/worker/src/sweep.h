@@ -11,7 +11,7 @@
 // previous wake-up's work; it claims on a wake-up at least claimIntervalMs
 // after the previous claim (the first: after start). With claimIntervalMs
 // above 5 s, claims therefore land on the 5 s grid (12 s: every 15 s). The
-// thread polls the clock every pollSlice of real time at most, and a stop
+// thread looks at the clock at least every kPollSlice of real time, and a stop
 // wakes it at once; on a ManualClock it acts when the clock is advanced.
 #pragma once
 

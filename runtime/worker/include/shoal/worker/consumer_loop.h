@@ -18,21 +18,23 @@
 //  Delivery counts: entries read with ">" are first deliveries (1). Entries
 //  re-read from our own pending list ("0", "<last id>") and entries claimed
 //  with XAUTOCLAIM get the group's counter from XPENDING right after the read
-//  or claim: Redis 7 increments the counter on both, so the value already
-//  includes the current delivery.
+//  or claim: Redis 7 increments the counter on both (not on re-reading an
+//  entry whose payload was deleted), so the value already includes the
+//  current delivery.
 //  Sketch (one thread runs run()):
 //     ensure group (XGROUP CREATE MKSTREAM, BUSYGROUP ok)
 //     phase "own pending": XREADGROUP ... 0, then from the last id, until empty
 //     phase "new": XREADGROUP ... >, BLOCK blockMs for the first entry, then
 //                  up to lingerMs for more, until batchSize / batchBytes
 //     claimed entries (from the sweep thread's queue) join the next batch
-//     per batch: split (too big / too many deliveries) -> handler.handle()
+//     per batch: triage (too big / too many deliveries: dead letter;
+//                deleted: acknowledge) -> handler.handle() for the rest
 //                -> one pipelined round trip: XADD dead letters + XACK delivered
 //                -> XACK dead-lettered (only if there were any)
 //  Read-ahead (run() only): a reader thread collects the next batch on the
 //  loop's connection while this thread handles the current one and
 //  acknowledges it on a connection of its own, so reading, transforming and
-//  acknowledging overlap. At most one batch waits read-ahead (`ready_`); the
+//  acknowledging overlap. At most one batch waits read-ahead (the ready slot); the
 //  reader does not read again until it has been taken. Only the handled
 //  batch is ever acknowledged, so read-ahead changes nothing about what is
 //  acknowledged when; a read-ahead batch counts as held (in flight) for the
