@@ -205,6 +205,13 @@ void FakeConsumerGroup::deleteEntry(const std::string& id) {
   entries_.at(seqOf(id)).fields.reset();
 }
 
+void FakeConsumerGroup::destroyGroup() {
+  std::lock_guard lk(mu_);
+  groupExists_ = false;
+  pel_.clear();
+  lastDelivered_ = 0;
+}
+
 void FakeConsumerGroup::failRoundTrips(int n) {
   std::lock_guard lk(mu_);
   failRoundTrips_ = n;

@@ -75,6 +75,11 @@ class ConsumerLoopUnitTest : public ::testing::Test {
                                           [this] { return group_.open(cfg_.consumerName); });
   }
   std::string addMessage(const std::string& m) { return group_.add({{"message", m}}); }
+  double counter(const std::string& name) {
+    for (const auto& fam : registry_.Collect())
+      if (fam.name == name) return fam.metric.at(0).counter.value;
+    return -1;
+  }
   // Steps until pred holds (bounded).
   void stepUntil(ConsumerLoop& loop, const std::function<bool()>& pred, int maxSteps = 50) {
     for (int i = 0; i < maxSteps && !pred(); ++i) loop.step();
@@ -263,6 +268,22 @@ TEST_F(ConsumerLoopUnitTest, FailedAcknowledgementRoundTripsAreRetriedOnTheClock
   EXPECT_EQ(loop->stats().delivered, 1);
   EXPECT_GT(clock_.now(), before);  // the backoff waited on the injected clock
   EXPECT_TRUE(loop->redisReachable());
+  EXPECT_EQ(counter("shoal_worker_redis_errors_total"), 2);
+}
+
+TEST_F(ConsumerLoopUnitTest, AGroupThatVanishedIsCreatedAgainAndReadFromTheStart) {
+  auto loop = makeLoop();
+  addMessage("a");
+  addMessage("b");
+  stepUntil(*loop, [&] { return loop->stats().delivered == 2; });
+  group_.destroyGroup();  // XGROUP DESTROY (or a flushed server)
+  addMessage("c");
+  EXPECT_EQ(loop->step(), 0);  // NOGROUP: the group is to be created again
+  EXPECT_FALSE(loop->redisReachable());
+  stepUntil(*loop, [&] { return loop->stats().delivered == 5; });
+  EXPECT_TRUE(loop->redisReachable());
+  EXPECT_EQ(handler_.snapshot().size(), 5u);  // at least once: a and b came again
+  EXPECT_TRUE(group_.pending().empty());
 }
 
 TEST_F(ConsumerLoopUnitTest, ReadsOwnPendingFirstWithTheGroupsDeliveryCounts) {

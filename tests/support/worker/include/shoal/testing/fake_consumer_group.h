@@ -58,6 +58,8 @@ class FakeConsumerGroup {
   void claimFor(const std::string& consumer, const std::string& id);
   /// XDEL: the payload is gone; the id stays pending where it was.
   void deleteEntry(const std::string& id);
+  /// XGROUP DESTROY: the group and its pending list are gone.
+  void destroyGroup();
 
   // ---- failures
   void failRoundTrips(int n);                  // the next n deadLetterAndAck calls fail with kIo
