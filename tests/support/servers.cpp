@@ -149,9 +149,13 @@ void RedisServer::restart() {
 void RedisServer::stop() { proc_.stop(); }
 
 // ----------------------------------------------------------- Prometheus
-PrometheusServer::PrometheusServer() {
+PrometheusServer::PrometheusServer(Options o) {
   port_ = freePort();
-  std::ofstream(dir_.file("prometheus.yml")) << "global:\n  scrape_interval: 15s\n";
+  std::ofstream f(dir_.file("prometheus.yml"));
+  f << "global:\n  scrape_interval: " << o.scrapeInterval
+    << "\n  evaluation_interval: " << o.scrapeInterval << "\n";
+  if (!o.scrapeConfigs.empty()) f << "scrape_configs:\n" << o.scrapeConfigs;
+  f.close();
   start();
 }
 
