@@ -59,6 +59,11 @@ OperatorMetrics::OperatorMetrics(prometheus::Registry& reg)
       conditions_(gaugeFamily(
           reg, "shoal_workerpool_condition",
           "1 for each status condition of the pool, with its status and reason")),
+      scaled_(prometheus::BuildCounter()
+                  .Name("shoal_workerpool_scaled_total")
+                  .Help("Times the scaler changed the pool's replicas, by direction and the "
+                        "decision's reason")
+                  .Register(reg)),
       probeErrors_(prometheus::BuildCounter()
                        .Name("shoal_operator_backlog_probe_errors_total")
                        .Help("Backlog reads (Redis round trips) that failed, by the reason the "
@@ -169,6 +174,25 @@ void OperatorMetrics::forgetPool(const std::string& ns, const std::string& name)
     }
     conditionLabels_.erase(it);
   }
+  if (auto it = scaledLabels_.find(poolKey(ns, name)); it != scaledLabels_.end()) {
+    for (const auto& sl : it->second) {
+      if (scaled_.Has(sl)) scaled_.Remove(&scaled_.Add(sl));
+    }
+    scaledLabels_.erase(it);
+  }
+}
+
+void OperatorMetrics::scaled(const api::WorkerPool& pool, int32_t from, int32_t to,
+                             std::string_view reason) {
+  if (from == to) return;
+  prometheus::Labels l{{"namespace", pool.metadata.namespace_},
+                       {"pool", pool.metadata.name},
+                       {"direction", to > from ? "up" : "down"},
+                       {"reason", std::string(reason)}};
+  std::lock_guard lock(mu_);
+  auto& known = scaledLabels_[poolKey(pool.metadata.namespace_, pool.metadata.name)];
+  if (std::find(known.begin(), known.end(), l) == known.end()) known.push_back(l);
+  scaled_.Add(l).Increment();
 }
 
 void OperatorMetrics::readFailed(probe::ReadFailure failure) {

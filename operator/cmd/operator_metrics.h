@@ -1,7 +1,8 @@
 // The operator's Prometheus metrics (served on /metrics): reconciles, the
-// pools' backlog, rates, drain estimate, replicas, limits and conditions,
-// failed backlog reads by reason, and whether this process is the leader. Every family is named in the README's metrics
-// reference; keep the two in step.
+// pools' backlog, rates, drain estimate, replicas, limits, conditions and
+// scale changes, failed backlog reads by reason, and whether this process is
+// the leader. Every family is named in the README's metrics reference; keep
+// the two in step.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -33,6 +34,9 @@ class OperatorMetrics final : public controllers::PoolMetrics, public probe::Pro
 
   void observePool(const api::WorkerPool& pool, const api::WorkerPoolStatus& st) override;
   void forgetPool(const std::string& ns, const std::string& name) override;
+  /// shoal_workerpool_scaled_total{direction, reason}.
+  void scaled(const api::WorkerPool& pool, int32_t from, int32_t to,
+              std::string_view reason) override;
   void readFailed(probe::ReadFailure failure) override;
 
  private:
@@ -56,6 +60,9 @@ class OperatorMetrics final : public controllers::PoolMetrics, public probe::Pro
   /// old series instead of leaving it behind.
   prometheus::Family<prometheus::Gauge>& conditions_;
   std::map<std::string, std::vector<prometheus::Labels>> conditionLabels_;
+  prometheus::Family<prometheus::Counter>& scaled_;
+  /// The labels of each pool's scaled_ series, to remove with the pool.
+  std::map<std::string, std::vector<prometheus::Labels>> scaledLabels_;
   prometheus::Family<prometheus::Counter>& probeErrors_;
   prometheus::Gauge& leader_;
   std::mutex mu_;

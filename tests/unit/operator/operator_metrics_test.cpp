@@ -158,6 +158,20 @@ TEST(OperatorMetrics, PoolRatesDrainLimitsAndConditionsFollowTheStatus) {
                             "pool=\"orders\",reason=\"FallbackReplicas\",status=\"True\"} 1"))
       << text;
 
+  // Scale changes count by direction and reason.
+  m.scaled(pool, 1, 5, "ScaledUpForBacklog");
+  m.scaled(pool, 5, 7, "ScaledUpForBacklog");
+  m.scaled(pool, 7, 3, "ScaledDown");
+  m.scaled(pool, 3, 3, "AtDesiredReplicas");  // no change, not a scale
+  text = exposition(reg);
+  EXPECT_TRUE(hasLine(text, "shoal_workerpool_scaled_total{direction=\"up\",namespace=\"prod\","
+                            "pool=\"orders\",reason=\"ScaledUpForBacklog\"} 2"))
+      << text;
+  EXPECT_TRUE(hasLine(text, "shoal_workerpool_scaled_total{direction=\"down\",namespace=\"prod\","
+                            "pool=\"orders\",reason=\"ScaledDown\"} 1"))
+      << text;
+  EXPECT_EQ(text.find("AtDesiredReplicas"), std::string::npos) << text;
+
   // A targetBacklogPerReplica pool has no drain target.
   pool.spec.scaling.policy = "targetBacklogPerReplica";
   m.observePool(pool, st);
