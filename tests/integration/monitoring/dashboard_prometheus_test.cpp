@@ -102,8 +102,10 @@ std::string problemWith(const DashboardQuery& q, const QueryResult& r) {
 }
 
 TEST(DashboardAgainstPrometheus, EveryQueryParsesAndReturnsSeriesWithItsLegendLabels) {
-  SHOAL_REQUIRE_K8S(testing::sharedControlPlaneOptions());
-  auto& cp = testing::sharedControlPlane();
+  // The API server alone: nothing here needs Deployments to roll out.
+  const testing::KubeControlPlane::Options cpOptions;
+  SHOAL_REQUIRE_K8S(cpOptions);
+  testing::KubeControlPlane cp(cpOptions);
   auto k = cp.kubectl({"apply", "-f", kSourceDir + "/crds/shoal.dev_pipelines.yaml", "-f",
                        kSourceDir + "/crds/shoal.dev_workerpools.yaml"});
   ASSERT_EQ(k.exitCode, 0) << k.err;
