@@ -4,7 +4,9 @@
 // shoal-bulk-server, a metrics pipeline into that Prometheus' remote write):
 // with the template variables substituted as Grafana would, each query
 // parses and returns series carrying the labels its legend names, in the
-// chosen namespace. Skips (GTEST_SKIP) without the control-plane binaries.
+// chosen namespace. The same Prometheus loads the chart's rule file: every
+// rule evaluates without error and the recording rules give per-pool series.
+// Skips (GTEST_SKIP) without the control-plane binaries.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
@@ -63,19 +65,20 @@ struct QueryResult {
   json series = json::array();
 };
 
-QueryResult instantQuery(const testing::PrometheusServer& prom, const std::string& promql) {
+json apiGet(const testing::PrometheusServer& prom, const std::string& path,
+            const httplib::Params& params, int* status) {
   httplib::Client c("127.0.0.1", prom.port());
   c.set_read_timeout(10, 0);
+  auto r = c.Get(path, params, httplib::Headers{});
+  *status = r ? r->status : 0;
+  return r ? json::parse(r->body, nullptr, false) : json();
+}
+
+QueryResult instantQuery(const testing::PrometheusServer& prom, const std::string& promql) {
   QueryResult out;
-  auto r = c.Get("/api/v1/query", httplib::Params{{"query", promql}}, httplib::Headers{});
-  if (!r) {
-    out.error = "no answer";
-    return out;
-  }
-  out.status = r->status;
-  const json j = json::parse(r->body, nullptr, false);
-  if (j.is_discarded()) {
-    out.error = r->body;
+  const json j = apiGet(prom, "/api/v1/query", {{"query", promql}}, &out.status);
+  if (!j.is_object()) {
+    out.error = "no JSON answer";
   } else if (j.value("status", "") != "success") {
     out.error = j.value("errorType", "") + ": " + j.value("error", "");
   } else {
@@ -131,7 +134,8 @@ TEST(DashboardAgainstPrometheus, EveryQueryParsesAndReturnsSeriesWithItsLegendLa
          << "        labels: {namespace: " << kNs << ", pool: logs-pool}\n"
          << "      - targets: ['127.0.0.1:" << metricsWorkerPort << "']\n"
          << "        labels: {namespace: " << kNs << ", pool: metrics-pool}\n";
-  testing::PrometheusServer prom({.scrapeInterval = "1s", .scrapeConfigs = scrape.str()});
+  testing::PrometheusServer prom(
+      {.scrapeInterval = "1s", .scrapeConfigs = scrape.str(), .ruleFiles = {kRuleFile}});
 
   const json logs = pipeline(
       "logs", {{"type", "logs"},
@@ -221,6 +225,41 @@ TEST(DashboardAgainstPrometheus, EveryQueryParsesAndReturnsSeriesWithItsLegendLa
                        << Process::readFile(dir.file("operator.log")).substr(0, 4000);
   std::cout << "dashboard: " << queries.size() - problems.size() << " of " << queries.size()
             << " queries return series with their legend labels\n";
+
+  // The rule file on the same series: every rule evaluated without error,
+  // and each per-pool recording rule gives series labelled namespace and pool.
+  std::string rulesProblem;
+  auto notYet = [&](std::string why) {
+    rulesProblem = std::move(why);
+    return false;
+  };
+  const bool rulesGood = testing::waitUntil(
+      [&] {
+        int st = 0;
+        const json j = apiGet(prom, "/api/v1/rules", {}, &st);
+        if (st != 200 || !j.is_object()) return notYet("no answer");
+        int evaluated = 0;
+        for (const auto& g : j["data"]["groups"]) {
+          for (const auto& r : g["rules"]) {
+            if (r.value("health", "") != "ok") {
+              return notYet(r.value("name", "") + ": " + r.dump());
+            }
+            ++evaluated;
+          }
+        }
+        if (evaluated < 12) return notYet(std::to_string(evaluated) + " rules");
+        for (const char* rec : {"namespace_pool:shoal_worker_entries_delivered:rate5m",
+                                "namespace_pool:shoal_worker_entries_dead_lettered:rate5m",
+                                "namespace_pool:shoal_worker_entries_retried:rate5m",
+                                "namespace_pool:shoal_workerpool_backlog:deriv10m"}) {
+          const QueryResult r = instantQuery(prom, rec);
+          const DashboardQuery q{.panel = rec, .legendLabels = {"namespace", "pool"}};
+          if (auto p = problemWith(q, r); !p.empty()) return notYet(rec + (": " + p));
+        }
+        return true;
+      },
+      60s, 1s);
+  EXPECT_TRUE(rulesGood) << rulesProblem;
 
   logsWorker.signal(SIGTERM);
   metricsWorker.signal(SIGTERM);

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "shoal/testing/process.h"
 
@@ -51,6 +52,7 @@ class PrometheusServer {
   struct Options {
     std::string scrapeInterval = "15s";  // global scrape_interval (and evaluation_interval)
     std::string scrapeConfigs;           // YAML list items under scrape_configs; empty: none
+    std::vector<std::string> ruleFiles;  // paths for rule_files
   };
   PrometheusServer() : PrometheusServer(Options{}) {}
   explicit PrometheusServer(Options o);
