@@ -82,6 +82,13 @@ OperatorMetrics::OperatorMetrics(prometheus::Registry& reg)
                  probe::ReadFailure::kProtocol}) {
     probeErrors_.Add({{"reason", probe::failureReason(f)}});
   }
+  // Likewise each controller's results, so an error ratio is defined from the
+  // first reconcile on and the first error is counted by rate().
+  for (const char* controller : {"workerpool", "pipeline"}) {
+    for (const char* result : {"success", "error"}) {
+      reconciles_.Add({{"controller", controller}, {"result", result}});
+    }
+  }
 }
 
 void OperatorMetrics::reconciled(const std::string& controller, bool ok, double seconds) {

@@ -66,6 +66,20 @@ TEST(OperatorMetrics, ProbeErrorsAreCountedByTheConditionsReason) {
       << text;
 }
 
+TEST(OperatorMetrics, EveryControllerAndResultIsExportedBeforeTheFirstReconcile) {
+  prometheus::Registry reg;
+  OperatorMetrics m(reg);
+  const std::string text = exposition(reg);
+  for (const char* controller : {"workerpool", "pipeline"}) {
+    for (const char* result : {"success", "error"}) {
+      EXPECT_TRUE(hasLine(text, std::string("shoal_operator_reconciles_total{controller=\"") +
+                                    controller + "\",result=\"" + result + "\"} 0"))
+          << controller << " " << result << "\n"
+          << text;
+    }
+  }
+}
+
 TEST(OperatorMetrics, PoolGaugesAppearAndGoAwayWithThePool) {
   prometheus::Registry reg;
   OperatorMetrics m(reg);
