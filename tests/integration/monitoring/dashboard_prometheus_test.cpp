@@ -267,9 +267,6 @@ TEST(DashboardAgainstPrometheus, EveryQueryParsesAndReturnsSeriesWithItsLegendLa
   EXPECT_TRUE(logsWorker.wait(20s).has_value());
   EXPECT_TRUE(metricsWorker.wait(20s).has_value());
   EXPECT_TRUE(op.wait(20s).has_value());
-  for (const char* obj : {"workerpools", "pipelines"}) {
-    cp.kubectl({"delete", "-n", kNs, obj, "--all", "--wait=false"});
-  }
 }
 
 }  // namespace
