@@ -1,7 +1,20 @@
 // The operator's Prometheus metrics. See operator_metrics.h.
 #include "operator_metrics.h"
 
+#include <algorithm>
+#include <chrono>
+#include <optional>
+
 namespace shoal::operator_app {
+
+namespace {
+
+prometheus::Family<prometheus::Gauge>& gaugeFamily(prometheus::Registry& reg, const char* name,
+                                                   const char* help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(reg);
+}
+
+}  // namespace
 
 OperatorMetrics::OperatorMetrics(prometheus::Registry& reg)
     : reconciles_(prometheus::BuildCounter()
@@ -12,23 +25,45 @@ OperatorMetrics::OperatorMetrics(prometheus::Registry& reg)
                      .Name("shoal_operator_reconcile_duration_seconds")
                      .Help("Reconcile duration by controller")
                      .Register(reg)),
-      backlog_(
-          prometheus::BuildGauge()
-              .Name("shoal_workerpool_backlog")
-              .Help("Backlog (lag + pending) of the pool's consumer group; absent when unknown")
-              .Register(reg)),
-      desired_(prometheus::BuildGauge()
-                   .Name("shoal_workerpool_desired_replicas")
-                   .Help("Replicas the scaler wants")
-                   .Register(reg)),
-      replicas_(prometheus::BuildGauge()
-                    .Name("shoal_workerpool_replicas")
-                    .Help("Worker replicas running")
-                    .Register(reg)),
-      ready_(prometheus::BuildGauge()
-                 .Name("shoal_workerpool_ready_replicas")
-                 .Help("Worker replicas ready")
-                 .Register(reg)),
+      backlog_(gaugeFamily(
+          reg, "shoal_workerpool_backlog",
+          "Backlog (lag + pending) of the pool's consumer group; absent when unknown")),
+      lag_(gaugeFamily(
+          reg, "shoal_workerpool_lag",
+          "Lag of the pool's consumer group (entries not yet delivered); absent when unknown")),
+      pending_(gaugeFamily(reg, "shoal_workerpool_pending",
+                           "Pending (delivered, unacknowledged) entries of the pool's consumer "
+                           "group; absent when unknown")),
+      arrival_(gaugeFamily(reg, "shoal_workerpool_arrival_rate",
+                           "Entries added to the stream per second, as the scaler measured it; "
+                           "absent until measured")),
+      consumption_(gaugeFamily(reg, "shoal_workerpool_consumption_rate",
+                               "Entries the pool's consumer group read per second, as the scaler "
+                               "measured it; absent until measured")),
+      drainEstimate_(gaugeFamily(reg, "shoal_workerpool_estimated_drain_seconds",
+                                 "Seconds to clear the backlog at the desired replicas; absent "
+                                 "when it would never drain or is unknown")),
+      drainTarget_(gaugeFamily(reg, "shoal_workerpool_drain_target_seconds",
+                               "spec.scaling.drainSeconds of drainTime pools (absent for "
+                               "targetBacklogPerReplica)")),
+      backlogSince_(gaugeFamily(reg, "shoal_workerpool_backlog_since_timestamp_seconds",
+                                "When the backlog the drainTime scaler is clearing formed (Unix "
+                                "time); absent while there is none")),
+      desired_(gaugeFamily(reg, "shoal_workerpool_desired_replicas", "Replicas the scaler wants")),
+      replicas_(gaugeFamily(reg, "shoal_workerpool_replicas", "Worker replicas running")),
+      ready_(gaugeFamily(reg, "shoal_workerpool_ready_replicas", "Worker replicas ready")),
+      minReplicas_(
+          gaugeFamily(reg, "shoal_workerpool_min_replicas", "spec.minReplicas of the pool")),
+      maxReplicas_(
+          gaugeFamily(reg, "shoal_workerpool_max_replicas", "spec.maxReplicas of the pool")),
+      conditions_(gaugeFamily(
+          reg, "shoal_workerpool_condition",
+          "1 for each status condition of the pool, with its status and reason")),
+      scaled_(prometheus::BuildCounter()
+                  .Name("shoal_workerpool_scaled_total")
+                  .Help("Times the scaler changed the pool's replicas, by direction and the "
+                        "decision's reason")
+                  .Register(reg)),
       probeErrors_(prometheus::BuildCounter()
                        .Name("shoal_operator_backlog_probe_errors_total")
                        .Help("Backlog reads (Redis round trips) that failed, by the reason the "
@@ -47,6 +82,13 @@ OperatorMetrics::OperatorMetrics(prometheus::Registry& reg)
                  probe::ReadFailure::kProtocol}) {
     probeErrors_.Add({{"reason", probe::failureReason(f)}});
   }
+  // Likewise each controller's results, so an error ratio is defined from the
+  // first reconcile on and the first error is counted by rate().
+  for (const char* controller : {"workerpool", "pipeline"}) {
+    for (const char* result : {"success", "error"}) {
+      reconciles_.Add({{"controller", controller}, {"result", result}});
+    }
+  }
 }
 
 void OperatorMetrics::reconciled(const std::string& controller, bool ok, double seconds) {
@@ -62,25 +104,102 @@ void OperatorMetrics::setLeader(bool leading) {
   leader_.Set(leading ? 1 : 0);
 }
 
+namespace {
+
+/// Sets the pool's series to v, or removes it when v is unknown (absent, never 0).
+template <typename T>
+void setOrRemove(prometheus::Family<prometheus::Gauge>& fam, const prometheus::Labels& l,
+                 const std::optional<T>& v) {
+  if (v) {
+    fam.Add(l).Set(static_cast<double>(*v));
+  } else if (fam.Has(l)) {
+    fam.Remove(&fam.Add(l));
+  }
+}
+
+std::string poolKey(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+
+}  // namespace
+
 void OperatorMetrics::observePool(const api::WorkerPool& pool, const api::WorkerPoolStatus& st) {
   prometheus::Labels l{{"namespace", pool.metadata.namespace_}, {"pool", pool.metadata.name}};
-  std::lock_guard lock(mu_);
-  if (st.backlog.total) {
-    backlog_.Add(l).Set(static_cast<double>(*st.backlog.total));
-  } else if (backlog_.Has(l)) {
-    backlog_.Remove(&backlog_.Add(l));
+  const auto scaling = controllers::scalingSpecOf(pool);
+  std::optional<double> drainTarget;
+  if (scaling.scaling.policy == policy::ScalingPolicyKind::kDrainTime) {
+    drainTarget = scaling.scaling.drainSeconds;
   }
+  std::optional<double> backlogSince;
+  if (st.scaler.backlogSince) {
+    if (auto t = api::parseTime(*st.scaler.backlogSince)) {
+      backlogSince = std::chrono::duration<double>(t->time_since_epoch()).count();
+    }
+  }
+  std::lock_guard lock(mu_);
+  setOrRemove(backlog_, l, st.backlog.total);
+  setOrRemove(lag_, l, st.backlog.lag);
+  setOrRemove(pending_, l, st.backlog.pending);
+  setOrRemove(arrival_, l, st.arrivalRate);
+  setOrRemove(consumption_, l, st.consumptionRate);
+  setOrRemove(drainEstimate_, l, st.estimatedDrainSeconds);
+  setOrRemove(drainTarget_, l, drainTarget);
+  setOrRemove(backlogSince_, l, backlogSince);
   desired_.Add(l).Set(st.desiredReplicas);
   replicas_.Add(l).Set(st.replicas);
   ready_.Add(l).Set(st.readyReplicas);
+  minReplicas_.Add(l).Set(scaling.minReplicas);
+  maxReplicas_.Add(l).Set(scaling.maxReplicas);
+
+  auto& previous = conditionLabels_[poolKey(pool.metadata.namespace_, pool.metadata.name)];
+  std::vector<prometheus::Labels> now;
+  for (const auto& c : st.conditions) {
+    prometheus::Labels cl = l;
+    cl.emplace("condition", c.type);
+    cl.emplace("status", c.status);
+    cl.emplace("reason", c.reason);
+    conditions_.Add(cl).Set(1);
+    now.push_back(std::move(cl));
+  }
+  for (const auto& old : previous) {
+    if (std::find(now.begin(), now.end(), old) == now.end() && conditions_.Has(old)) {
+      conditions_.Remove(&conditions_.Add(old));
+    }
+  }
+  previous = std::move(now);
 }
 
 void OperatorMetrics::forgetPool(const std::string& ns, const std::string& name) {
   prometheus::Labels l{{"namespace", ns}, {"pool", name}};
   std::lock_guard lock(mu_);
-  for (auto* fam : {&backlog_, &desired_, &replicas_, &ready_}) {
+  for (auto* fam : {&backlog_, &lag_, &pending_, &arrival_, &consumption_, &drainEstimate_,
+                    &drainTarget_, &backlogSince_, &desired_, &replicas_, &ready_,
+                    &minReplicas_, &maxReplicas_}) {
     if (fam->Has(l)) fam->Remove(&fam->Add(l));
   }
+  if (auto it = conditionLabels_.find(poolKey(ns, name)); it != conditionLabels_.end()) {
+    for (const auto& cl : it->second) {
+      if (conditions_.Has(cl)) conditions_.Remove(&conditions_.Add(cl));
+    }
+    conditionLabels_.erase(it);
+  }
+  if (auto it = scaledLabels_.find(poolKey(ns, name)); it != scaledLabels_.end()) {
+    for (const auto& sl : it->second) {
+      if (scaled_.Has(sl)) scaled_.Remove(&scaled_.Add(sl));
+    }
+    scaledLabels_.erase(it);
+  }
+}
+
+void OperatorMetrics::scaled(const api::WorkerPool& pool, int32_t from, int32_t to,
+                             std::string_view reason) {
+  if (from == to) return;
+  prometheus::Labels l{{"namespace", pool.metadata.namespace_},
+                       {"pool", pool.metadata.name},
+                       {"direction", to > from ? "up" : "down"},
+                       {"reason", std::string(reason)}};
+  std::lock_guard lock(mu_);
+  auto& known = scaledLabels_[poolKey(pool.metadata.namespace_, pool.metadata.name)];
+  if (std::find(known.begin(), known.end(), l) == known.end()) known.push_back(l);
+  scaled_.Add(l).Increment();
 }
 
 void OperatorMetrics::readFailed(probe::ReadFailure failure) {

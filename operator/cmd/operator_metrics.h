@@ -1,7 +1,8 @@
 // The operator's Prometheus metrics (served on /metrics): reconciles, the
-// pools' backlog and replicas, failed backlog reads by reason, and whether
-// this process is the leader. Every family is named in the README's metrics
-// reference; keep the two in step.
+// pools' backlog, rates, drain estimate, replicas, limits, conditions and
+// scale changes, failed backlog reads by reason, and whether this process is
+// the leader. Every family is named in the README's metrics reference; keep
+// the two in step.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -10,8 +11,10 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "shoal/controllers/worker_pool_controller.h"
 #include "shoal/probe/backlog_probe.h"
@@ -31,15 +34,35 @@ class OperatorMetrics final : public controllers::PoolMetrics, public probe::Pro
 
   void observePool(const api::WorkerPool& pool, const api::WorkerPoolStatus& st) override;
   void forgetPool(const std::string& ns, const std::string& name) override;
+  /// shoal_workerpool_scaled_total{direction, reason}.
+  void scaled(const api::WorkerPool& pool, int32_t from, int32_t to,
+              std::string_view reason) override;
   void readFailed(probe::ReadFailure failure) override;
 
  private:
   prometheus::Family<prometheus::Counter>& reconciles_;
   prometheus::Family<prometheus::Histogram>& durations_;
   prometheus::Family<prometheus::Gauge>& backlog_;
+  prometheus::Family<prometheus::Gauge>& lag_;
+  prometheus::Family<prometheus::Gauge>& pending_;
+  prometheus::Family<prometheus::Gauge>& arrival_;
+  prometheus::Family<prometheus::Gauge>& consumption_;
+  prometheus::Family<prometheus::Gauge>& drainEstimate_;
+  prometheus::Family<prometheus::Gauge>& drainTarget_;
+  prometheus::Family<prometheus::Gauge>& backlogSince_;
   prometheus::Family<prometheus::Gauge>& desired_;
   prometheus::Family<prometheus::Gauge>& replicas_;
   prometheus::Family<prometheus::Gauge>& ready_;
+  prometheus::Family<prometheus::Gauge>& minReplicas_;
+  prometheus::Family<prometheus::Gauge>& maxReplicas_;
+  /// shoal_workerpool_condition: 1 per (condition, status, reason) a pool has
+  /// now; the labels of each pool's series, so a changed reason replaces the
+  /// old series instead of leaving it behind.
+  prometheus::Family<prometheus::Gauge>& conditions_;
+  std::map<std::string, std::vector<prometheus::Labels>> conditionLabels_;
+  prometheus::Family<prometheus::Counter>& scaled_;
+  /// The labels of each pool's scaled_ series, to remove with the pool.
+  std::map<std::string, std::vector<prometheus::Labels>> scaledLabels_;
   prometheus::Family<prometheus::Counter>& probeErrors_;
   prometheus::Gauge& leader_;
   std::mutex mu_;

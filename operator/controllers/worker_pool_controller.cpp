@@ -407,6 +407,11 @@ ReconcileResult WorkerPoolReconciler::reconcile(const std::string& ns, const std
     }
     if (before.exists && desired != current) {
       in.lastScaleTime = api::formatTime(in.now);
+      if (metrics_) {
+        metrics_->scaled(pool, current, desired,
+                         in.paused ? std::string_view("ScalingPaused")
+                                   : policy::reasonName(in.decision->reason));
+      }
       log::info("scaled worker pool", {{"pool", key},
                                        {"from", current},
                                        {"to", desired},

@@ -149,9 +149,17 @@ void RedisServer::restart() {
 void RedisServer::stop() { proc_.stop(); }
 
 // ----------------------------------------------------------- Prometheus
-PrometheusServer::PrometheusServer() {
+PrometheusServer::PrometheusServer(Options o) {
   port_ = freePort();
-  std::ofstream(dir_.file("prometheus.yml")) << "global:\n  scrape_interval: 15s\n";
+  std::ofstream f(dir_.file("prometheus.yml"));
+  f << "global:\n  scrape_interval: " << o.scrapeInterval
+    << "\n  evaluation_interval: " << o.scrapeInterval << "\n";
+  if (!o.scrapeConfigs.empty()) f << "scrape_configs:\n" << o.scrapeConfigs;
+  if (!o.ruleFiles.empty()) {
+    f << "rule_files:\n";
+    for (const auto& r : o.ruleFiles) f << "  - '" << r << "'\n";
+  }
+  f.close();
   start();
 }
 

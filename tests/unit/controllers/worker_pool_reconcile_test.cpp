@@ -16,6 +16,22 @@ using testfakes::FakeStore;
 
 const std::string kPoolKey = "prod/orders-workers";
 
+/// The scale changes the reconciler reports to its metrics.
+class RecordingPoolMetrics : public PoolMetrics {
+ public:
+  struct Scaling {
+    int32_t from = 0;
+    int32_t to = 0;
+    std::string reason;
+  };
+  void observePool(const api::WorkerPool&, const api::WorkerPoolStatus&) override {}
+  void forgetPool(const std::string&, const std::string&) override {}
+  void scaled(const api::WorkerPool&, int32_t from, int32_t to, std::string_view reason) override {
+    scalings.push_back({from, to, std::string(reason)});
+  }
+  std::vector<Scaling> scalings;
+};
+
 class WorkerPoolReconcileTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -46,7 +62,8 @@ class WorkerPoolReconcileTest : public ::testing::Test {
   FakeEvents events;
   std::shared_ptr<FakeInspector> inspector = std::make_shared<FakeInspector>();
   probe::BacklogProbe probe{inspector, clock};
-  WorkerPoolReconciler reconciler{store, backend, events, probe, clock};
+  RecordingPoolMetrics metrics;
+  WorkerPoolReconciler reconciler{store, backend, events, probe, clock, &metrics};
 };
 
 TEST_F(WorkerPoolReconcileTest, FirstVisitCreatesWorkersAndWritesEveryCondition) {
@@ -92,6 +109,16 @@ TEST_F(WorkerPoolReconcileTest, BacklogScalesUpAtOnceAndDownAfterStabilization) 
   EXPECT_EQ(replicas(), 1);
   EXPECT_GE(ticks * 2, 10) << "not before the 10 s window has passed";
   EXPECT_GE(events.count("ScaledDown"), 1);
+  // Each change reaches the metrics with the decision's reason; creating
+  // the Deployment is not a scale.
+  ASSERT_GE(metrics.scalings.size(), 2u);
+  EXPECT_EQ(metrics.scalings[0].from, 1);
+  EXPECT_EQ(metrics.scalings[0].to, 5);
+  EXPECT_EQ(metrics.scalings[0].reason, "ScaledUpForBacklog");
+  EXPECT_EQ(metrics.scalings.back().to, 1);
+  EXPECT_EQ(metrics.scalings.back().reason, "ScaledDown");
+  EXPECT_EQ(static_cast<int>(metrics.scalings.size()),
+            events.count("ScaledUp") + events.count("ScaledDown"));
 }
 
 TEST_F(WorkerPoolReconcileTest, RedisDownNeverScalesDownAndSaysWhy) {

@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "shoal/controllers/interfaces.h"
@@ -78,6 +79,11 @@ class PoolMetrics {
   virtual ~PoolMetrics() = default;
   virtual void observePool(const api::WorkerPool& pool, const api::WorkerPoolStatus& status) = 0;
   virtual void forgetPool(const std::string& ns, const std::string& name) = 0;
+  /// The reconciler changed the worker Deployment's replicas from `from` to
+  /// `to`; `reason` is the decision's (policy::reasonName), or ScalingPaused
+  /// when spec.replicas was followed.
+  virtual void scaled(const api::WorkerPool& pool, int32_t from, int32_t to,
+                      std::string_view reason) {}
 };
 
 class WorkerPoolReconciler {

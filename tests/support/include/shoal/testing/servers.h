@@ -108,7 +108,13 @@ class RedisCluster {
 /// Prometheus 2.42 with the remote-write receiver on.
 class PrometheusServer {
  public:
-  PrometheusServer();
+  struct Options {
+    std::string scrapeInterval = "15s";  // global scrape_interval (and evaluation_interval)
+    std::string scrapeConfigs;           // YAML list items under scrape_configs; empty: none
+    std::vector<std::string> ruleFiles;  // paths for rule_files
+  };
+  PrometheusServer() : PrometheusServer(Options{}) {}
+  explicit PrometheusServer(Options o);
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   void stop();
