@@ -126,7 +126,7 @@ TEST(OperatorMetrics, PoolRatesDrainLimitsAndConditionsFollowTheStatus) {
   api::WorkerPool pool = ordersInProd();
   pool.spec.minReplicas = 0;
   pool.spec.maxReplicas = 7;
-  pool.spec.scaling.raw = {{"drainSeconds", 120}};
+  pool.spec.scaling.drainSeconds = 120;
   api::WorkerPoolStatus st;
   st.backlog = {.lag = 30, .pending = 12, .total = 42};
   st.arrivalRate = 250.5;
