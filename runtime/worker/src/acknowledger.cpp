@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "shoal/stream/dead_letter.h"
 #include "shoal/common/log.h"
 
 namespace shoal::worker_detail {
@@ -72,6 +73,7 @@ bool Acknowledger::settle(const std::vector<StreamEntry>& batch,
     auto receipt = untilItLands(letters, ackIds, dead.empty() ? "XACK" : "XADD dead-letter + XACK");
     if (!receipt) return false;
     std::vector<std::string> deadAck;
+    std::vector<size_t> deadAckEntries;  // indices into batch, as deadAck
     for (size_t k = 0; k < dead.size(); ++k) {
       // A port that answered for fewer copies than it was given: unconfirmed, so pending.
       const bool answered = k < receipt->deadLetters.size();
@@ -84,6 +86,7 @@ bool Acknowledger::settle(const std::vector<StreamEntry>& batch,
         continue;
       }
       deadAck.push_back(batch[dead[k]].id);
+      deadAckEntries.push_back(dead[k]);
     }
     if (!ackIds.empty()) {
       if (!receipt->acked) {
@@ -103,6 +106,7 @@ bool Acknowledger::settle(const std::vector<StreamEntry>& batch,
                    {{"error", second->acked.error().message}});
       } else {
         deadLettered = static_cast<int64_t>(deadAck.size());
+        for (size_t k : deadAckEntries) ctx_.metrics.deadLettered[deadLetterKind(results[k].reason)]->Increment();
         for (size_t k : dead)
           log::warn("entry dead-lettered", {{"id", batch[k].id},
                                             {"reason", results[k].reason},
@@ -118,7 +122,6 @@ bool Acknowledger::settle(const std::vector<StreamEntry>& batch,
     ctx_.stats.retried += retried;
   }
   ctx_.metrics.delivered->Increment(static_cast<double>(delivered));
-  ctx_.metrics.deadLettered->Increment(static_cast<double>(deadLettered));
   ctx_.metrics.retried->Increment(static_cast<double>(retried));
   return ok;
 }

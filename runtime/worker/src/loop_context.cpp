@@ -7,6 +7,7 @@
 #include <string>
 
 #include "shoal/common/log.h"
+#include "shoal/stream/dead_letter.h"
 
 namespace shoal::worker_detail {
 
@@ -22,8 +23,16 @@ LoopMetrics::LoopMetrics(prometheus::Registry& reg, const PipelineConfig& c) {
                  "Stream entries read (new, own pending and claimed).");
   delivered = counter("shoal_worker_entries_delivered_total",
                       "Entries the sink confirmed and that were acknowledged.");
-  deadLettered = counter("shoal_worker_entries_dead_lettered_total",
-                         "Entries moved to the dead-letter stream.");
+  auto& dead = prometheus::BuildCounter()
+                   .Name("shoal_worker_entries_dead_lettered_total")
+                   .Help("Entries moved to the dead-letter stream, by reason kind (parse, invalid, oversize, "
+                         "max_deliveries, sink_rejected, other).")
+                   .Register(reg);
+  for (std::string_view kind : kDeadLetterKinds) {
+    prometheus::Labels withReason = l;
+    withReason["reason"] = std::string(kind);
+    deadLettered[kind] = &dead.Add(withReason);
+  }
   retried = counter("shoal_worker_entries_retried_total", "Entries left pending for redelivery.");
   claimed = counter("shoal_worker_entries_claimed_total",
                     "Entries reclaimed from idle consumers with XAUTOCLAIM.");

@@ -13,8 +13,10 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <vector>
 
 #include "shoal/common/backoff.h"
@@ -31,7 +33,8 @@ namespace shoal::worker_detail {
 struct LoopMetrics {
   prometheus::Counter* read;
   prometheus::Counter* delivered;
-  prometheus::Counter* deadLettered;
+  /// shoal_worker_entries_dead_lettered_total by reason kind (kDeadLetterKinds).
+  std::map<std::string_view, prometheus::Counter*> deadLettered;
   prometheus::Counter* retried;
   prometheus::Counter* claimed;
   prometheus::Counter* redisErrors;
