@@ -11,6 +11,7 @@
 
 #include "shoal/redis/client.h"
 #include "shoal/stream/config_fields.h"
+#include "shoal/stream/shards.h"
 
 extern char** environ;
 
@@ -93,13 +94,9 @@ void parseRedis(const YAML::Node& n, RedisSourceConfig& r, const std::string& pa
   r.connectTimeoutMs = intField(n, "connectTimeoutMs", path, r.connectTimeoutMs, 1);
   r.readTimeoutMs = intField(n, "readTimeoutMs", path, r.readTimeoutMs, 1);
   r.blockMs = intField(n, "blockMs", path, r.blockMs, 0, 60000);
-  // The operator measures sharded and Redis Cluster sources; this worker
-  // reads one stream on one node, so it refuses them rather than reading a
-  // part of the pipeline.
-  if (intField(n, "shards", path, 1, 1, 1024) != 1)
-    throw ConfigError(path + ".shards", "sharded sources are not read by this shoal-worker yet (use shards: 1)");
-  if (boolField(n, "cluster", path, false))
-    throw ConfigError(path + ".cluster", "Redis Cluster sources are not read by this shoal-worker yet");
+  r.shards = static_cast<int32_t>(intField(n, "shards", path, r.shards, 1, kMaxShards));
+  r.cluster = boolField(n, "cluster", path, r.cluster);
+  if (r.cluster && r.db != 0) throw ConfigError(path + ".db", "must be 0 on a Redis Cluster");
 }
 
 void parseDelivery(const YAML::Node& n, DeliveryConfig& d, const std::string& path) {

@@ -17,7 +17,7 @@ using worker_detail::Batch;
 ConsumerLoop::ConsumerLoop(const PipelineConfig& config, BatchHandler& handler, Clock& clock,
                            prometheus::Registry& registry)
     : ConsumerLoop(config, handler, clock, registry, [&config, &clock] {
-        return std::make_unique<RedisGroupPort>(config.redis, config.consumerName, clock);
+        return openRedisGroupPort(config.redis, config.consumerName, clock);
       }) {}
 
 ConsumerLoop::ConsumerLoop(const PipelineConfig& config, BatchHandler& handler, Clock& clock,

@@ -16,6 +16,7 @@
 #include "shoal/common/clock.h"
 #include "shoal/common/log.h"
 #include "shoal/worker/config.h"
+#include "shoal/stream/shards.h"
 #include "shoal/worker/consumer_loop.h"
 #ifdef SHOAL_HAVE_LOGS
 #include "shoal/logs/logs_handler.h"
@@ -137,7 +138,52 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  shoal::ConsumerLoop loop(cfg, *handler, clock, *registry);
+  // One consumer loop per shard stream (one for an unsharded source), each
+  // with its own handler and its own sessions on the group; they share the
+  // self-metrics registry (series labelled by stream) and the drain.
+  std::vector<shoal::PipelineConfig> shardConfigs;
+  for (const std::string& stream : shoal::shardStreams(cfg.redis.stream, cfg.redis.shards)) {
+    shoal::PipelineConfig c = cfg;
+    c.redis.stream = stream;
+    // The default dead-letter stream follows its shard (and its hash slot).
+    if (cfg.redis.shards > 1 && cfg.redis.deadLetterStream == cfg.redis.stream + ":dead")
+      c.redis.deadLetterStream = stream + ":dead";
+    shardConfigs.push_back(std::move(c));
+  }
+  // Handlers of a sharded source see their shard's stream name, so that what
+  // they derive from it (document ids, PostgreSQL's processed-entry keys)
+  // stays unique per shard: "<stream>:{i}" plus the entry id.
+  std::vector<std::unique_ptr<shoal::BatchHandler>> handlers;
+  try {
+    if (shardConfigs.size() == 1) {
+      handlers.push_back(std::move(handler));
+    } else {
+      handler.reset();
+      for (const auto& c : shardConfigs) handlers.push_back(makeHandler(c, *registry, clock));
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "shoal-worker: config error: " << e.what() << "\n";
+    return 2;
+  }
+  std::vector<std::unique_ptr<shoal::ConsumerLoop>> loops;
+  for (size_t i = 0; i < shardConfigs.size(); ++i) {
+    const shoal::PipelineConfig& c = shardConfigs[i];
+    loops.push_back(std::make_unique<shoal::ConsumerLoop>(c, *handlers[i], clock, *registry));
+  }
+  auto forEachLoop = [&](auto&& fn) {
+    for (auto& l : loops) fn(*l);
+  };
+  auto allRedisReachable = [&] {
+    bool ok = true;
+    for (auto& l : loops) ok = ok && l->redisReachable();
+    return ok;
+  };
+  auto allSinksReady = [&] {
+    bool ok = true;
+    for (auto& h : handlers) ok = ok && h->sinkReady();
+    return ok;
+  };
+  shoal::BatchHandler& firstHandler = *handlers.front();
 
   httplib::Server http;
   http.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
@@ -146,10 +192,10 @@ int main(int argc, char** argv) {
   });
   http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
   http.Get("/readyz", [&](const httplib::Request&, httplib::Response& res) {
-    const bool redisOk = loop.redisReachable();
-    const bool sinkOk = handler->sinkReady();
+    const bool redisOk = allRedisReachable();
+    const bool sinkOk = allSinksReady();
     res.status = redisOk && sinkOk ? 200 : 503;
-    res.set_content(std::string("redis: ") + (redisOk ? "ok" : "unreachable") + "\nsink " + handler->sinkName() +
+    res.set_content(std::string("redis: ") + (redisOk ? "ok" : "unreachable") + "\nsink " + firstHandler.sinkName() +
                         ": " + (sinkOk ? "ok" : "unreachable") + "\n",
                     "text/plain");
   });
@@ -173,7 +219,7 @@ int main(int argc, char** argv) {
       if (sig < 0) continue;
       shoal::log::info("shutdown signal: finishing in-flight work", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
                                                                      {"timeoutMs", cfg.delivery.shutdownTimeoutMs}});
-      loop.requestStop();
+      forEachLoop([](shoal::ConsumerLoop& l) { l.requestStop(); });
       // Cancel a little before the deadline so that what the sink already
       // confirmed can still be acknowledged; exit at the deadline regardless.
       const auto t0 = std::chrono::steady_clock::now();
@@ -184,7 +230,7 @@ int main(int argc, char** argv) {
       }
       if (done.load()) return;
       shoal::log::warn("shutdown deadline near: cancelling in-flight work");
-      loop.cancel();
+      forEachLoop([](shoal::ConsumerLoop& l) { l.cancel(); });
       while (!done.load() && std::chrono::steady_clock::now() < t0 + total) sigtimedwait(&sigs, nullptr, &tick);
       if (!done.load()) {
         shoal::log::error("work did not finish by the shutdown deadline; exiting");
@@ -200,9 +246,19 @@ int main(int argc, char** argv) {
                                             {"consumer", cfg.consumerName},
                                             {"redis", cfg.redis.host + ":" + std::to_string(cfg.redis.port)},
                                             {"tls", cfg.redis.tls.enabled},
-                                            {"sink", handler->sinkName()},
+                                            {"shards", cfg.redis.shards},
+                                            {"cluster", cfg.redis.cluster},
+                                            {"sink", firstHandler.sinkName()},
                                             {"listen", listenHost + ":" + std::to_string(boundPort)}});
-  int rc = loop.run();
+  // Each loop runs (and drains) on its own thread; the process exits once
+  // every one has drained, with 1 if any drain was cut short.
+  std::vector<int> rcs(loops.size(), 0);
+  std::vector<std::thread> runners;
+  for (size_t i = 1; i < loops.size(); ++i) runners.emplace_back([&, i] { rcs[i] = loops[i]->run(); });
+  rcs[0] = loops[0]->run();
+  for (auto& t : runners) t.join();
+  int rc = 0;
+  for (int r : rcs) rc = std::max(rc, r);
   done.store(true);
   signalThread.join();
   http.stop();

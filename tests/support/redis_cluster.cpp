@@ -27,12 +27,23 @@ RedisCluster::RedisCluster(Options o) : opts_(o) {
   const int total = opts_.primaries * (1 + opts_.replicasPerPrimary);
   std::string create = "redis-cli --cluster create";
   for (int i = 0; i < total; ++i) {
-    Node n;
-    n.port = freeClusterPort();
-    n.dir = dir_.path() + "/" + std::to_string(n.port);
-    ::mkdir(n.dir.c_str(), 0755);
-    nodes_.push_back(std::move(n));
-    startNode(nodes_.back());
+    // Another process may take the port or its bus port between the check
+    // and the bind: try a few fresh pairs.
+    for (int attempt = 0;; ++attempt) {
+      Node n;
+      n.port = freeClusterPort();
+      n.dir = dir_.path() + "/" + std::to_string(n.port);
+      ::mkdir(n.dir.c_str(), 0755);
+      try {
+        startNode(n);
+      } catch (const std::runtime_error&) {
+        n.proc.stop(std::chrono::seconds(1));
+        if (attempt >= 4) throw;
+        continue;
+      }
+      nodes_.push_back(std::move(n));
+      break;
+    }
     create += " 127.0.0.1:" + std::to_string(nodes_.back().port);
   }
   create += " --cluster-replicas " + std::to_string(opts_.replicasPerPrimary) + " --cluster-yes";
@@ -71,7 +82,8 @@ void RedisCluster::startNode(Node& n) {
                                    "--daemonize", "no",
                                    "--logfile", n.dir + "/redis.log"};
   n.proc = Process(Process::Options{.argv = argv});
-  if (!waitUntil([&] { return portOpen(n.port); }, std::chrono::seconds(10)))
+  if (!waitUntil([&] { return portOpen(n.port) || !n.proc.running(); }, std::chrono::seconds(10)) ||
+      !n.proc.running())
     throw std::runtime_error("cluster node did not start on port " + std::to_string(n.port) + ": " +
                              Process::readFile(n.dir + "/redis.log"));
 }

@@ -1,5 +1,5 @@
 // The ConsumerGroupPort contract, case by case, against both implementations
-// the worker has: RedisGroupPort on a real redis-server and the in-memory
+// the worker has: the Redis port (openRedisGroupPort) on a real redis-server and the in-memory
 // FakeConsumerGroup the loop's unit tests run on. A case that passes on one
 // and fails on the other is a fake that lies (or an adapter that does).
 #include <gtest/gtest.h>
@@ -62,7 +62,7 @@ class RedisBackend final : public GroupBackend {
     server.cli("FLUSHALL");
   }
   std::unique_ptr<ConsumerGroupPort> open(const std::string& consumer) override {
-    return std::make_unique<RedisGroupPort>(cfg_, consumer, SystemClock::instance());
+    return openRedisGroupPort(cfg_, consumer, SystemClock::instance());
   }
   std::string add(const std::string& message) override {
     auto id = client_.add(cfg_.stream, {{"message", message}});

@@ -695,7 +695,7 @@ int main(int argc, char** argv) {
   std::string host = "127.0.0.1", basicAuth, apiKey, tlsCert, tlsKey;
   int port = -1;
   bool storeSources = true;
-  int threads = 8;
+  int threads = 64;  // one per keep-alive connection: sharded workers hold one per shard
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {

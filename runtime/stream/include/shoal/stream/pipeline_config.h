@@ -52,6 +52,8 @@ struct RedisSourceConfig {
   int64_t connectTimeoutMs = 2000;
   int64_t readTimeoutMs = 5000;
   int64_t blockMs = 1000;         // XREADGROUP BLOCK
+  int32_t shards = 1;             // > 1: read "<stream>:{0}".."<stream>:{shards-1}" (shoal/stream/shards.h)
+  bool cluster = false;           // Redis Cluster: host:port is a seed node
 };
 
 struct DeliveryConfig {

@@ -57,7 +57,8 @@
 //  ReclaimSweep (sweep.cpp: claims, idle refresh, gauges); this class wires
 //  them and owns run(), the read-ahead hand-over and the drain. Each part
 //  talks to the group through its own ConsumerGroupPort (one session each);
-//  the plain constructor opens RedisGroupPorts.
+//  the plain constructor opens Redis ports (openRedisGroupPort: one server
+//  or a Redis Cluster).
 //  Time: all waits and backoffs go through the injected Clock, the sweep's
 //  cadence too (see sweep.h). With claimIntervalMs == 0 the sweep thread
 //  only refreshes the gauges; tests call sweepOnce().
@@ -96,7 +97,7 @@ class ConsumerLoop {
   /// Opens one session on the group for each part: called three times.
   using PortFactory = std::function<std::unique_ptr<ConsumerGroupPort>()>;
 
-  /// On the Redis stream of `config` (RedisGroupPorts).
+  /// On the Redis stream of `config` (openRedisGroupPort).
   ConsumerLoop(const PipelineConfig& config, BatchHandler& handler, Clock& clock,
                prometheus::Registry& registry);
   /// On the ports `openPort` gives (reader, acknowledger, sweep).
