@@ -59,10 +59,7 @@ api::PipelineStatus computePipelineStatus(const PipelineStatusInputs& in) {
                  in.reading->error, gen, in.now);
   } else if (in.reading) {
     sourceReady = true;
-    st.backlog.lag = in.reading->snapshot.lag;
-    st.backlog.pending = in.reading->snapshot.pending;
-    st.backlog.total = in.reading->backlog();
-    fillShardStatus(st.backlog, *in.reading);
+    st.backlog = backlogStatusOf(*in.reading);
     st.arrivalRate = roundRate(in.reading->arrivalRate);
     st.consumptionRate = roundRate(in.reading->consumptionRate);
     setCondition(c, kConditionSourceReady, api::kTrue, "SourceAvailable",

@@ -128,10 +128,7 @@ api::WorkerPoolStatus computeWorkerPoolStatus(const PoolStatusInputs& in) {
   st.consumptionRate.reset();
   st.estimatedDrainSeconds.reset();
   if (in.reading && in.reading->ok) {
-    st.backlog.lag = in.reading->snapshot.lag;
-    st.backlog.pending = in.reading->snapshot.pending;
-    st.backlog.total = in.reading->backlog();
-    fillShardStatus(st.backlog, *in.reading);
+    st.backlog = backlogStatusOf(*in.reading);
     st.arrivalRate = roundRate(in.reading->arrivalRate);
     st.consumptionRate = roundRate(in.reading->consumptionRate);
   }

@@ -1,6 +1,6 @@
-// The sharded part of status.backlog, from a probe reading: the shard count
-// and the hottest shard, so that one hot shard is visible in `kubectl get -o
-// yaml` and the metrics. Nothing is set for a source of one stream.
+// status.backlog of a Pipeline or WorkerPool from a probe reading: lag,
+// pending and their total, and for a sharded source the shard count and the
+// hottest shard, so that one hot shard is visible in `kubectl get -o yaml`.
 #pragma once
 
 #include "shoal/api/pipeline.h"
@@ -8,13 +8,20 @@
 
 namespace shoal::controllers {
 
-inline void fillShardStatus(api::BacklogStatus& b, const probe::BacklogReading& r) {
-  if (!r.ok || r.snapshot.shards <= 1) return;
-  b.shards = r.snapshot.shards;
-  if (!r.snapshot.hottestShard.empty()) {
-    b.hottestShard = r.snapshot.hottestShard;
-    b.hottestShardTotal = r.snapshot.hottestShardBacklog;
+inline api::BacklogStatus backlogStatusOf(const probe::BacklogReading& r) {
+  api::BacklogStatus b;
+  if (!r.ok) return b;
+  b.lag = r.snapshot.lag;
+  b.pending = r.snapshot.pending;
+  b.total = r.backlog();
+  if (r.snapshot.shards > 1) {
+    b.shards = r.snapshot.shards;
+    if (!r.snapshot.hottestShard.empty()) {
+      b.hottestShard = r.snapshot.hottestShard;
+      b.hottestShardTotal = r.snapshot.hottestShardBacklog;
+    }
   }
+  return b;
 }
 
 }  // namespace shoal::controllers
