@@ -2,8 +2,10 @@
 // first on one redis-server, then on a real 6-node Redis Cluster with two
 // workers in the group: every entry becomes exactly one document (ids unique
 // per shard), nothing stays pending, SIGTERM drains and exits 0. On the
-// cluster, the primary serving a shard is killed mid-run: the workers follow
-// the promoted replica, and the test counts what was lost or duplicated.
+// cluster, the primary serving a shard is killed mid-run (the workers follow
+// the promoted replica), and two shards' slots are migrated to another
+// primary while the workers read (ASK, then MOVED); each run counts what was
+// lost or duplicated.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -152,6 +154,76 @@ TEST(ShardedWorker, OnARedisClusterTwoWorkersDeliverEveryEntryAndFollowAFailover
   std::printf("chaos: cluster_failover sent=%d delivered=%zu lost=%d duplicates=%d (entries WAIT-confirmed before the kill)\n",
               sent, distinct, lost, duplicates);
   EXPECT_EQ(lost, 0);
+  EXPECT_EQ(WEXITSTATUS(w1.stop(15s)), 0) << Process::readFile(dir.file("worker-w1.log"));
+  EXPECT_EQ(WEXITSTATUS(w2.stop(15s)), 0) << Process::readFile(dir.file("worker-w2.log"));
+}
+
+TEST(ShardedWorker, ASlotMigrationWhileWorkersReadLosesAndStallsNothing) {
+  testing::RedisCluster cluster;
+  BulkServer bulk;
+  testing::TempDir dir;
+  redis::ClusterOptions co;
+  co.seeds.push_back({"127.0.0.1", cluster.ports()[0]});
+  co.refreshMinInterval = Duration::zero();
+  redis::ClusterClient writer(co, SystemClock::instance());
+  const auto shards = shardStreams("logs", kShards);
+  int sent = 0;
+  auto send = [&](int n) {
+    for (int i = 0; i < n; ++i, ++sent) {
+      auto r = writer.add(shards[static_cast<size_t>(sent % kShards)], {{"message", line(sent)}});
+      ASSERT_TRUE(r.ok()) << r.error().message;
+    }
+  };
+  send(2000);
+  const std::string config = writeConfig(dir, "127.0.0.1:" + std::to_string(cluster.ports()[2]), true, bulk.url());
+  Process w1 = startWorker(dir, config, "w1");
+  Process w2 = startWorker(dir, config, "w2");
+  ASSERT_TRUE(waitUntil([&] { return bulk.totalDocs() >= 2000; }, 60s))
+      << Process::readFile(dir.file("worker-w1.log"));
+
+  // Move the slots of two shards to another primary as redis-cli --cluster
+  // reshard does, one key at a time, with writes and reads going on: while a
+  // slot is migrating the source answers ASK for a moved key, afterwards MOVED.
+  for (size_t k : {size_t{1}, size_t{6}}) {
+    const std::string& key = shards[k];
+    const int slot = redis::keySlot(key);
+    const int src = cluster.primaryFor(key);
+    int dst = -1;
+    for (int p : cluster.primaryPorts())
+      if (p != src) dst = p;
+    const std::string srcId = cluster.idOf(src), dstId = cluster.idOf(dst), sl = std::to_string(slot);
+    ASSERT_NE(cluster.cli(dst, "CLUSTER SETSLOT " + sl + " IMPORTING " + srcId).find("OK"), std::string::npos);
+    ASSERT_NE(cluster.cli(src, "CLUSTER SETSLOT " + sl + " MIGRATING " + dstId).find("OK"), std::string::npos);
+    send(300);
+    const std::string dead = key + ":dead";
+    std::string keys = key;
+    if (cluster.cli(src, "EXISTS " + dead).find('1') != std::string::npos) keys += " " + dead;
+    ASSERT_NE(cluster.cli(src, "MIGRATE 127.0.0.1 " + std::to_string(dst) + " \"\" 0 5000 KEYS " + keys).find("OK"),
+              std::string::npos);
+    send(300);  // ASK while the slot is still src's
+    for (int p : cluster.primaryPorts())
+      ASSERT_NE(cluster.cli(p, "CLUSTER SETSLOT " + sl + " NODE " + dstId).find("OK"), std::string::npos);
+    send(300);  // MOVED from now on
+  }
+  ASSERT_TRUE(waitUntil([&] { return static_cast<int>(documents(bulk).first) >= sent; }, 90s))
+      << "documents " << documents(bulk).first << " of " << sent << "\n"
+      << Process::readFile(dir.file("worker-w1.log"));
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        int64_t pending = 0;
+        for (const std::string& s : shards) {
+          auto p = writer.pendingSummary(s, "g");
+          pending += p.ok() ? p->count : 1;
+        }
+        return pending == 0;
+      },
+      30s));
+  auto [distinct, total] = documents(bulk);
+  const int lost = std::max(0, sent - static_cast<int>(distinct));
+  std::printf("chaos: cluster_reshard sent=%d delivered=%zu lost=%d duplicates=%d redirects_followed_by_writer=%lld\n",
+              sent, distinct, lost, static_cast<int>(total - distinct), static_cast<long long>(writer.redirects()));
+  EXPECT_EQ(lost, 0);
+  EXPECT_GT(writer.redirects(), 0);
   EXPECT_EQ(WEXITSTATUS(w1.stop(15s)), 0) << Process::readFile(dir.file("worker-w1.log"));
   EXPECT_EQ(WEXITSTATUS(w2.stop(15s)), 0) << Process::readFile(dir.file("worker-w2.log"));
 }
