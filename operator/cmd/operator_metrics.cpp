@@ -49,6 +49,11 @@ OperatorMetrics::OperatorMetrics(prometheus::Registry& reg)
       backlogSince_(gaugeFamily(reg, "shoal_workerpool_backlog_since_timestamp_seconds",
                                 "When the backlog the drainTime scaler is clearing formed (Unix "
                                 "time); absent while there is none")),
+      hottestShard_(gaugeFamily(reg, "shoal_workerpool_hottest_shard_backlog",
+                                "Backlog (lag + pending) of the pool's busiest shard stream "
+                                "(status.backlog.hottestShard names it); absent unless sharded")),
+      shards_(gaugeFamily(reg, "shoal_workerpool_shards",
+                          "Shard streams summed into the pool's backlog; absent unless sharded")),
       desired_(gaugeFamily(reg, "shoal_workerpool_desired_replicas", "Replicas the scaler wants")),
       replicas_(gaugeFamily(reg, "shoal_workerpool_replicas", "Worker replicas running")),
       ready_(gaugeFamily(reg, "shoal_workerpool_ready_replicas", "Worker replicas ready")),
@@ -143,6 +148,8 @@ void OperatorMetrics::observePool(const api::WorkerPool& pool, const api::Worker
   setOrRemove(drainEstimate_, l, st.estimatedDrainSeconds);
   setOrRemove(drainTarget_, l, drainTarget);
   setOrRemove(backlogSince_, l, backlogSince);
+  setOrRemove(hottestShard_, l, st.backlog.hottestShardTotal);
+  setOrRemove(shards_, l, st.backlog.shards);
   desired_.Add(l).Set(st.desiredReplicas);
   replicas_.Add(l).Set(st.replicas);
   ready_.Add(l).Set(st.readyReplicas);
@@ -171,7 +178,7 @@ void OperatorMetrics::forgetPool(const std::string& ns, const std::string& name)
   prometheus::Labels l{{"namespace", ns}, {"pool", name}};
   std::lock_guard lock(mu_);
   for (auto* fam : {&backlog_, &lag_, &pending_, &arrival_, &consumption_, &drainEstimate_,
-                    &drainTarget_, &backlogSince_, &desired_, &replicas_, &ready_,
+                    &drainTarget_, &backlogSince_, &hottestShard_, &shards_, &desired_, &replicas_, &ready_,
                     &minReplicas_, &maxReplicas_}) {
     if (fam->Has(l)) fam->Remove(&fam->Add(l));
   }

@@ -50,6 +50,8 @@ class OperatorMetrics final : public controllers::PoolMetrics, public probe::Pro
   prometheus::Family<prometheus::Gauge>& drainEstimate_;
   prometheus::Family<prometheus::Gauge>& drainTarget_;
   prometheus::Family<prometheus::Gauge>& backlogSince_;
+  prometheus::Family<prometheus::Gauge>& hottestShard_;
+  prometheus::Family<prometheus::Gauge>& shards_;
   prometheus::Family<prometheus::Gauge>& desired_;
   prometheus::Family<prometheus::Gauge>& replicas_;
   prometheus::Family<prometheus::Gauge>& ready_;

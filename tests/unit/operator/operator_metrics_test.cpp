@@ -172,6 +172,20 @@ TEST(OperatorMetrics, PoolRatesDrainLimitsAndConditionsFollowTheStatus) {
                             "pool=\"orders\",reason=\"FallbackReplicas\",status=\"True\"} 1"))
       << text;
 
+  // A sharded pool: the hottest shard's backlog and the shard count show;
+  // back to one stream, they go.
+  st.backlog = {.lag = 900, .pending = 20, .total = 920, .shards = 8, .hottestShard = "orders:{3}",
+                .hottestShardTotal = 810};
+  m.observePool(pool, st);
+  text = exposition(reg);
+  EXPECT_TRUE(hasLine(text, "shoal_workerpool_hottest_shard_backlog" + l + " 810")) << text;
+  EXPECT_TRUE(hasLine(text, "shoal_workerpool_shards" + l + " 8")) << text;
+  st.backlog = {.lag = 1, .pending = 0, .total = 1};
+  m.observePool(pool, st);
+  text = exposition(reg);
+  EXPECT_EQ(text.find("shoal_workerpool_hottest_shard_backlog{"), std::string::npos) << text;
+  EXPECT_EQ(text.find("shoal_workerpool_shards{"), std::string::npos) << text;
+
   // Scale changes count by direction and reason.
   m.scaled(pool, 1, 5, "ScaledUpForBacklog");
   m.scaled(pool, 5, 7, "ScaledUpForBacklog");
