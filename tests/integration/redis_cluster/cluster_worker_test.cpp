@@ -61,6 +61,23 @@ std::string line(int i) {
   return R"({"@timestamp":"2026-11-21T05:00:00.000Z","message":"line )" + std::to_string(i) + R"("})";
 }
 
+// Appends n entries round robin over the shards, as a writer does: what fails
+// is retried (right after a failover a node may still see the cluster down,
+// CLUSTERDOWN, until its view converges).
+void sendRoundRobin(redis::ClusterClient& writer, const std::vector<std::string>& shards, int& sent, int n) {
+  for (int i = 0; i < n; ++i, ++sent) {
+    std::string last;
+    const bool ok = waitUntil(
+        [&] {
+          auto r = writer.add(shards[static_cast<size_t>(sent) % shards.size()], {{"message", line(sent)}});
+          if (!r.ok()) last = r.error().message;
+          return r.ok();
+        },
+        30s, 50ms);
+    ASSERT_TRUE(ok) << last;
+  }
+}
+
 // Distinct documents and all ids indexed, from the bulk server's record.
 std::pair<size_t, size_t> documents(BulkServer& bulk) {
   auto ids = bulk.stats(true)["ids"]["logs-test"];
@@ -106,12 +123,7 @@ TEST(ShardedWorker, OnARedisClusterTwoWorkersDeliverEveryEntryAndFollowAFailover
   redis::ClusterClient writer(co, SystemClock::instance());
   const auto shards = shardStreams("logs", kShards);
   int sent = 0;
-  auto send = [&](int n) {
-    for (int i = 0; i < n; ++i, ++sent) {
-      auto r = writer.add(shards[static_cast<size_t>(sent % kShards)], {{"message", line(sent)}});
-      ASSERT_TRUE(r.ok()) << r.error().message;
-    }
-  };
+  auto send = [&](int n) { sendRoundRobin(writer, shards, sent, n); };
   send(4000);
   const std::string config = writeConfig(dir, "127.0.0.1:" + std::to_string(cluster.ports()[1]), true, bulk.url());
   Process w1 = startWorker(dir, config, "w1");
@@ -168,12 +180,7 @@ TEST(ShardedWorker, ASlotMigrationWhileWorkersReadLosesAndStallsNothing) {
   redis::ClusterClient writer(co, SystemClock::instance());
   const auto shards = shardStreams("logs", kShards);
   int sent = 0;
-  auto send = [&](int n) {
-    for (int i = 0; i < n; ++i, ++sent) {
-      auto r = writer.add(shards[static_cast<size_t>(sent % kShards)], {{"message", line(sent)}});
-      ASSERT_TRUE(r.ok()) << r.error().message;
-    }
-  };
+  auto send = [&](int n) { sendRoundRobin(writer, shards, sent, n); };
   send(2000);
   const std::string config = writeConfig(dir, "127.0.0.1:" + std::to_string(cluster.ports()[2]), true, bulk.url());
   Process w1 = startWorker(dir, config, "w1");

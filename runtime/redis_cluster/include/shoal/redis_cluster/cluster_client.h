@@ -17,7 +17,9 @@
 //  - An I/O error is returned to the caller as is (the command may or may not
 //    have run, and XADD/XREADGROUP are not idempotent), and the next call
 //    refreshes the topology first: after a failover the replica that took
-//    over answers for the slots.
+//    over answers for the slots. CLUSTERDOWN (a node whose view of a failover
+//    has not converged yet) and TRYAGAIN (a multi-key command mid-migration)
+//    are returned as well and also schedule a refresh; the caller retries.
 //  - Not thread-safe, like redis::Client: one per thread.
 #pragma once
 
@@ -172,7 +174,10 @@ std::invoke_result_t<F, Client&> ClusterClient::withKey(std::string_view key, F&
       if (!asking) return R(asking.error());
     }
     R r = fn(c);
-    if (!r.ok() && (r.error().code == Errc::kIo || r.error().code == Errc::kTimeout)) stale_ = true;
+    if (!r.ok() && (r.error().code == Errc::kIo || r.error().code == Errc::kTimeout ||
+                    r.error().message.find("CLUSTERDOWN") != std::string::npos ||
+                    r.error().message.find("TRYAGAIN") != std::string::npos))
+      stale_ = true;
     std::optional<Redirect> redirect = redirectOf(r);
     if (!redirect || attempt >= opts_.maxRedirects) return r;
     ++redirects_;
