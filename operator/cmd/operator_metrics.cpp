@@ -111,14 +111,30 @@ void OperatorMetrics::setLeader(bool leading) {
 
 namespace {
 
+/// Removes the series with labels l if it exists.
+template <typename M>
+void removeIfPresent(prometheus::Family<M>& fam, const prometheus::Labels& l) {
+  if (fam.Has(l)) fam.Remove(&fam.Add(l));
+}
+
+/// Removes every series remembered for `key` in `known`, and forgets them.
+template <typename M>
+void forgetTracked(prometheus::Family<M>& fam, std::map<std::string, std::vector<prometheus::Labels>>& known,
+                   const std::string& key) {
+  if (auto it = known.find(key); it != known.end()) {
+    for (const auto& l : it->second) removeIfPresent(fam, l);
+    known.erase(it);
+  }
+}
+
 /// Sets the pool's series to v, or removes it when v is unknown (absent, never 0).
 template <typename T>
 void setOrRemove(prometheus::Family<prometheus::Gauge>& fam, const prometheus::Labels& l,
                  const std::optional<T>& v) {
   if (v) {
     fam.Add(l).Set(static_cast<double>(*v));
-  } else if (fam.Has(l)) {
-    fam.Remove(&fam.Add(l));
+  } else {
+    removeIfPresent(fam, l);
   }
 }
 
@@ -167,9 +183,7 @@ void OperatorMetrics::observePool(const api::WorkerPool& pool, const api::Worker
     now.push_back(std::move(cl));
   }
   for (const auto& old : previous) {
-    if (std::find(now.begin(), now.end(), old) == now.end() && conditions_.Has(old)) {
-      conditions_.Remove(&conditions_.Add(old));
-    }
+    if (std::find(now.begin(), now.end(), old) == now.end()) removeIfPresent(conditions_, old);
   }
   previous = std::move(now);
 }
@@ -180,20 +194,10 @@ void OperatorMetrics::forgetPool(const std::string& ns, const std::string& name)
   for (auto* fam : {&backlog_, &lag_, &pending_, &arrival_, &consumption_, &drainEstimate_,
                     &drainTarget_, &backlogSince_, &hottestShard_, &shards_, &desired_, &replicas_, &ready_,
                     &minReplicas_, &maxReplicas_}) {
-    if (fam->Has(l)) fam->Remove(&fam->Add(l));
+    removeIfPresent(*fam, l);
   }
-  if (auto it = conditionLabels_.find(poolKey(ns, name)); it != conditionLabels_.end()) {
-    for (const auto& cl : it->second) {
-      if (conditions_.Has(cl)) conditions_.Remove(&conditions_.Add(cl));
-    }
-    conditionLabels_.erase(it);
-  }
-  if (auto it = scaledLabels_.find(poolKey(ns, name)); it != scaledLabels_.end()) {
-    for (const auto& sl : it->second) {
-      if (scaled_.Has(sl)) scaled_.Remove(&scaled_.Add(sl));
-    }
-    scaledLabels_.erase(it);
-  }
+  forgetTracked(conditions_, conditionLabels_, poolKey(ns, name));
+  forgetTracked(scaled_, scaledLabels_, poolKey(ns, name));
 }
 
 void OperatorMetrics::scaled(const api::WorkerPool& pool, int32_t from, int32_t to,

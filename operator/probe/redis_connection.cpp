@@ -4,17 +4,10 @@
 namespace shoal::probe {
 
 Result<redis::ConnectionOptions> connectionOptionsFor(const RedisTarget& t) {
-  redis::ConnectionOptions o;
-  if (!t.url.empty()) {
-    auto parsed = redis::parseUrl(t.url);
-    if (!parsed.ok()) return parsed.error();
-    o = parsed.value();
-  } else {
-    auto parsed = redis::parseUrl((t.tls ? "rediss://" : "redis://") + t.address);
-    if (!parsed.ok()) return parsed.error();
-    o = parsed.value();
-    o.db = static_cast<int>(t.db);
-  }
+  auto parsed = redis::parseUrl(!t.url.empty() ? t.url : (t.tls ? "rediss://" : "redis://") + t.address);
+  if (!parsed.ok()) return parsed.error();
+  redis::ConnectionOptions o = std::move(parsed.value());
+  if (t.url.empty()) o.db = static_cast<int>(t.db);
   if (t.tls) o.tls.enabled = true;
   o.tls.insecureSkipVerify = t.tlsInsecureSkipVerify;
   o.tls.serverName = t.tlsServerName;

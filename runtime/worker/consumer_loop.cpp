@@ -203,7 +203,6 @@ int ConsumerLoop::run() {
       // Hand over from read-ahead to in flight under one lock: the sweep
       // always sees the batch as held.
       batch = std::move(ctx.ready);
-      ctx.ready.reset();
       since = ctx.readySince;
       ctx.inFlight = batch;
       ctx.inFlightSince = since;

@@ -122,14 +122,28 @@ int main(int argc, char** argv) {
   auto& clock = shoal::SystemClock::instance();
   auto registry = std::make_shared<prometheus::Registry>();
   shoal::PipelineConfig cfg;
-  std::unique_ptr<shoal::BatchHandler> handler;
+  // One consumer loop per shard stream (one for an unsharded source), each
+  // with its own handler and its own sessions on the group; they share the
+  // self-metrics registry (series labelled by stream) and the drain. The
+  // handlers see their shard's stream name, so that what they derive from it
+  // (document ids, PostgreSQL's processed-entry keys) stays unique per shard.
+  std::vector<shoal::PipelineConfig> shardConfigs;
+  std::vector<std::unique_ptr<shoal::BatchHandler>> handlers;
   std::string listenHost;
   int listenPort = 0;
   try {
     cfg = shoal::loadPipelineConfigFile(configPath, shoal::processEnv());
     if (!parseListen(listen, listenHost, listenPort))
       throw shoal::ConfigError("--listen", "must be host:port, got '" + listen + "'");
-    handler = makeHandler(cfg, *registry, clock);
+    for (const std::string& stream : shoal::shardStreams(cfg.redis.stream, cfg.redis.shards)) {
+      shoal::PipelineConfig c = cfg;
+      c.redis.stream = stream;
+      // The default dead-letter stream follows its shard (and its hash slot).
+      if (cfg.redis.shards > 1 && cfg.redis.deadLetterStream == cfg.redis.stream + ":dead")
+        c.redis.deadLetterStream = stream + ":dead";
+      handlers.push_back(makeHandler(c, *registry, clock));
+      shardConfigs.push_back(std::move(c));
+    }
   } catch (const shoal::ConfigError& e) {
     std::cerr << "shoal-worker: config error: " << e.what() << "\n";
     return 2;
@@ -138,33 +152,6 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // One consumer loop per shard stream (one for an unsharded source), each
-  // with its own handler and its own sessions on the group; they share the
-  // self-metrics registry (series labelled by stream) and the drain.
-  std::vector<shoal::PipelineConfig> shardConfigs;
-  for (const std::string& stream : shoal::shardStreams(cfg.redis.stream, cfg.redis.shards)) {
-    shoal::PipelineConfig c = cfg;
-    c.redis.stream = stream;
-    // The default dead-letter stream follows its shard (and its hash slot).
-    if (cfg.redis.shards > 1 && cfg.redis.deadLetterStream == cfg.redis.stream + ":dead")
-      c.redis.deadLetterStream = stream + ":dead";
-    shardConfigs.push_back(std::move(c));
-  }
-  // Handlers of a sharded source see their shard's stream name, so that what
-  // they derive from it (document ids, PostgreSQL's processed-entry keys)
-  // stays unique per shard: "<stream>:{i}" plus the entry id.
-  std::vector<std::unique_ptr<shoal::BatchHandler>> handlers;
-  try {
-    if (shardConfigs.size() == 1) {
-      handlers.push_back(std::move(handler));
-    } else {
-      handler.reset();
-      for (const auto& c : shardConfigs) handlers.push_back(makeHandler(c, *registry, clock));
-    }
-  } catch (const std::exception& e) {
-    std::cerr << "shoal-worker: config error: " << e.what() << "\n";
-    return 2;
-  }
   std::vector<std::unique_ptr<shoal::ConsumerLoop>> loops;
   for (size_t i = 0; i < shardConfigs.size(); ++i) {
     const shoal::PipelineConfig& c = shardConfigs[i];

@@ -4,7 +4,7 @@
 
 #include <utility>
 
-#include "shoal/redis_cluster/cluster_client.h"
+#include "shoal/redis_cluster/keyed_client.h"
 
 namespace shoal {
 
@@ -38,10 +38,9 @@ Error refusal(const redis::Reply& r) {
 // dead letters and the XACK go in one pipeline) or a Redis Cluster (each
 // command routed by its key's slot; dead letters then the XACK in turn, since
 // the dead-letter stream may live on another node).
-template <typename Router>
 class GroupSession final : public ConsumerGroupPort {
  public:
-  GroupSession(const RedisSourceConfig& c, std::string consumer, std::unique_ptr<Router> router)
+  GroupSession(const RedisSourceConfig& c, std::string consumer, std::unique_ptr<redis::KeyedClient> router)
       : stream_(c.stream),
         group_(c.consumerGroup),
         startId_(c.startId),
@@ -112,7 +111,7 @@ class GroupSession final : public ConsumerGroupPort {
     AckReceipt receipt;
     if (cmds.empty()) return receipt;
     std::vector<redis::Reply> replies;
-    if constexpr (Router::kOneNode) {
+    if (router_->oneNode()) {
       auto r = router_->on(stream_, [&](redis::Client& c) { return c.pipeline(cmds); });
       if (!r) return r.error();
       replies = std::move(*r);
@@ -149,30 +148,7 @@ class GroupSession final : public ConsumerGroupPort {
 
  private:
   std::string stream_, group_, startId_, deadLetterStream_, consumer_;
-  std::unique_ptr<Router> router_;
-};
-
-struct NodeRouter {
-  static constexpr bool kOneNode = true;
-  NodeRouter(redis::ConnectionOptions o, Clock& clock) : client(std::move(o), clock) {}
-  template <typename F>
-  auto on(const std::string&, F&& fn) {
-    return fn(client);
-  }
-  Duration retryDelay() const { return client.retryDelay(); }
-  redis::Client client;
-};
-
-struct ClusterRouter {
-  static constexpr bool kOneNode = false;
-  ClusterRouter(redis::ClusterOptions o, Clock& clock) : cluster(std::move(o), clock) {}
-  template <typename F>
-  auto on(const std::string& key, F&& fn) {
-    return cluster.withKey(key, std::forward<F>(fn));
-  }
-  // Each node's client backs off on its own; the loop's own backoff spaces retries.
-  Duration retryDelay() const { return Duration::zero(); }
-  redis::ClusterClient cluster;
+  std::unique_ptr<redis::KeyedClient> router_;
 };
 
 }  // namespace
@@ -183,11 +159,11 @@ std::unique_ptr<ConsumerGroupPort> openRedisGroupPort(const RedisSourceConfig& c
     redis::ClusterOptions o;
     o.node = redisOptions(c);
     o.seeds.push_back({c.host, c.port});
-    return std::make_unique<GroupSession<ClusterRouter>>(c, std::move(consumerName),
-                                                         std::make_unique<ClusterRouter>(std::move(o), clock));
+    return std::make_unique<GroupSession>(c, std::move(consumerName),
+                                          std::make_unique<redis::KeyedClient>(std::move(o), clock));
   }
-  return std::make_unique<GroupSession<NodeRouter>>(c, std::move(consumerName),
-                                                    std::make_unique<NodeRouter>(redisOptions(c), clock));
+  return std::make_unique<GroupSession>(c, std::move(consumerName),
+                                        std::make_unique<redis::KeyedClient>(redisOptions(c), clock));
 }
 
 }  // namespace shoal

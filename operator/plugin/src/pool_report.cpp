@@ -74,15 +74,8 @@ Json conditionJson(const api::Condition& c) {
   return j;
 }
 
-Json optNumber(const std::optional<double>& v) {
-  return api::numberOrNull(v);
-}
-
 Json poolFigures(const api::WorkerPool& p) {
   const auto& s = p.status;
-  Json backlog = {{"lag", s.backlog.lag ? Json(*s.backlog.lag) : Json()},
-                  {"pending", s.backlog.pending ? Json(*s.backlog.pending) : Json()},
-                  {"total", s.backlog.total ? Json(*s.backlog.total) : Json()}};
   return {{"namespace", p.metadata.namespace_},
           {"name", p.metadata.name},
           {"pipeline", p.spec.pipelineRef},
@@ -92,10 +85,10 @@ Json poolFigures(const api::WorkerPool& p) {
           {"minReplicas", p.spec.minReplicas},
           {"maxReplicas", p.spec.maxReplicas},
           {"paused", p.spec.scaling.paused},
-          {"backlog", backlog},
-          {"arrivalRate", optNumber(s.arrivalRate)},
-          {"consumptionRate", optNumber(s.consumptionRate)},
-          {"estimatedDrainSeconds", optNumber(s.estimatedDrainSeconds)},
+          {"backlog", api::toJson(s.backlog)},
+          {"arrivalRate", api::numberOrNull(s.arrivalRate)},
+          {"consumptionRate", api::numberOrNull(s.consumptionRate)},
+          {"estimatedDrainSeconds", api::numberOrNull(s.estimatedDrainSeconds)},
           {"drain", drainText(s)},
           {"lastScaleTime", s.lastScaleTime ? Json(*s.lastScaleTime) : Json()},
           {"generation", p.metadata.generation},

@@ -72,8 +72,7 @@ bool Acknowledger::settle(const std::vector<StreamEntry>& batch,
   if (!letters.empty() || !ackIds.empty()) {
     auto receipt = untilItLands(letters, ackIds, dead.empty() ? "XACK" : "XADD dead-letter + XACK");
     if (!receipt) return false;
-    std::vector<std::string> deadAck;
-    std::vector<size_t> deadAckEntries;  // indices into batch, as deadAck
+    std::vector<size_t> deadAckEntries;  // indices into batch whose copy landed
     for (size_t k = 0; k < dead.size(); ++k) {
       // A port that answered for fewer copies than it was given: unconfirmed, so pending.
       const bool answered = k < receipt->deadLetters.size();
@@ -85,7 +84,6 @@ bool Acknowledger::settle(const std::vector<StreamEntry>& batch,
                     {"deadLetterStream", rc.deadLetterStream}});
         continue;
       }
-      deadAck.push_back(batch[dead[k]].id);
       deadAckEntries.push_back(dead[k]);
     }
     if (!ackIds.empty()) {
@@ -97,7 +95,10 @@ bool Acknowledger::settle(const std::vector<StreamEntry>& batch,
         delivered = *receipt->acked;  // what was still pending: a duplicate is not counted twice
       }
     }
-    if (!deadAck.empty()) {
+    if (!deadAckEntries.empty()) {
+      std::vector<std::string> deadAck;
+      deadAck.reserve(deadAckEntries.size());
+      for (size_t k : deadAckEntries) deadAck.push_back(batch[k].id);
       auto second = untilItLands({}, deadAck, "XACK dead-lettered");
       if (!second) return false;
       if (!second->acked) {
@@ -105,13 +106,14 @@ bool Acknowledger::settle(const std::vector<StreamEntry>& batch,
         log::error("XACK of dead-lettered entries failed",
                    {{"error", second->acked.error().message}});
       } else {
-        deadLettered = static_cast<int64_t>(deadAck.size());
-        for (size_t k : deadAckEntries) ctx_.metrics.deadLettered[deadLetterKind(results[k].reason)]->Increment();
-        for (size_t k : dead)
+        deadLettered = static_cast<int64_t>(deadAckEntries.size());
+        for (size_t k : deadAckEntries) {
+          ctx_.metrics.deadLettered[deadLetterKind(results[k].reason)]->Increment();
           log::warn("entry dead-lettered", {{"id", batch[k].id},
                                             {"reason", results[k].reason},
                                             {"deliveries", batch[k].deliveries},
                                             {"deadLetterStream", rc.deadLetterStream}});
+        }
       }
     }
   }

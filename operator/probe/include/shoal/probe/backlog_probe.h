@@ -2,8 +2,9 @@
 // stream's counters for every WorkerPool and Pipeline that reads it.
 //
 // Design note
-// - One Redis round trip (XINFO GROUPS + XINFO STREAM, pipelined) per
-//   (redis address, stream, group) per poll interval, shared by every reader
+// - One reading (XINFO GROUPS, then XINFO STREAM; for a sharded source that
+//   pair per shard) per (redis address, stream, group) per poll interval,
+//   shared by every reader
 //   of that stream: a reading younger than the caller's maxAge is served
 //   from the cache.
 // - Nothing is guessed: a nil lag stays unknown (the policy never scales
