@@ -1,6 +1,9 @@
 // shoal-loadgen: sends synthetic logs or metric events into a Redis stream.
 // Modes combine: an initial burst, a steady rate, repeated bursts, a fixed
-// total. Prints progress on stderr and one summary line on stdout.
+// total. A sharded pipeline's streams ("<stream>:{i}") are written by key
+// hash, round robin, or with one hot shard; a Redis Cluster is reached
+// through its seed nodes. Prints progress on stderr and one summary line on
+// stdout.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <csignal>
@@ -10,11 +13,22 @@
 
 #include "shoal/common/clock.h"
 #include "shoal/loadgen/payloads.h"
+#include "shoal/loadgen/spread.h"
 #include "shoal/redis/client.h"
+#include "shoal/redis_cluster/keyed_client.h"
+#include "shoal/stream/shards.h"
 
 namespace {
 volatile std::sig_atomic_t g_stop = 0;
 void onSignal(int) { g_stop = 1; }
+
+// A reply worth sending again after a pause: the cluster is failing over or
+// a slot is moving, or the one command's outcome was an I/O error.
+bool transient(const shoal::redis::Reply& r) {
+  for (const char* word : {"CLUSTERDOWN", "TRYAGAIN", "MOVED", "ASK", "LOADING", "MASTERDOWN"})
+    if (r.str.rfind(word, 0) == 0) return true;
+  return r.str.find("redis:") != std::string::npos;  // our client's own error texts
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -35,9 +49,19 @@ int main(int argc, char** argv) {
   uint64_t seed = 1;
   bool json = false;
   bool quiet = false;
+  bool cluster = false;
+  std::string spreadName = "round-robin";
+  shoal::loadgen::Spread spread;
   app.add_option("--redis", url, "Redis URL (redis:// or rediss://; env SHOAL_REDIS_URL)")
       ->envname("SHOAL_REDIS_URL");
-  app.add_option("--stream", stream, "Stream key to XADD to");
+  app.add_option("--stream", stream, "Stream key to XADD to (with --shards: the pipeline's stream name)");
+  app.add_option("--shards", spread.shards, "Write the sharded pipeline's streams <stream>:{0}..{N-1} (1 = the stream itself)")
+      ->check(CLI::Range(1, static_cast<int>(shoal::kMaxShards)));
+  app.add_option("--spread", spreadName,
+                 "How entries pick a shard: round-robin, key (hash of a host key, order kept per key) or hot:P "
+                 "(shard 0 gets P percent)");
+  app.add_option("--keys", spread.keys, "Distinct keys for --spread key")->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  app.add_flag("--cluster", cluster, "--redis is a seed node of a Redis Cluster (commands follow MOVED/ASK)");
   app.add_option("--kind", kindName, "Payload kind: json, rfc5424, rfc3164, mixed (logs) or metrics");
   app.add_option("--field", field, "Entry field that holds the payload (default: message for logs, event for metrics)");
   app.add_option("--total", total, "Stop after this many entries (0 = no limit; then --duration or Ctrl-C ends it)");
@@ -59,6 +83,10 @@ int main(int argc, char** argv) {
     std::cerr << "shoal-loadgen: --kind: unknown payload kind '" << kindName << "'\n";
     return 2;
   }
+  if (!shoal::loadgen::parseSpread(spreadName, spread)) {
+    std::cerr << "shoal-loadgen: --spread: expected round-robin, key or hot:<0..100>, got '" << spreadName << "'\n";
+    return 2;
+  }
   if (field.empty()) field = kind == shoal::loadgen::PayloadKind::kMetric ? "event" : "message";
   auto opts = shoal::redis::parseUrl(url);
   if (!opts) {
@@ -69,11 +97,21 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, onSignal);
 
   auto& clock = shoal::SystemClock::instance();
-  shoal::redis::Client client(*opts, clock);
-  if (auto c = client.connect(); !c) {
-    std::cerr << "shoal-loadgen: cannot connect to " << opts->describe() << ": " << c.error().message << "\n";
+  std::unique_ptr<shoal::redis::KeyedClient> client;
+  if (cluster) {
+    shoal::redis::ClusterOptions co;
+    co.seeds.push_back({opts->host, opts->port});
+    co.node = *opts;
+    client = std::make_unique<shoal::redis::KeyedClient>(std::move(co), clock);
+  } else {
+    client = std::make_unique<shoal::redis::KeyedClient>(*opts, clock);
+  }
+  if (auto c = client->pipeline(stream, {{"PING"}}); !c || (*c)[0].isError()) {
+    std::cerr << "shoal-loadgen: cannot reach " << opts->describe() << ": "
+              << (c ? (*c)[0].str : c.error().message) << "\n";
     return 1;
   }
+  const std::vector<std::string> streams = shoal::shardStreams(stream, spread.shards);
   shoal::loadgen::PayloadGenerator gen(kind, payloadBytes, seed);
 
   const auto start = clock.now();
@@ -122,14 +160,15 @@ int main(int argc, char** argv) {
 
     while (want > 0 && !g_stop) {
       const int64_t n = std::min(want, pipelineDepth);
-      std::vector<shoal::redis::Command> cmds;
-      cmds.reserve(static_cast<size_t>(n));
+      // One batch per shard stream: on a cluster each goes to its own node.
+      std::vector<std::vector<shoal::redis::Command>> perShard(streams.size());
       const int64_t nowMs = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 clock.wallNow().time_since_epoch()).count();
       for (int64_t i = 0; i < n; ++i) {
         const uint64_t seq = static_cast<uint64_t>(sent + i);
         const bool bad = invalidEvery > 0 && (seq + 1) % static_cast<uint64_t>(invalidEvery) == 0;
-        shoal::redis::Command c = {"XADD", stream};
+        const size_t shard = static_cast<size_t>(spread.shardOf(seq));
+        shoal::redis::Command c = {"XADD", streams[shard]};
         if (maxLen >= 0) {
           c.push_back("MAXLEN");
           c.push_back("~");
@@ -139,22 +178,44 @@ int main(int argc, char** argv) {
         c.push_back(field);
         c.push_back(bad ? gen.malformed(seq) : gen.next(seq, nowMs));
         if (bad) ++invalid;
-        cmds.push_back(std::move(c));
+        perShard[shard].push_back(std::move(c));
       }
-      auto replies = client.pipeline(cmds);
-      if (!replies) {
-        ++errors;
-        std::cerr << "shoal-loadgen: " << replies.error().message << " (retrying)\n";
-        clock.sleepFor(std::max(client.retryDelay(), shoal::Duration(std::chrono::milliseconds(100))));
-        continue;
+      if (client->oneNode() && perShard.size() > 1) {  // one round trip for all shards
+        for (size_t k = 1; k < perShard.size(); ++k)
+          for (auto& c : perShard[k]) perShard[0].push_back(std::move(c));
+        perShard.resize(1);
       }
-      for (auto& r : *replies) {
-        if (r.isError()) {
-          std::cerr << "shoal-loadgen: XADD failed: " << r.str << "\n";
-          return 1;
+      for (auto& cmds : perShard) {
+        // Send until every command has its id; only failed ones go again.
+        while (!cmds.empty() && !g_stop) {
+          auto replies = client->pipeline(cmds[0][1], cmds);
+          if (!replies) {
+            ++errors;
+            std::cerr << "shoal-loadgen: " << replies.error().message << " (retrying)\n";
+            clock.sleepFor(std::max(client->retryDelay(), shoal::Duration(std::chrono::milliseconds(100))));
+            continue;
+          }
+          std::vector<shoal::redis::Command> again;
+          for (size_t k = 0; k < replies->size(); ++k) {
+            const auto& r = (*replies)[k];
+            if (!r.isError()) {
+              if (firstId.empty()) firstId = r.str;
+              lastId = r.str;
+              continue;
+            }
+            if (!transient(r)) {
+              std::cerr << "shoal-loadgen: XADD failed: " << r.str << "\n";
+              return 1;
+            }
+            ++errors;
+            again.push_back(std::move(cmds[k]));
+          }
+          if (!again.empty()) {
+            std::cerr << "shoal-loadgen: " << again.size() << " entries refused for now (retrying)\n";
+            clock.sleepFor(std::chrono::milliseconds(100));
+          }
+          cmds = std::move(again);
         }
-        if (firstId.empty()) firstId = r.str;
-        lastId = r.str;
       }
       sent += n;
       want -= n;
@@ -167,14 +228,14 @@ int main(int argc, char** argv) {
 
   const double secs = elapsed();
   if (json) {
-    nlohmann::json j = {{"sent", sent},       {"invalid", invalid}, {"stream", stream},
+    nlohmann::json j = {{"sent", sent},       {"invalid", invalid}, {"stream", stream}, {"shards", spread.shards},
                         {"firstId", firstId}, {"lastId", lastId},   {"seconds", secs},
                         {"ratePerSecond", secs > 0 ? static_cast<double>(sent) / secs : 0.0},
                         {"errors", errors}};
     std::cout << j.dump() << std::endl;
   } else {
-    std::printf("loadgen: stream=%s sent=%lld invalid=%lld seconds=%.2f rate=%.0f/s first=%s last=%s\n",
-                stream.c_str(), static_cast<long long>(sent), static_cast<long long>(invalid), secs,
+    std::printf("loadgen: stream=%s shards=%d sent=%lld invalid=%lld seconds=%.2f rate=%.0f/s first=%s last=%s\n",
+                stream.c_str(), spread.shards, static_cast<long long>(sent), static_cast<long long>(invalid), secs,
                 secs > 0 ? static_cast<double>(sent) / secs : 0.0, firstId.c_str(), lastId.c_str());
   }
   return 0;

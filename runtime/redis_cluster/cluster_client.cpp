@@ -247,6 +247,25 @@ Result<Reply> ClusterClient::command(std::string_view key, const Command& args, 
   return withKey(key, [&](Client& c) { return c.command(args, extraTimeout); });
 }
 
+Result<std::vector<Reply>> ClusterClient::pipeline(std::string_view key, const std::vector<Command>& cmds) {
+  auto replies = withKey(key, [&](Client& c) { return c.pipeline(cmds); });
+  if (!replies) return replies;
+  for (size_t i = 0; i < replies->size(); ++i) {
+    Reply& r = (*replies)[i];
+    if (!r.isError() || !parseRedirect(r.str)) continue;
+    stale_ = true;  // the slot moved or is moving: the map needs a refresh
+    auto again = command(key, cmds[i]);
+    if (again) {
+      r = std::move(*again);
+    } else {  // this one command's outcome is unknown; the others stand
+      r = Reply{};
+      r.kind = Reply::Kind::kError;
+      r.str = again.error().message;
+    }
+  }
+  return replies;
+}
+
 Result<bool> ClusterClient::createGroup(const std::string& stream, const std::string& group,
                                         const std::string& startId, bool mkstream) {
   return withKey(stream, [&](Client& c) { return c.createGroup(stream, group, startId, mkstream); });

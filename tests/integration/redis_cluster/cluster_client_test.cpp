@@ -85,42 +85,91 @@ TEST_F(ClusterClientTest, ShardStreamsSpreadOverPrimariesAndWorkEndToEnd) {
   EXPECT_EQ(c.redirects(), 0);
 }
 
+// A slot in the middle of a migration: the key already moved from its
+// primary (src) to another (dst), the slot is still src's.
+struct Migration {
+  int slot = 0, src = -1, dst = -1;
+  std::string dstId;
+};
+
+Migration startMigration(RedisCluster& cluster, const std::string& key) {
+  Migration m;
+  m.slot = keySlot(key);
+  m.src = cluster.primaryFor(key);
+  for (int p : cluster.primaryPorts())
+    if (p != m.src) m.dst = p;
+  EXPECT_GT(m.dst, 0);
+  const std::string srcId = cluster.idOf(m.src);
+  m.dstId = cluster.idOf(m.dst);
+  const std::string s = std::to_string(m.slot);
+  EXPECT_NE(cluster.cli(m.dst, "CLUSTER SETSLOT " + s + " IMPORTING " + srcId).find("OK"), std::string::npos);
+  EXPECT_NE(cluster.cli(m.src, "CLUSTER SETSLOT " + s + " MIGRATING " + m.dstId).find("OK"), std::string::npos);
+  EXPECT_NE(cluster.cli(m.src, "MIGRATE 127.0.0.1 " + std::to_string(m.dst) + " \"\" 0 5000 KEYS " + key)
+                .find("OK"),
+            std::string::npos);
+  return m;
+}
+
+// The migration ends: every primary learns the slot is dst's.
+void finishMigration(RedisCluster& cluster, const Migration& m) {
+  for (int p : cluster.primaryPorts())
+    EXPECT_NE(cluster.cli(p, "CLUSTER SETSLOT " + std::to_string(m.slot) + " NODE " + m.dstId).find("OK"),
+              std::string::npos);
+}
+
 TEST_F(ClusterClientTest, AMigratingSlotIsFollowedThroughAskThenMoved) {
   SystemClock& clock = SystemClock::instance();
   ClusterClient c(optionsFor(*cluster_), clock);
   const std::string key = "migrate:{m1}";
   ASSERT_TRUE(c.add(key, {{"n", "1"}}).ok());
-  const int slot = keySlot(key);
-  const int src = cluster_->primaryFor(key);
-  int dst = -1;
-  for (int p : cluster_->primaryPorts())
-    if (p != src) dst = p;
-  ASSERT_GT(dst, 0);
-  const std::string srcId = cluster_->idOf(src), dstId = cluster_->idOf(dst);
-  const std::string s = std::to_string(slot);
-  ASSERT_NE(cluster_->cli(dst, "CLUSTER SETSLOT " + s + " IMPORTING " + srcId).find("OK"), std::string::npos);
-  ASSERT_NE(cluster_->cli(src, "CLUSTER SETSLOT " + s + " MIGRATING " + dstId).find("OK"), std::string::npos);
-  ASSERT_NE(cluster_->cli(src, "MIGRATE 127.0.0.1 " + std::to_string(dst) + " \"\" 0 5000 KEYS " + key).find("OK"),
-            std::string::npos);
+  const Migration m = startMigration(*cluster_, key);
 
   // The key now lives on dst while the slot is still src's: src answers ASK.
   const int64_t before = c.redirects();
   ASSERT_TRUE(c.add(key, {{"n", "2"}}).ok());
   EXPECT_EQ(c.redirects(), before + 1);
-  EXPECT_EQ(c.ownerOf(slot)->port, src);  // ASK does not change the map
-  EXPECT_EQ(trim(cluster_->cli(dst, "-c XLEN " + key)), "2");
+  EXPECT_EQ(c.ownerOf(m.slot)->port, m.src);  // ASK does not change the map
+  EXPECT_EQ(trim(cluster_->cli(m.dst, "-c XLEN " + key)), "2");
 
-  // The migration ends: the slot is dst's; src answers MOVED and the map follows.
-  for (int p : cluster_->primaryPorts())
-    ASSERT_NE(cluster_->cli(p, "CLUSTER SETSLOT " + s + " NODE " + dstId).find("OK"), std::string::npos);
+  // The migration ends: src answers MOVED and the map follows.
+  finishMigration(*cluster_, m);
   auto len = c.command(key, {"XLEN", key});
   ASSERT_TRUE(len.ok()) << len.error().message;
   EXPECT_EQ(len->integer, 2);
   EXPECT_EQ(c.redirects(), before + 2);
-  EXPECT_EQ(c.ownerOf(slot)->port, dst);
+  EXPECT_EQ(c.ownerOf(m.slot)->port, m.dst);
   auto again = c.command(key, {"XLEN", key});
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(c.redirects(), before + 2);  // no redirect once the map is right
+}
+
+TEST_F(ClusterClientTest, APipelineAboutOneKeyFollowsAskAndMovedReplyByReply) {
+  SystemClock& clock = SystemClock::instance();
+  ClusterClient c(optionsFor(*cluster_), clock);
+  const std::string key = "pipe:{p1}";
+  const std::vector<Command> three = {{"XADD", key, "*", "n", "1"}, {"XADD", key, "*", "n", "2"},
+                                      {"XADD", key, "*", "n", "3"}};
+  auto allIds = [](const Result<std::vector<Reply>>& r) {
+    if (!r.ok() || r->size() != 3) return false;
+    for (const Reply& x : *r)
+      if (!x.isString()) return false;
+    return true;
+  };
+  ASSERT_TRUE(allIds(c.pipeline(key, three)));
+  const Migration m = startMigration(*cluster_, key);
+
+  const int64_t before = c.redirects();
+  ASSERT_TRUE(allIds(c.pipeline(key, three)));  // each reply an ASK, each re-sent alone
+  EXPECT_EQ(c.redirects(), before + 3);
+  EXPECT_EQ(trim(cluster_->cli(m.dst, "-c XLEN " + key)), "6");
+
+  finishMigration(*cluster_, m);
+  ASSERT_TRUE(allIds(c.pipeline(key, three)));  // MOVED: the map follows
+  EXPECT_EQ(c.ownerOf(m.slot)->port, m.dst);
+  const int64_t afterMove = c.redirects();
+  ASSERT_TRUE(allIds(c.pipeline(key, three)));
+  EXPECT_EQ(c.redirects(), afterMove);  // one round trip to the right node
+  EXPECT_EQ(trim(cluster_->cli(m.dst, "-c XLEN " + key)), "12");  // nothing twice, nothing lost
 }
 
 TEST(ClusterFailover, ThePromotedReplicaServesTheSlotAndReplicatedEntriesSurvive) {

@@ -1,4 +1,5 @@
-// The real shoal-worker process reading a sharded pipeline: 8 shard streams,
+// The real shoal-worker process reading a sharded pipeline: 8 shard streams
+// (written by shoal-loadgen by key on the cluster),
 // first on one redis-server, then on a real 6-node Redis Cluster with two
 // workers in the group: every entry becomes exactly one document (ids unique
 // per shard), nothing stays pending, SIGTERM drains and exits 0. On the
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <set>
 
+#include "shoal/loadgen/spread.h"
 #include "shoal/redis/client.h"
 #include "shoal/redis_cluster/cluster_client.h"
 #include "shoal/stream/shards.h"
@@ -22,6 +24,9 @@
 
 #ifndef SHOAL_WORKER_BINARY
 #error "SHOAL_WORKER_BINARY must name the shoal-worker executable"
+#endif
+#ifndef SHOAL_LOADGEN_BINARY
+#error "SHOAL_LOADGEN_BINARY must name the shoal-loadgen executable"
 #endif
 
 namespace shoal {
@@ -127,7 +132,27 @@ TEST(ShardedWorker, OnARedisClusterTwoWorkersDeliverEveryEntryAndFollowAFailover
   const auto shards = shardStreams("logs", kShards);
   int sent = 0;
   auto send = [&](int n) { sendRoundRobin(writer, shards, sent, n); };
-  send(4000);
+  // The first 4000 come from shoal-loadgen spreading by key over the shards
+  // through the cluster: each shard holds exactly what the spread assigns it.
+  int loadgenExit = -1;
+  const std::string out = testing::runCommand(
+      std::string(SHOAL_LOADGEN_BINARY) + " --quiet --cluster --redis redis://127.0.0.1:" +
+          std::to_string(cluster.ports()[2]) + " --stream logs --shards " + std::to_string(kShards) +
+          " --spread key --keys 100 --total 4000 --pipeline 64 2>&1",
+      false, &loadgenExit);
+  ASSERT_EQ(loadgenExit, 0) << out;
+  loadgen::Spread spread;
+  spread.shards = kShards;
+  spread.mode = loadgen::Spread::Mode::kKey;
+  spread.keys = 100;
+  std::vector<int64_t> expected(kShards, 0);
+  for (uint64_t seq = 0; seq < 4000; ++seq) ++expected[static_cast<size_t>(spread.shardOf(seq))];
+  for (int i = 0; i < kShards; ++i) {
+    auto len = writer.command(shards[static_cast<size_t>(i)], {"XLEN", shards[static_cast<size_t>(i)]});
+    ASSERT_TRUE(len.ok());
+    EXPECT_EQ(len->integer, expected[static_cast<size_t>(i)]) << shards[static_cast<size_t>(i)];
+  }
+  sent = 4000;
   const std::string config = writeConfig(dir, "127.0.0.1:" + std::to_string(cluster.ports()[1]), true, bulk.url());
   Process w1 = startWorker(dir, config, "w1");
   Process w2 = startWorker(dir, config, "w2");

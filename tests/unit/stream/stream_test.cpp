@@ -43,6 +43,26 @@ TEST(Shards, OneStreamOrTheHashTaggedShards) {
   EXPECT_EQ(shardStream("a:b", 12), "a:b:{12}");
 }
 
+TEST(Shards, AKeyAlwaysPicksTheSameShardAndKeysSpreadOverAll) {
+  EXPECT_EQ(shardForKey("anything", 1), 0);
+  EXPECT_EQ(shardForKey("anything", 0), 0);
+  // Pinned values: writers in other processes and versions must agree.
+  EXPECT_EQ(shardForKey("", 8), static_cast<int32_t>(14695981039346656037ull % 8));
+  EXPECT_EQ(shardForKey("a", 16), 12);  // FNV-1a("a") = 0xaf63dc4c8601ec8c
+  EXPECT_EQ(shardForKey("web-1", 16), 15);
+  std::vector<int> perShard(8, 0);
+  for (int i = 0; i < 8000; ++i) {
+    const int32_t s = shardForKey("host-" + std::to_string(i), 8);
+    ASSERT_GE(s, 0);
+    ASSERT_LT(s, 8);
+    ++perShard[static_cast<size_t>(s)];
+  }
+  for (int n : perShard) {
+    EXPECT_GT(n, 800);  // 1000 expected per shard
+    EXPECT_LT(n, 1200);
+  }
+}
+
 TEST(DeadLetterKind, EveryReasonTheRuntimeWritesHasABoundedKind) {
   EXPECT_EQ(deadLetterKind("parse: json: payload is not a JSON object"), "parse");
   EXPECT_EQ(deadLetterKind("invalid metric event: entry has no field \"payload\""), "invalid");

@@ -113,6 +113,12 @@ class ClusterClient {
   /// Any command about `key`. Error replies other than redirects come back
   /// as Reply values, as from Client::command.
   Result<Reply> command(std::string_view key, const Command& args, Duration extraTimeout = Duration::zero());
+  /// Commands all about `key`, in one round trip to the node serving it.
+  /// A reply that is a redirect (the slot moved or is migrating) is re-sent
+  /// alone through command(), which follows it; error replies that are not
+  /// redirects come back as they are, so the caller knows exactly which
+  /// commands did not run (each reply is that command's own outcome).
+  Result<std::vector<Reply>> pipeline(std::string_view key, const std::vector<Command>& cmds);
 
   // The stream commands of redis::Client, routed by the stream's key.
   Result<bool> createGroup(const std::string& stream, const std::string& group, const std::string& startId,

@@ -33,6 +33,12 @@ class KeyedClient {
     return node_ ? fn(*node_) : cluster_->withKey(key, std::forward<F>(fn));
   }
 
+  /// Commands all about `key` in one round trip (on a cluster: to the node
+  /// serving it, redirected replies re-sent alone; ClusterClient::pipeline).
+  Result<std::vector<Reply>> pipeline(const std::string& key, const std::vector<Command>& cmds) {
+    return node_ ? node_->pipeline(cmds) : cluster_->pipeline(key, cmds);
+  }
+
   /// How long until the single-server client may reconnect; zero on a
   /// cluster, whose node clients back off on their own.
   Duration retryDelay() const { return node_ ? node_->retryDelay() : Duration::zero(); }

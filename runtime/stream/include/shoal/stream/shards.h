@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace shoal {
@@ -24,6 +25,20 @@ inline std::vector<std::string> shardStreams(const std::string& stream, int32_t 
   out.reserve(static_cast<size_t>(shards));
   for (int32_t i = 0; i < shards; ++i) out.push_back(shardStream(stream, i));
   return out;
+}
+
+/// The shard (0-based) that entries with this key go to, so that entries of
+/// one key keep their order within one shard. A stable hash (64-bit FNV-1a):
+/// every writer of the pipeline (the receiver, shoal-loadgen) agrees, across
+/// processes and versions.
+inline int32_t shardForKey(std::string_view key, int32_t shards) {
+  if (shards <= 1) return 0;
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : key) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return static_cast<int32_t>(h % static_cast<uint64_t>(shards));
 }
 
 }  // namespace shoal
