@@ -140,7 +140,10 @@ TEST(LocalMode, BurstScalesUpDrainsExactlyOnceAndScalesBackDown) {
 
   // A burst, then a steady trickle: the pool scales up for the burst and
   // back in while entries are still arriving, so workers are stopped while
-  // busy.
+  // busy. Each bulk request takes 20 ms, so one worker (one request in
+  // flight) drains at most 25,000 entries/s whatever the machine's speed:
+  // the burst outlasts several polls, and the trickle still fits one worker.
+  bulk.delayRequests(20);
   Process::Options lg;
   lg.argv = {SHOAL_LOADGEN_BINARY, "--redis", redis.url(), "--stream", kStream, "--kind", "json",
              "--total", std::to_string(kEntries), "--burst", std::to_string(kBurst), "--rate",
