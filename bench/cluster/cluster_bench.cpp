@@ -5,6 +5,7 @@
 // and one operator probe of a 100-shard pipeline across the cluster. Prints
 // `bench:` lines (see run.sh).
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,11 +20,44 @@
 #include "shoal/probe/backlog_probe.h"
 #include "shoal/redis/client.h"
 #include "shoal/redis_cluster/cluster_client.h"
+#include "shoal/sim/fleet.h"
 #include "shoal/stream/shards.h"
 #include "shoal/testing/bulk_server.h"
 #include "shoal/testing/servers.h"
 
 namespace {
+
+// Counters summed over the cluster's primaries (INFO stats).
+struct NodeStats {
+  bool ok = true;
+  double commands = 0, bytesIn = 0, bytesOut = 0;
+};
+
+NodeStats primaryStats(const shoal::testing::RedisCluster& cluster) {
+  NodeStats s;
+  for (int port : cluster.primaryPorts()) {
+    const std::string info = cluster.cli(port, "INFO stats");
+    auto field = [&](const std::string& name) -> double {
+      const auto at = info.find(name + ":");
+      if (at == std::string::npos) {
+        s.ok = false;
+        return 0;
+      }
+      return std::stod(info.substr(at + name.size() + 1));
+    };
+    s.commands += field("total_commands_processed");
+    s.bytesIn += field("total_net_input_bytes");
+    s.bytesOut += field("total_net_output_bytes");
+  }
+  return s;
+}
+
+double cpuMs() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto ms = [](const timeval& t) { return t.tv_sec * 1000.0 + t.tv_usec / 1000.0; };
+  return ms(u.ru_utime) + ms(u.ru_stime);
+}
 
 using SteadyClock = std::chrono::steady_clock;
 constexpr int kShards = 8;
@@ -148,13 +182,39 @@ int main(int argc, char** argv) {
   t.cluster = true;
   probe.read(t, shards, "g", shoal::Duration::zero());  // connect and learn the slot map once
   constexpr int kRounds = 20;
+  const NodeStats s0 = primaryStats(cluster);
+  const double cpu0 = cpuMs();
   const auto p0 = SteadyClock::now();
   for (int i = 0; i < kRounds; ++i) {
     auto r = probe.read(t, shards, "g", shoal::Duration::zero());
     if (!r.ok || r.backlog() != 100) return 1;
   }
   const double ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - p0).count() / kRounds;
+  const double cpu = (cpuMs() - cpu0) / kRounds;
+  const NodeStats s1 = primaryStats(cluster);
+  if (!s0.ok || !s1.ok) return 1;
+  const double nodes = static_cast<double>(cluster.primaryPorts().size());
+  const double reads = kRounds * 100.0;
+  // Each INFO is itself a command: the second round of INFO counts one per node.
+  shoal::sim::ShardProbeCost cost{.wallMs = ms / 100.0,
+                                  .cpuMs = cpu / 100.0,
+                                  .commands = (s1.commands - s0.commands - nodes) / reads,
+                                  .bytesToRedis = (s1.bytesIn - s0.bytesIn) / reads,
+                                  .bytesFromRedis = (s1.bytesOut - s0.bytesOut) / reads};
   std::printf("bench: operator_probe_ms_100_shards %.2f ms\n", ms);
-  std::printf("bench: operator_probe_round_trips_per_poll_100_shards %d round trips\n", 100);
+  std::printf("bench: operator_probe_cpu_ms_100_shards %.2f ms\n", cpu);
+  std::printf("bench: operator_probe_commands_per_shard %.2f commands\n", cost.commands);
+  std::printf("bench: operator_probe_bytes_per_shard %.0f bytes\n", cost.bytesToRedis + cost.bytesFromRedis);
+
+  // The plan past this machine: 1,000 pipelines of 16 shards at the default poll interval.
+  const shoal::sim::Fleet fleet{.pipelines = 1000, .shardsPerPipeline = 16, .pollIntervalSeconds = 2};
+  const shoal::sim::FleetPlan plan = shoal::sim::planFleet(fleet, cost);
+  std::printf("bench: fleet_1000x16_redis_commands_per_s %.0f commands/s\n", plan.commandsPerSecond);
+  std::printf("bench: fleet_1000x16_redis_mib_per_s %.2f MiB/s\n", plan.bytesPerSecond / (1024.0 * 1024.0));
+  std::printf("bench: fleet_1000x16_operator_cpu_cores %.2f cores\n", plan.operatorCpuCores);
+  std::printf("bench: fleet_1000x16_probe_s_per_poll %.2f s\n", plan.probeSecondsPerPoll);
+  std::printf("bench: fleet_max_shard_streams_per_operator %lld streams\n",
+              static_cast<long long>(plan.maxShardStreamsPerOperator));
+  std::printf("bench: fleet_1000x16_operators_needed %lld operators\n", static_cast<long long>(plan.operatorsNeeded));
   return 0;
 }
