@@ -135,12 +135,12 @@ int main(int argc, char** argv) {
     cfg = shoal::loadPipelineConfigFile(configPath, shoal::processEnv());
     if (!parseListen(listen, listenHost, listenPort))
       throw shoal::ConfigError("--listen", "must be host:port, got '" + listen + "'");
-    for (const std::string& stream : shoal::shardStreams(cfg.redis.stream, cfg.redis.shards)) {
+    const std::vector<std::string> streams = shoal::shardStreams(cfg.redis.stream, cfg.redis.shards);
+    for (int32_t i = 0; i < static_cast<int32_t>(streams.size()); ++i) {
       shoal::PipelineConfig c = cfg;
-      c.redis.stream = stream;
-      // The default dead-letter stream follows its shard (and its hash slot).
-      if (cfg.redis.shards > 1 && cfg.redis.deadLetterStream == cfg.redis.stream + ":dead")
-        c.redis.deadLetterStream = stream + ":dead";
+      c.redis.stream = streams[static_cast<size_t>(i)];
+      c.redis.deadLetterStream =
+          shoal::shardDeadLetterStream(cfg.redis.stream, cfg.redis.deadLetterStream, cfg.redis.shards, i);
       handlers.push_back(makeHandler(c, *registry, clock));
       shardConfigs.push_back(std::move(c));
     }

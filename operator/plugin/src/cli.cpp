@@ -179,30 +179,42 @@ Result<redis::ConnectionOptions> redisOptionsFor(const api::Pipeline& p, const C
   return o;
 }
 
-/// A connected Redis client for the Pipeline, or why not.
-Result<std::unique_ptr<redis::Client>> openRedis(const api::Pipeline& p, const Cluster& c,
-                                                 const std::string& redisUrl, Clock& clock) {
+/// A Redis client for the Pipeline (one server, or its cluster through the
+/// address as a seed node) that answered PING, or why not.
+Result<std::unique_ptr<redis::KeyedClient>> openRedis(const api::Pipeline& p, const Cluster& c,
+                                                      const std::string& redisUrl, Clock& clock) {
   auto opts = redisOptionsFor(p, c, redisUrl);
   if (!opts.ok()) return opts.error();
-  auto client = std::make_unique<redis::Client>(opts.value(), clock);
-  if (auto r = client->connect(); !r.ok()) {
+  std::unique_ptr<redis::KeyedClient> client;
+  if (p.spec.redis.cluster) {
+    redis::ClusterOptions co;
+    co.seeds.push_back({opts.value().host, opts.value().port});
+    co.node = opts.value();
+    client = std::make_unique<redis::KeyedClient>(std::move(co), clock);
+  } else {
+    client = std::make_unique<redis::KeyedClient>(opts.value(), clock);
+  }
+  auto ping = client->pipeline(p.spec.redis.stream, {{"PING"}});
+  if (!ping.ok() || ping.value().front().isError()) {
     std::string hint = redisUrl.empty()
                            ? " (if that address is only reachable inside the cluster, "
                              "port-forward to it and pass --redis-url redis://127.0.0.1:PORT)"
                            : "";
     return makeError(Errc::kIo, "cannot reach Redis at " + opts.value().describe() + ": " +
-                                    r.error().message + hint);
+                                    (ping.ok() ? ping.value().front().str : ping.error().message) +
+                                    hint);
   }
   return client;
 }
 
-/// A Pipeline with its dead-letter stream and a connected Redis client.
+/// A Pipeline with its dead-letter streams (one per shard by default on a
+/// sharded Pipeline) and a Redis client.
 struct PipelineSession {
   Cluster cluster;
   api::Pipeline pipeline;
-  DeadLetterSource source;
+  std::vector<DeadLetterSource> sources;
   SystemClock clock;  // before redis: the client keeps a reference
-  std::unique_ptr<redis::Client> redis;
+  std::unique_ptr<redis::KeyedClient> redis;
 };
 
 Result<std::unique_ptr<PipelineSession>> openPipeline(const GlobalFlags& g,
@@ -215,11 +227,17 @@ Result<std::unique_ptr<PipelineSession>> openPipeline(const GlobalFlags& g,
   auto s = std::make_unique<PipelineSession>();
   s->cluster = std::move(c.value());
   s->pipeline = std::move(p.value());
-  s->source = deadLetterSourceOf(s->pipeline.spec.raw);
+  s->sources = deadLetterSourcesOf(s->pipeline.spec.raw);
   auto r = openRedis(s->pipeline, s->cluster, redisUrl, s->clock);
   if (!r.ok()) return r.error();
   s->redis = std::move(r.value());
   return s;
+}
+
+/// With several dead-letter streams (a sharded Pipeline's), ids are shown
+/// and given as "<shard>/<id>" (the shard's index); one stream: the id.
+std::string shownId(size_t source, const std::string& id, size_t sources) {
+  return sources > 1 ? std::to_string(source) + "/" + id : id;
 }
 
 OutputFormat formatOf(const GlobalFlags& g) {
@@ -304,29 +322,60 @@ int runDlq(const GlobalFlags& g, const std::string& pipelineName, int64_t tail,
     err << "error: " << session.error().message << "\n";
     return kExitFailure;
   }
-  redis::Client& redis = *session.value()->redis;
-  const DeadLetterSource& src = session.value()->source;
+  redis::KeyedClient& redis = *session.value()->redis;
+  const std::vector<DeadLetterSource>& sources = session.value()->sources;
   const std::string& ns = session.value()->cluster.ns;
-  auto len = deadLetterLength(redis, src);
-  auto entries =
-      len.ok() ? readDeadLetters(redis, src, tail) : Result<std::vector<DeadLetter>>(len.error());
-  if (!entries.ok()) {
-    err << "error: reading " << src.deadLetterStream << ": " << entries.error().message << "\n";
-    return kExitFailure;
+  int64_t length = 0;
+  std::vector<DeadLetter> all;
+  Json documents = Json::array();
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const DeadLetterSource& src = sources[i];
+    auto len = deadLetterLength(redis, src);
+    auto entries =
+        len.ok() ? readDeadLetters(redis, src, tail) : Result<std::vector<DeadLetter>>(len.error());
+    if (!entries.ok()) {
+      err << "error: reading " << src.deadLetterStream << ": " << entries.error().message << "\n";
+      return kExitFailure;
+    }
+    length += len.value();
+    documents.push_back(deadLettersDocument(src, len.value(), entries.value()));
+    for (auto& d : entries.value()) {
+      d.id = shownId(i, d.id, sources.size());
+      all.push_back(std::move(d));
+    }
   }
   const OutputFormat f = formatOf(g);
   if (f != OutputFormat::kTable) {
-    out << renderDocument(deadLettersDocument(src, len.value(), entries.value()), f);
+    out << renderDocument(sources.size() == 1
+                              ? documents.front()
+                              : Json{{"stream", session.value()->pipeline.spec.redis.stream},
+                                     {"length", length},
+                                     {"shards", documents}},
+                          f);
     return 0;
   }
-  out << "Dead-letter stream " << src.deadLetterStream << " of Pipeline " << ns << "/"
-      << pipelineName << " (source " << src.stream << ", group " << src.group
-      << "): " << len.value() << (len.value() == 1 ? " entry" : " entries") << "\n";
-  if (entries.value().empty()) return 0;
-  out << "\n" << formatDeadLetters(entries.value(), std::chrono::system_clock::now());
-  if (static_cast<int64_t>(entries.value().size()) < len.value()) {
-    out << "\n(the newest " << entries.value().size() << " of " << len.value()
-        << "; --tail -1 shows all)\n";
+  const DeadLetterSource& first = sources.front();
+  if (sources.size() == 1) {
+    out << "Dead-letter stream " << first.deadLetterStream << " of Pipeline " << ns << "/"
+        << pipelineName << " (source " << first.stream << ", group " << first.group << "): ";
+  } else {
+    out << "Dead-letter streams " << first.deadLetterStream << " .. "
+        << sources.back().deadLetterStream << " of Pipeline " << ns << "/" << pipelineName << " ("
+        << sources.size() << " shards, group " << first.group << "; ids are <shard>/<id>): ";
+  }
+  out << length << (length == 1 ? " entry" : " entries") << "\n";
+  if (all.empty()) return 0;
+  if (sources.size() > 1) {  // the newest `tail` over all shards, oldest first
+    std::stable_sort(all.begin(), all.end(), [](const DeadLetter& a, const DeadLetter& b) {
+      return idMillis(a.id.substr(a.id.find('/') + 1)).value_or(0) <
+             idMillis(b.id.substr(b.id.find('/') + 1)).value_or(0);
+    });
+    if (tail >= 0 && static_cast<int64_t>(all.size()) > tail)
+      all.erase(all.begin(), all.end() - tail);
+  }
+  out << "\n" << formatDeadLetters(all, std::chrono::system_clock::now());
+  if (static_cast<int64_t>(all.size()) < length) {
+    out << "\n(the newest " << all.size() << " of " << length << "; --tail -1 shows all)\n";
   }
   return 0;
 }
@@ -339,6 +388,61 @@ struct ReplayFlags {
   std::string redisUrl;
 };
 
+/// Replay's ids resolved to dead-letter streams: "<i>/<id>" names source i;
+/// a plain id is looked up in every source (a sharded Pipeline's ids are
+/// unique per shard only) and belongs to the one holding it. Ids no source
+/// holds, or that several hold, are reported on their own.
+struct ResolvedIds {
+  std::vector<std::vector<std::string>> perSource;
+  std::vector<ReplayItem> unresolved;  // kMissing or kFailed (ambiguous)
+};
+
+Result<ResolvedIds> resolveIds(redis::KeyedClient& redis, const std::vector<DeadLetterSource>& sources,
+                               const std::vector<std::string>& ids) {
+  ResolvedIds r;
+  r.perSource.resize(sources.size());
+  if (sources.size() == 1) {
+    r.perSource[0] = ids;
+    return r;
+  }
+  std::vector<std::string> plain;
+  for (const std::string& id : ids) {
+    const size_t slash = id.find('/');
+    if (slash == std::string::npos) {
+      plain.push_back(id);
+      continue;
+    }
+    const std::string shard = id.substr(0, slash);
+    size_t i = 0;
+    while (i < sources.size() && std::to_string(i) != shard) ++i;
+    if (i == sources.size()) {
+      r.unresolved.push_back({id, ReplayItem::Outcome::kMissing, "", "", "no shard " + shard});
+    } else {
+      r.perSource[i].push_back(id.substr(slash + 1));
+    }
+  }
+  std::vector<std::vector<size_t>> holders(plain.size());
+  for (size_t i = 0; i < sources.size() && !plain.empty(); ++i) {
+    auto present = readDeadLettersById(redis, sources[i], plain);
+    if (!present.ok()) return present.error();
+    for (size_t k = 0; k < plain.size(); ++k)
+      for (const auto& d : present.value())
+        if (d.id == plain[k]) holders[k].push_back(i);
+  }
+  for (size_t k = 0; k < plain.size(); ++k) {
+    if (holders[k].size() == 1) {
+      r.perSource[holders[k][0]].push_back(plain[k]);
+    } else if (holders[k].empty()) {
+      r.unresolved.push_back({plain[k], ReplayItem::Outcome::kMissing, "", "",
+                              "in no shard's dead-letter stream (already replayed, or never there)"});
+    } else {
+      r.unresolved.push_back({plain[k], ReplayItem::Outcome::kFailed, "", "",
+                              "in several shards' dead-letter streams: name one as <shard>/<id>"});
+    }
+  }
+  return r;
+}
+
 int runReplay(const GlobalFlags& g, const std::string& pipelineName, const ReplayFlags& rf,
               std::istream& in, std::ostream& out, std::ostream& err) {
   auto session = openPipeline(g, pipelineName, rf.redisUrl);
@@ -346,35 +450,82 @@ int runReplay(const GlobalFlags& g, const std::string& pipelineName, const Repla
     err << "error: " << session.error().message << "\n";
     return kExitFailure;
   }
-  redis::Client& redis = *session.value()->redis;
-  const DeadLetterSource& src = session.value()->source;
+  redis::KeyedClient& redis = *session.value()->redis;
+  const std::vector<DeadLetterSource>& sources = session.value()->sources;
   const std::string& ns = session.value()->cluster.ns;
-  auto present = rf.all ? readDeadLetters(redis, src, -1) : readDeadLettersById(redis, src, rf.ids);
-  if (!present.ok()) {
-    err << "error: reading " << src.deadLetterStream << ": " << present.error().message << "\n";
-    return kExitFailure;
+  ResolvedIds resolved;
+  if (!rf.all) {
+    auto r = resolveIds(redis, sources, rf.ids);
+    if (!r.ok()) {
+      err << "error: reading the dead-letter streams: " << r.error().message << "\n";
+      return kExitFailure;
+    }
+    resolved = std::move(r.value());
   }
-  std::vector<ReplayItem> items = planReplay(present.value(), rf.ids, rf.all, src);
+  // One plan per dead-letter stream.
+  std::vector<std::vector<ReplayItem>> plans;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const DeadLetterSource& src = sources[i];
+    if (!rf.all && resolved.perSource[i].empty()) {
+      plans.emplace_back();
+      continue;
+    }
+    auto present = rf.all ? readDeadLetters(redis, src, -1)
+                          : readDeadLettersById(redis, src, resolved.perSource[i]);
+    if (!present.ok()) {
+      err << "error: reading " << src.deadLetterStream << ": " << present.error().message << "\n";
+      return kExitFailure;
+    }
+    plans.push_back(planReplay(present.value(), rf.all ? std::vector<std::string>{} : resolved.perSource[i],
+                               rf.all, src));
+  }
   const OutputFormat f = formatOf(g);
   auto report = [&](bool dryRun) {
     if (f != OutputFormat::kTable) {
-      out << renderDocument(replayDocument(items, src, dryRun), f);
-    } else {
-      out << formatReplay(items, src, dryRun);
+      if (sources.size() == 1) {
+        out << renderDocument(replayDocument(plans.front(), sources.front(), dryRun), f);
+        return;
+      }
+      Json shards = Json::array();
+      for (size_t i = 0; i < sources.size(); ++i)
+        shards.push_back(replayDocument(plans[i], sources[i], dryRun));
+      Json unresolved = Json::array();
+      for (const ReplayItem& it : resolved.unresolved)
+        unresolved.push_back({{"id", it.id}, {"outcome", outcomeName(it.outcome)}, {"note", it.note}});
+      out << renderDocument(Json{{"dryRun", dryRun}, {"shards", shards}, {"unresolved", unresolved}}, f);
+      return;
     }
+    for (const ReplayItem& it : resolved.unresolved)
+      out << (it.outcome == ReplayItem::Outcome::kFailed ? "failed " : "skipped ") << it.id << ": "
+          << it.note << "\n";
+    for (size_t i = 0; i < sources.size(); ++i) {
+      if (sources.size() > 1 && plans[i].empty()) continue;
+      std::vector<ReplayItem> shown = plans[i];
+      for (auto& it : shown) it.id = shownId(i, it.id, sources.size());
+      out << formatReplay(shown, sources[i], dryRun);
+    }
+    if (sources.size() > 1 && resolved.unresolved.empty() &&
+        std::all_of(plans.begin(), plans.end(), [](const auto& p) { return p.empty(); }))
+      out << "nothing to replay: no shard's dead-letter stream holds entries of this Pipeline\n";
   };
-  const auto toMove = std::count_if(items.begin(), items.end(), [](const ReplayItem& it) {
-    return it.outcome == ReplayItem::Outcome::kReplay;
-  });
+  size_t toMove = 0;
+  for (const auto& plan : plans)
+    toMove += static_cast<size_t>(std::count_if(plan.begin(), plan.end(), [](const ReplayItem& it) {
+      return it.outcome == ReplayItem::Outcome::kReplay;
+    }));
   if (rf.dryRun || toMove == 0) {
     report(rf.dryRun);
     return 0;
   }
   if (!rf.yes) {
-    err << "Move " << toMove << (toMove == 1 ? " entry" : " entries") << " from "
-        << src.deadLetterStream << " back to " << src.stream << " (Pipeline " << ns << "/"
-        << pipelineName << ")? Every consumer group of " << src.stream
-        << " reads them again. [y/N]: " << std::flush;
+    const DeadLetterSource& first = sources.front();
+    const std::string from = sources.size() == 1 ? first.deadLetterStream : "the shards' dead-letter streams";
+    const std::string to = sources.size() == 1 && first.streams.size() <= 1
+                               ? first.stream
+                               : "their shards of " + session.value()->pipeline.spec.redis.stream;
+    err << "Move " << toMove << (toMove == 1 ? " entry" : " entries") << " from " << from
+        << " back to " << to << " (Pipeline " << ns << "/" << pipelineName
+        << ")? Every consumer group of " << to << " reads them again. [y/N]: " << std::flush;
     std::string answer;
     std::getline(in, answer);
     if (answer != "y" && answer != "Y" && answer != "yes" && answer != "YES") {
@@ -382,15 +533,21 @@ int runReplay(const GlobalFlags& g, const std::string& pipelineName, const Repla
       return kExitFailure;
     }
   }
-  auto done = executeReplay(redis, src, items);
-  report(false);
-  if (!done.ok()) {
-    err << "error: replay stopped: " << done.error().message
-        << " (entries not listed as replayed are still in " << src.deadLetterStream << ")\n";
-    return kExitFailure;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    auto done = executeReplay(redis, sources[i], plans[i]);
+    if (!done.ok()) {
+      report(false);
+      err << "error: replay stopped: " << done.error().message
+          << " (entries not listed as replayed are still in " << sources[i].deadLetterStream << ")\n";
+      return kExitFailure;
+    }
   }
-  const bool failed = std::any_of(items.begin(), items.end(), [](const ReplayItem& it) {
-    return it.outcome == ReplayItem::Outcome::kFailed;
+  report(false);
+  const bool failed = std::any_of(resolved.unresolved.begin(), resolved.unresolved.end(),
+                                  [](const ReplayItem& it) { return it.outcome == ReplayItem::Outcome::kFailed; }) ||
+                      std::any_of(plans.begin(), plans.end(), [](const auto& plan) {
+    return std::any_of(plan.begin(), plan.end(),
+                       [](const ReplayItem& it) { return it.outcome == ReplayItem::Outcome::kFailed; });
   });
   return failed ? kExitFailure : 0;
 }

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "shoal/api/meta.h"
+#include "shoal/stream/shards.h"
 
 namespace shoal::plugin {
 
@@ -45,15 +46,26 @@ Result<std::vector<DeadLetter>> decodeAll(const redis::Reply& r) {
   return out;
 }
 
-Result<redis::Reply> call(redis::Client& c, const redis::Command& cmd) {
-  auto r = c.command(cmd);
+// One command about `key`, error replies as errors.
+Result<redis::Reply> call(redis::KeyedClient& c, const std::string& key, const redis::Command& cmd) {
+  auto r = c.on(key, [&](redis::Client& node) { return node.command(cmd); });
   if (!r.ok()) return r.error();
   return redis::Reply::orServerError(std::move(r.value()));
 }
 
 bool belongsElsewhere(const DeadLetter& d, const DeadLetterSource& src) {
-  return (!d.stream.empty() && d.stream != src.stream) ||
+  return (!d.stream.empty() && !src.holdsStream(d.stream)) ||
          (!d.group.empty() && d.group != src.group);
+}
+
+// What entries go back to: the stream, or a shared dead-letter stream's shards.
+std::string targetsText(const DeadLetterSource& src) {
+  return src.streams.size() > 1 ? "the shards of " + src.stream : src.stream;
+}
+
+// The stream an item goes back to (the source's own when the plan named none).
+const std::string& targetOf(const ReplayItem& it, const DeadLetterSource& src) {
+  return it.target.empty() ? src.stream : it.target;
 }
 
 std::string fieldsText(const std::vector<std::pair<std::string, std::string>>& fields) {
@@ -67,14 +79,30 @@ std::string fieldsText(const std::vector<std::pair<std::string, std::string>>& f
 
 }  // namespace
 
-DeadLetterSource deadLetterSourceOf(const Json& spec) {
+bool DeadLetterSource::holdsStream(const std::string& s) const {
+  if (streams.empty()) return s == stream;
+  return std::find(streams.begin(), streams.end(), s) != streams.end();
+}
+
+std::vector<DeadLetterSource> deadLetterSourcesOf(const Json& spec) {
   const Json& redis = api::objectAt(api::objectAt(spec, "source"), "redis");
-  DeadLetterSource s;
-  s.stream = api::stringAt(redis, "stream");
-  s.group = api::stringAt(redis, "consumerGroup", "shoal");
-  s.deadLetterStream = api::stringAt(redis, "deadLetterStream");
-  if (s.deadLetterStream.empty()) s.deadLetterStream = s.stream + ":dead";
-  return s;
+  const std::string stream = api::stringAt(redis, "stream");
+  const std::string group = api::stringAt(redis, "consumerGroup", "shoal");
+  std::string dead = api::stringAt(redis, "deadLetterStream");
+  if (dead.empty()) dead = stream + ":dead";
+  const Json& shardsField = redis.contains("shards") ? redis["shards"] : Json();
+  const int32_t shards = shardsField.is_number_integer() ? shardsField.get<int32_t>() : 1;
+  if (shards <= 1) return {DeadLetterSource{stream, group, dead}};
+  const std::vector<std::string> streams = shardStreams(stream, shards);
+  if (shardDeadLetterStream(stream, dead, shards, 0) == dead) {  // shared by every shard
+    return {DeadLetterSource{stream, group, dead, streams}};
+  }
+  std::vector<DeadLetterSource> out;
+  for (int32_t i = 0; i < shards; ++i) {
+    const std::string& s = streams[static_cast<size_t>(i)];
+    out.push_back(DeadLetterSource{s, group, shardDeadLetterStream(stream, dead, shards, i)});
+  }
+  return out;
 }
 
 bool isDeadLetterField(const std::string& field) {
@@ -176,6 +204,7 @@ std::vector<ReplayItem> planReplay(const std::vector<DeadLetter>& present,
   auto judge = [&](const DeadLetter& d) {
     ReplayItem it;
     it.id = d.id;
+    it.target = d.stream.empty() ? src.stream : d.stream;
     if (belongsElsewhere(d, src)) {
       it.outcome = ReplayItem::Outcome::kOtherPipeline;
       it.note = "dead-lettered from stream " + d.stream + " by group " + d.group;
@@ -218,11 +247,11 @@ std::string formatReplay(const std::vector<ReplayItem>& items, const DeadLetterS
     switch (it.outcome) {
       case ReplayItem::Outcome::kReplay:
         ++planned;
-        out += (dryRun ? "would replay " : "not replayed ") + it.id + " -> " + src.stream + "\n";
+        out += (dryRun ? "would replay " : "not replayed ") + it.id + " -> " + targetOf(it, src) + "\n";
         break;
       case ReplayItem::Outcome::kReplayed:
         ++moved;
-        out += "replayed " + it.id + " -> " + src.stream + " " + it.newId + "\n";
+        out += "replayed " + it.id + " -> " + targetOf(it, src) + " " + it.newId + "\n";
         break;
       case ReplayItem::Outcome::kFailed:
         ++failed;
@@ -236,10 +265,10 @@ std::string formatReplay(const std::vector<ReplayItem>& items, const DeadLetterS
   }
   if (dryRun) {
     out += "dry run: " + std::to_string(planned) + " of " + std::to_string(items.size()) +
-           " entries would move from " + src.deadLetterStream + " to " + src.stream +
+           " entries would move from " + src.deadLetterStream + " to " + targetsText(src) +
            "; nothing changed\n";
   } else {
-    out += std::to_string(moved) + " replayed from " + src.deadLetterStream + " to " + src.stream +
+    out += std::to_string(moved) + " replayed from " + src.deadLetterStream + " to " + targetsText(src) +
            ", " + std::to_string(left) + " skipped" +
            (failed ? ", " + std::to_string(failed) + " failed" : std::string()) + "\n";
   }
@@ -251,6 +280,7 @@ Json replayDocument(const std::vector<ReplayItem>& items, const DeadLetterSource
   Json arr = Json::array();
   for (const auto& it : items) {
     Json j = {{"id", it.id}, {"outcome", outcomeName(it.outcome)}};
+    if (!it.target.empty()) j["target"] = it.target;
     if (!it.newId.empty()) j["newId"] = it.newId;
     if (!it.note.empty()) j["note"] = it.note;
     arr.push_back(std::move(j));
@@ -261,8 +291,8 @@ Json replayDocument(const std::vector<ReplayItem>& items, const DeadLetterSource
           {"items", arr}};
 }
 
-Result<int64_t> deadLetterLength(redis::Client& c, const DeadLetterSource& src) {
-  auto r = call(c, {"XLEN", src.deadLetterStream});
+Result<int64_t> deadLetterLength(redis::KeyedClient& c, const DeadLetterSource& src) {
+  auto r = call(c, src.deadLetterStream, {"XLEN", src.deadLetterStream});
   if (!r.ok()) return r.error();
   if (r.value().kind != redis::Reply::Kind::kInteger) {
     return makeError(Errc::kProtocol, "XLEN: not an integer");
@@ -270,11 +300,11 @@ Result<int64_t> deadLetterLength(redis::Client& c, const DeadLetterSource& src) 
   return r.value().integer;
 }
 
-Result<std::vector<DeadLetter>> readDeadLetters(redis::Client& c, const DeadLetterSource& src,
+Result<std::vector<DeadLetter>> readDeadLetters(redis::KeyedClient& c, const DeadLetterSource& src,
                                                 int64_t tail) {
   if (tail >= 0) {
     if (tail == 0) return std::vector<DeadLetter>{};
-    auto r = call(c, {"XREVRANGE", src.deadLetterStream, "+", "-", "COUNT", std::to_string(tail)});
+    auto r = call(c, src.deadLetterStream, {"XREVRANGE", src.deadLetterStream, "+", "-", "COUNT", std::to_string(tail)});
     if (!r.ok()) return r.error();
     auto out = decodeAll(r.value());
     if (out.ok()) std::reverse(out.value().begin(), out.value().end());
@@ -284,7 +314,7 @@ Result<std::vector<DeadLetter>> readDeadLetters(redis::Client& c, const DeadLett
   std::string start = "-";
   constexpr int64_t kPage = 500;
   while (true) {
-    auto r = call(c, {"XRANGE", src.deadLetterStream, start, "+", "COUNT", std::to_string(kPage)});
+    auto r = call(c, src.deadLetterStream, {"XRANGE", src.deadLetterStream, start, "+", "COUNT", std::to_string(kPage)});
     if (!r.ok()) return r.error();
     auto page = decodeAll(r.value());
     if (!page.ok()) return page.error();
@@ -297,13 +327,13 @@ Result<std::vector<DeadLetter>> readDeadLetters(redis::Client& c, const DeadLett
   return all;
 }
 
-Result<std::vector<DeadLetter>> readDeadLettersById(redis::Client& c, const DeadLetterSource& src,
+Result<std::vector<DeadLetter>> readDeadLettersById(redis::KeyedClient& c, const DeadLetterSource& src,
                                                     const std::vector<std::string>& ids) {
   std::vector<redis::Command> cmds;
   for (const auto& id : ids) cmds.push_back({"XRANGE", src.deadLetterStream, id, id});
   std::vector<DeadLetter> out;
   if (cmds.empty()) return out;
-  auto replies = c.pipeline(cmds);
+  auto replies = c.pipeline(src.deadLetterStream, cmds);
   if (!replies.ok()) return replies.error();
   for (size_t i = 0; i < replies.value().size(); ++i) {
     const redis::Reply& r = replies.value()[i];
@@ -319,11 +349,14 @@ Result<std::vector<DeadLetter>> readDeadLettersById(redis::Client& c, const Dead
   return out;
 }
 
-Result<void> executeReplay(redis::Client& c, const DeadLetterSource& src,
+Result<void> executeReplay(redis::KeyedClient& c, const DeadLetterSource& src,
                            std::vector<ReplayItem>& items) {
   for (auto& it : items) {
     if (it.outcome != ReplayItem::Outcome::kReplay) continue;
-    auto r = c.command({"EVAL", kReplayScript, "2", src.deadLetterStream, src.stream, it.id});
+    const std::string& target = targetOf(it, src);
+    auto r = c.on(src.deadLetterStream, [&](redis::Client& node) {
+      return node.command({"EVAL", kReplayScript, "2", src.deadLetterStream, target, it.id});
+    });
     if (!r.ok()) return r.error();
     const redis::Reply& rep = r.value();
     if (rep.isError()) {

@@ -64,6 +64,7 @@ class DeadLettersRedisTest : public ::testing::Test {
     cfg_.delivery.lingerMs = 0;
     cfg_.consumerName = "w";
     client_ = std::make_unique<redis::Client>(redisOptions(cfg_.redis), SystemClock::instance());
+    keyed_ = std::make_unique<redis::KeyedClient>(redisOptions(cfg_.redis), SystemClock::instance());
   }
   void add(const std::string& stream, const std::vector<std::string>& messages) {
     std::vector<redis::Command> cmds;
@@ -79,6 +80,7 @@ class DeadLettersRedisTest : public ::testing::Test {
   static RedisServer* server_;
   PipelineConfig cfg_;
   std::unique_ptr<redis::Client> client_;
+  std::unique_ptr<redis::KeyedClient> keyed_;  // what the plugin's functions take
   ManualClock clock_;
   prometheus::Registry registry_;
   const DeadLetterSource src_{"events", "g", "events:dead"};
@@ -92,10 +94,10 @@ TEST_F(DeadLettersRedisTest, WhatTheWorkerDeadLettersIsReadAndReplayedToBeDelive
   stepUntil(loop, [&] { return loop.stats().delivered + loop.stats().deadLettered == 4; });
   ASSERT_EQ(loop.stats().deadLettered, 2);
 
-  auto len = deadLetterLength(*client_, src_);
+  auto len = deadLetterLength(*keyed_, src_);
   ASSERT_TRUE(len.ok()) << len.error().message;
   EXPECT_EQ(len.value(), 2);
-  auto dead = readDeadLetters(*client_, src_, -1);
+  auto dead = readDeadLetters(*keyed_, src_, -1);
   ASSERT_TRUE(dead.ok()) << dead.error().message;
   ASSERT_EQ(dead.value().size(), 2u);
   const DeadLetter& d = dead.value()[0];
@@ -110,15 +112,15 @@ TEST_F(DeadLettersRedisTest, WhatTheWorkerDeadLettersIsReadAndReplayedToBeDelive
   // The sink is fixed; replay everything; the same loop delivers both.
   sink.fixed = true;
   auto plan = planReplay(dead.value(), {}, true, src_);
-  ASSERT_TRUE(executeReplay(*client_, src_, plan).ok());
+  ASSERT_TRUE(executeReplay(*keyed_, src_, plan).ok());
   for (const auto& it : plan) EXPECT_EQ(it.outcome, ReplayItem::Outcome::kReplayed) << it.note;
-  EXPECT_EQ(deadLetterLength(*client_, src_).value(), 0);
+  EXPECT_EQ(deadLetterLength(*keyed_, src_).value(), 0);
   stepUntil(loop, [&] { return loop.stats().delivered == 4; });
   EXPECT_EQ(sink.delivered, (std::vector<std::string>{"good 1", "good 2", "bad 1", "bad 2"}));
 
   // Replaying the same plan again finds nothing: no third delivery.
   for (auto& it : plan) it.outcome = ReplayItem::Outcome::kReplay;
-  ASSERT_TRUE(executeReplay(*client_, src_, plan).ok());
+  ASSERT_TRUE(executeReplay(*keyed_, src_, plan).ok());
   for (const auto& it : plan) EXPECT_EQ(it.outcome, ReplayItem::Outcome::kMissing);
   auto xlen = client_->command({"XLEN", "events"});
   EXPECT_EQ(xlen.value().integer, 6);
@@ -135,12 +137,12 @@ TEST_F(DeadLettersRedisTest, RacingReplaysMoveEachEntryOnce) {
                     "shoal.deliveries", "1"});
   }
   ASSERT_TRUE(client_->pipeline(cmds).ok());
-  auto dead = readDeadLetters(*client_, src_, -1);
+  auto dead = readDeadLetters(*keyed_, src_, -1);
   ASSERT_TRUE(dead.ok());
   ASSERT_EQ(dead.value().size(), 300u) << "read in pages of 500 or fewer";
   std::atomic<int> moved{0};
   auto replayer = [&] {
-    redis::Client c(redisOptions(cfg_.redis), SystemClock::instance());
+    redis::KeyedClient c(redisOptions(cfg_.redis), SystemClock::instance());
     auto plan = planReplay(dead.value(), {}, true, src_);
     ASSERT_TRUE(executeReplay(c, src_, plan).ok());
     for (const auto& it : plan) moved += it.outcome == ReplayItem::Outcome::kReplayed ? 1 : 0;
@@ -162,28 +164,28 @@ TEST_F(DeadLettersRedisTest, LongStreamsAreReadInPagesAndTailIsTheNewest) {
   std::vector<std::string> msgs;
   for (int i = 0; i < 1234; ++i) msgs.push_back("m" + std::to_string(i));
   add("events:dead", msgs);
-  auto all = readDeadLetters(*client_, src_, -1);
+  auto all = readDeadLetters(*keyed_, src_, -1);
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all.value().size(), 1234u);
   EXPECT_EQ(all.value().back().fields[0].second, "m1233");
-  auto tail = readDeadLetters(*client_, src_, 3);
+  auto tail = readDeadLetters(*keyed_, src_, 3);
   ASSERT_TRUE(tail.ok());
   ASSERT_EQ(tail.value().size(), 3u);
   EXPECT_EQ(tail.value()[0].fields[0].second, "m1231");
   EXPECT_EQ(tail.value()[2].fields[0].second, "m1233");
-  auto none = readDeadLetters(*client_, src_, 0);
+  auto none = readDeadLetters(*keyed_, src_, 0);
   EXPECT_TRUE(none.ok() && none.value().empty());
 }
 
 TEST_F(DeadLettersRedisTest, ByIdSkipsUnknownAndMalformedIds) {
   add("events:dead", {"a", "b"});
-  auto all = readDeadLetters(*client_, src_, -1);
+  auto all = readDeadLetters(*keyed_, src_, -1);
   ASSERT_TRUE(all.ok());
-  auto got = readDeadLettersById(*client_, src_, {all.value()[1].id, "1-1", "not-an-id"});
+  auto got = readDeadLettersById(*keyed_, src_, {all.value()[1].id, "1-1", "not-an-id"});
   ASSERT_TRUE(got.ok()) << got.error().message;
   ASSERT_EQ(got.value().size(), 1u);
   EXPECT_EQ(got.value()[0].fields[0].second, "b");
-  EXPECT_EQ(deadLetterLength(*client_, {"events", "g", "no-such-stream"}).value(), 0);
+  EXPECT_EQ(deadLetterLength(*keyed_, {"events", "g", "no-such-stream"}).value(), 0);
 }
 
 }  // namespace

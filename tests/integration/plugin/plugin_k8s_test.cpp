@@ -631,5 +631,50 @@ TEST_F(PluginK8sTest, ReadsWhatTheRealOperatorWrites) {
       << r.out;
 }
 
+TEST_F(PluginK8sTest, ShardedPipelineDlqMergesShardsAndReplayReturnsEachEntryToItsShard) {
+  json p = pipeline(kNs, "shard-pipe", localRedis(), "logs:shard");
+  p["spec"]["source"]["redis"]["shards"] = 3;
+  apply(p);
+  // The worker of shard i dead-letters into "<stream>:{i}:dead", naming its shard stream.
+  const std::string a = deadLetter("logs:shard:{1}", "{bad a", "parse: invalid JSON", 1);
+  const std::string b = deadLetter("logs:shard:{2}", "{bad b", "delivered 5 times", 5);
+
+  Invocation r = shoal({"dlq", "shard-pipe", "-n", kNs});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("3 shards"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 entries"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1/" + a), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2/" + b), std::string::npos) << r.out;
+
+  r = shoal({"dlq", "shard-pipe", "-n", kNs, "-o", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  json doc = json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(doc.is_object()) << r.out;
+  EXPECT_EQ(doc["length"], 2);
+  EXPECT_EQ(doc["shards"].size(), 3u) << r.out;
+
+  // A plain id is looked up in every shard; each entry goes back to its own shard stream.
+  r = shoal({"replay", "shard-pipe", "-n", kNs, "--ids", a, "--yes"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("replayed " + a + " -> logs:shard:{1}"), std::string::npos) << r.out;
+  EXPECT_EQ(xlen("logs:shard:{1}"), 1);
+  EXPECT_EQ(xlen("logs:shard:{1}:dead"), 0);
+  EXPECT_EQ(xlen("logs:shard:{2}:dead"), 1);
+
+  r = shoal({"replay", "shard-pipe", "-n", kNs, "--all", "--yes"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("replayed " + b + " -> logs:shard:{2}"), std::string::npos) << r.out;
+  EXPECT_EQ(xlen("logs:shard:{2}"), 1);
+  EXPECT_EQ(xlen("logs:shard:{2}:dead"), 0);
+  EXPECT_EQ(*entries("logs:shard:{2}")[0].field("message"), "{bad b");
+  EXPECT_EQ(xlen("logs:shard:{0}"), 0);
+  EXPECT_EQ(xlen("logs:shard"), 0);
+
+  // An id no shard holds: one skipped line, exit 0.
+  r = shoal({"replay", "shard-pipe", "-n", kNs, "--ids", "5-0", "--yes"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("skipped 5-0"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace shoal

@@ -29,14 +29,50 @@ StreamEntry dead(const std::string& id, const std::string& reason,
 const DeadLetterSource kSrc{"logs:app", "shoal", "logs:app:dead"};
 
 TEST(DeadLetterSource, DefaultsLikeTheWorker) {
-  auto s = deadLetterSourceOf(json::parse(R"({"source": {"redis": {"stream": "s"}}})"));
-  EXPECT_EQ(s.stream, "s");
-  EXPECT_EQ(s.group, "shoal");
-  EXPECT_EQ(s.deadLetterStream, "s:dead");
-  s = deadLetterSourceOf(json::parse(
+  auto all = deadLetterSourcesOf(json::parse(R"({"source": {"redis": {"stream": "s"}}})"));
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].stream, "s");
+  EXPECT_EQ(all[0].group, "shoal");
+  EXPECT_EQ(all[0].deadLetterStream, "s:dead");
+  all = deadLetterSourcesOf(json::parse(
       R"({"source": {"redis": {"stream": "s", "consumerGroup": "g", "deadLetterStream": "dl"}}})"));
-  EXPECT_EQ(s.group, "g");
-  EXPECT_EQ(s.deadLetterStream, "dl");
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].group, "g");
+  EXPECT_EQ(all[0].deadLetterStream, "dl");
+}
+
+TEST(DeadLetterSource, AShardedPipelineHasOnePerShardOrOneSharedStream) {
+  auto all = deadLetterSourcesOf(json::parse(R"({"source": {"redis": {"stream": "s", "shards": 3}}})"));
+  ASSERT_EQ(all.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    const std::string shard = "s:{" + std::to_string(i) + "}";
+    EXPECT_EQ(all[static_cast<size_t>(i)].stream, shard);
+    EXPECT_EQ(all[static_cast<size_t>(i)].deadLetterStream, shard + ":dead");  // as the worker writes them
+    EXPECT_TRUE(all[static_cast<size_t>(i)].holdsStream(shard));
+    EXPECT_FALSE(all[static_cast<size_t>(i)].holdsStream("s"));
+  }
+  all = deadLetterSourcesOf(
+      json::parse(R"({"source": {"redis": {"stream": "s", "shards": 3, "deadLetterStream": "dl"}}})"));
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].deadLetterStream, "dl");
+  EXPECT_TRUE(all[0].holdsStream("s:{2}"));
+  EXPECT_FALSE(all[0].holdsStream("other"));
+}
+
+TEST(PlanReplay, ASharedDeadLetterStreamSendsEachEntryBackToItsShard) {
+  const DeadLetterSource shared{"s", "shoal", "dl", {"s:{0}", "s:{1}"}};
+  auto entry = [](const std::string& id, const std::string& stream) {
+    StreamEntry e;
+    e.id = id;
+    e.fields = {{"message", "m"}, {"shoal.reason", "r"}, {"shoal.stream", stream}, {"shoal.group", "shoal"}};
+    return deadLetterOf(e);
+  };
+  auto plan = planReplay({entry("1-0", "s:{1}"), entry("2-0", "s:{0}"), entry("3-0", "other")}, {}, true, shared);
+  ASSERT_EQ(plan.size(), 3u);
+  EXPECT_EQ(plan[0].outcome, ReplayItem::Outcome::kReplay);
+  EXPECT_EQ(plan[0].target, "s:{1}");
+  EXPECT_EQ(plan[1].target, "s:{0}");
+  EXPECT_EQ(plan[2].outcome, ReplayItem::Outcome::kOtherPipeline);
 }
 
 TEST(DeadLetterOf, SplitsWorkerFieldsFromTheEntrysOwn) {

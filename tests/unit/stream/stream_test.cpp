@@ -43,6 +43,12 @@ TEST(Shards, OneStreamOrTheHashTaggedShards) {
   EXPECT_EQ(shardStream("a:b", 12), "a:b:{12}");
 }
 
+TEST(Shards, TheDefaultDeadLetterStreamFollowsItsShardAnExplicitOneIsShared) {
+  EXPECT_EQ(shardDeadLetterStream("logs", "logs:dead", 1, 0), "logs:dead");
+  EXPECT_EQ(shardDeadLetterStream("logs", "logs:dead", 8, 3), "logs:{3}:dead");
+  EXPECT_EQ(shardDeadLetterStream("logs", "dlq", 8, 3), "dlq");
+}
+
 TEST(Shards, AKeyAlwaysPicksTheSameShardAndKeysSpreadOverAll) {
   EXPECT_EQ(shardForKey("anything", 1), 0);
   EXPECT_EQ(shardForKey("anything", 0), 0);

@@ -21,6 +21,14 @@
 //  - The replayed copy is new to every consumer group of the source stream,
 //    not only to this Pipeline's.
 //  - An entry without original fields cannot be XADDed and stays.
+//  - A sharded Pipeline (spec.source.redis.shards > 1) has one dead-letter
+//    stream per shard by default ("<stream>:{i}:dead", shoal/stream/shards.h),
+//    each a DeadLetterSource of its own whose entries go back to their
+//    shard; an explicit deadLetterStream is shared by the shards, and each
+//    entry goes back to the shard named in its shoal.stream. On a Redis
+//    Cluster the script needs both keys in one slot: the default per-shard
+//    streams are (same hash tag); a shared one generally is not, and Redis
+//    refuses (the item fails with Redis's reason and stays).
 #pragma once
 
 #include <cstdint>
@@ -33,19 +41,28 @@
 #include "shoal/common/result.h"
 #include "shoal/plugin/output.h"
 #include "shoal/redis/client.h"
+#include "shoal/redis_cluster/keyed_client.h"
 #include "shoal/stream/stream_entry.h"
 
 namespace shoal::plugin {
 
-/// Where a Pipeline's entries and dead letters live.
+/// Where a Pipeline's entries and dead letters live: one dead-letter stream
+/// and the source streams whose dead letters it holds.
 struct DeadLetterSource {
-  std::string stream;            // spec.source.redis.stream
+  std::string stream;            // spec.source.redis.stream (or one shard's stream)
   std::string group;             // spec.source.redis.consumerGroup
   std::string deadLetterStream;  // spec.source.redis.deadLetterStream or "<stream>:dead"
+  /// Every source stream whose entries this dead-letter stream may hold
+  /// (the shards sharing it); empty means {stream}.
+  std::vector<std::string> streams = {};
+
+  bool holdsStream(const std::string& s) const;
 };
 
-/// From a Pipeline's spec JSON (spec.source.redis...), with the worker's default.
-DeadLetterSource deadLetterSourceOf(const Json& pipelineSpec);
+/// From a Pipeline's spec JSON (spec.source.redis...), with the worker's
+/// defaults: one source per dead-letter stream (one for an unsharded
+/// Pipeline or a shared dead-letter stream, else one per shard, in order).
+std::vector<DeadLetterSource> deadLetterSourcesOf(const Json& pipelineSpec);
 
 /// One dead-letter stream entry, split into what the worker added and the
 /// entry's own fields.
@@ -83,6 +100,7 @@ struct ReplayItem {
   };
   std::string id;
   Outcome outcome = Outcome::kReplay;
+  std::string target;  // the stream it goes (or went) back to
   std::string newId;
   std::string note;
 };
@@ -99,21 +117,21 @@ std::string formatReplay(const std::vector<ReplayItem>& items, const DeadLetterS
                          bool dryRun);
 Json replayDocument(const std::vector<ReplayItem>& items, const DeadLetterSource& src, bool dryRun);
 
-// ---- Redis I/O (shoal_redis) ----
+// ---- Redis I/O (shoal_redis; one server or a cluster, routed by key) ----
 
 /// XLEN of the dead-letter stream (0 when it does not exist).
-Result<int64_t> deadLetterLength(redis::Client& c, const DeadLetterSource& src);
+Result<int64_t> deadLetterLength(redis::KeyedClient& c, const DeadLetterSource& src);
 /// The newest `tail` entries in id order (tail < 0: all of them, read in pages).
-Result<std::vector<DeadLetter>> readDeadLetters(redis::Client& c, const DeadLetterSource& src,
+Result<std::vector<DeadLetter>> readDeadLetters(redis::KeyedClient& c, const DeadLetterSource& src,
                                                 int64_t tail);
 /// Entries by id (XRANGE id id each, pipelined); ids not present are left out.
-Result<std::vector<DeadLetter>> readDeadLettersById(redis::Client& c, const DeadLetterSource& src,
+Result<std::vector<DeadLetter>> readDeadLettersById(redis::KeyedClient& c, const DeadLetterSource& src,
                                                     const std::vector<std::string>& ids);
 /// Runs the replay script for every kReplay item, turning it into kReplayed,
 /// kMissing (moved by someone else meanwhile), kNoFields or kFailed. A
 /// transport error stops the run and is returned; items done so far keep
 /// their outcome.
-Result<void> executeReplay(redis::Client& c, const DeadLetterSource& src,
+Result<void> executeReplay(redis::KeyedClient& c, const DeadLetterSource& src,
                            std::vector<ReplayItem>& items);
 
 }  // namespace shoal::plugin

@@ -27,6 +27,17 @@ inline std::vector<std::string> shardStreams(const std::string& stream, int32_t 
   return out;
 }
 
+/// The dead-letter stream of shard i of a pipeline whose dead-letter stream
+/// is `deadLetterStream`: the default "<stream>:dead" follows each shard (and
+/// its hash slot, so that dead-lettering and replay stay on one node of a
+/// cluster): "<stream>:{i}:dead"; a dead-letter stream set explicitly is
+/// shared by every shard. With one shard it is `deadLetterStream` itself.
+inline std::string shardDeadLetterStream(const std::string& stream, const std::string& deadLetterStream,
+                                         int32_t shards, int32_t i) {
+  if (shards <= 1 || deadLetterStream != stream + ":dead") return deadLetterStream;
+  return shardStream(stream, i) + ":dead";
+}
+
 /// The shard (0-based) that entries with this key go to, so that entries of
 /// one key keep their order within one shard. A stable hash (64-bit FNV-1a):
 /// every writer of the pipeline (the receiver, shoal-loadgen) agrees, across
