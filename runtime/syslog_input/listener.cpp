@@ -160,6 +160,7 @@ struct SyslogListener::Impl {
   MonoTime nextRetry{};
   bool atLimitLogged = false;
   uint64_t udpDropsThisPause = 0;
+  size_t roundStart = 0;
   std::vector<char> readBuf;
 
   Impl(ListenerOptions opts, FrameSink& s)
@@ -313,11 +314,12 @@ struct SyslogListener::Impl {
     c.closing = true;
   }
 
-  // Reads once (TLS: until readBytes or nothing buffered) and decodes into batch.
-  void readConn(Connection& c, MonoTime now) {
+  // Reads once (TLS: until readBytes or nothing buffered) and decodes into
+  // batch. Returns the bytes read.
+  size_t readConn(Connection& c, MonoTime now) {
     if (c.ssl && !c.handshakeDone) {
       handshake(c);
-      if (c.closing || !c.handshakeDone) return;
+      if (c.closing || !c.handshakeDone) return 0;
     }
     c.wantWrite = false;
     c.moreBuffered = false;
@@ -363,22 +365,17 @@ struct SyslogListener::Impl {
     if (c.ssl && !eof && !broken && total >= o.readBytes) c.moreBuffered = true;
     if (c.decoder.failed()) {
       closeConn(c, &n.closedBadOctetCount, "bad_octet_count");
-      return;
-    }
-    if (eof) {
+    } else if (eof) {
       c.decoder.finish(batch);
       c.closing = true;
-      return;
-    }
-    if (broken) {
+    } else if (broken) {
       closeConn(c, nullptr, "read error");
-      return;
-    }
-    if (!c.decoder.hasPartial()) {
+    } else if (!c.decoder.hasPartial()) {
       c.partialSince.reset();
     } else if (!c.partialSince || batch.size() > before) {
       c.partialSince = now;  // a new frame began in this read
     }
+    return total;
   }
 
   void checkTimeouts(MonoTime now) {
@@ -450,11 +447,16 @@ struct SyslogListener::Impl {
         }
         if (paused) continue;
       }
-      for (size_t i = 0; i < polled.size(); ++i) {
+      // One round reads at most maxRoundBytes, starting one connection later
+      // each round so none starves; poll reports the rest again.
+      size_t roundBytes = 0;
+      for (size_t k = 0; k < polled.size() && roundBytes < o.maxRoundBytes; ++k) {
+        size_t i = (roundStart + k) % polled.size();
         Connection& c = *polled[i];
         short re = fds[i + 2].revents;
-        if (c.moreBuffered || (re & (POLLIN | POLLOUT | POLLHUP | POLLERR))) readConn(c, now);
+        if (c.moreBuffered || (re & (POLLIN | POLLOUT | POLLHUP | POLLERR))) roundBytes += readConn(c, now);
       }
+      roundStart = polled.empty() ? 0 : (roundStart + 1) % polled.size();
       checkTimeouts(now);
       if (!offerBatch()) pause();
       reap();

@@ -50,8 +50,8 @@ std::string_view transportName(Transport t);
 enum class Accept : uint8_t { kAccepted, kPaused };
 
 /// \brief Where a listener's frames go. offer() runs on the listener's
-/// thread (it may block: the listener reads nothing meanwhile); a sink
-/// shared by several listeners must be thread-safe.
+/// thread (it may block: the listener reads nothing meanwhile) and must not
+/// throw; a sink shared by several listeners must be thread-safe.
 class FrameSink {
  public:
   virtual ~FrameSink() = default;
@@ -74,6 +74,8 @@ struct ListenerOptions {
   /// The longest single poll wait: how often the Clock's deadlines are looked at.
   Duration pollInterval = std::chrono::milliseconds(100);
   size_t readBytes = 64 * 1024;  // per read of one connection
+  /// Bytes read per poll round over all connections (bounds one offer()).
+  size_t maxRoundBytes = 1 << 20;
   std::string tlsCertFile;       // PEM chain; TLS only
   std::string tlsKeyFile;        // PEM private key; TLS only
   Clock* clock = nullptr;        // nullptr: SystemClock
