@@ -71,6 +71,13 @@ Result<int> bindSocket(const ListenerOptions& o) {
     }
     int one = 1;
     if (o.transport != Transport::kUdp) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (o.transport == Transport::kUdp) {
+      setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+      if (o.udpReceiveBufferBytes > 0) {
+        int size = static_cast<int>(std::min<size_t>(o.udpReceiveBufferBytes, 1 << 30));
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);  // best effort, capped by rmem_max
+      }
+    }
     if (::bind(fd, a->ai_addr, a->ai_addrlen) == 0 &&
         (o.transport == Transport::kUdp || ::listen(fd, 128) == 0)) {
       break;
@@ -101,7 +108,7 @@ struct Counters {
   std::atomic<uint64_t> connectionsAccepted{0}, connectionsRefused{0}, connectionsOpen{0};
   std::atomic<uint64_t> closedIdle{0}, closedReadTimeout{0}, closedBadOctetCount{0};
   std::atomic<uint64_t> tlsHandshakeFailures{0}, framesAccepted{0}, framesRejected{0};
-  std::atomic<uint64_t> pauses{0}, udpDropped{0}, lostAtStop{0};
+  std::atomic<uint64_t> pauses{0}, udpDropped{0}, udpKernelDropped{0}, lostAtStop{0};
 };
 
 struct Connection {
@@ -466,12 +473,34 @@ struct SyslogListener::Impl {
   // ---- UDP ----------------------------------------------------------------
 
   void readDatagrams() {
+    // SO_RXQ_OVFL: the kernel's count of datagrams it dropped on this socket
+    // (receive buffer full) rides along with the next datagram read.
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(uint32_t))];
+    uint64_t kernelDropsBefore = n.udpKernelDropped.load();
     for (int i = 0; i < 256; ++i) {
-      ssize_t got = ::recv(listenFd, readBuf.data(), readBuf.size(), MSG_TRUNC);
-      if (got < 0) return;
+      iovec iov{readBuf.data(), readBuf.size()};
+      msghdr msg{};
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      ssize_t got = ::recvmsg(listenFd, &msg, MSG_TRUNC | MSG_DONTWAIT);
+      if (got < 0) break;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+          uint32_t drops;
+          std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
+          n.udpKernelDropped.store(drops);
+        }
+      }
       size_t sent = static_cast<size_t>(got);
       std::string_view data(readBuf.data(), std::min(sent, readBuf.size()));
       if (auto f = datagramFrame(data, sent, o.framing)) batch.push_back(std::move(*f));
+    }
+    if (n.udpKernelDropped.load() > kernelDropsBefore) {
+      auto f = fields();
+      f["droppedTotal"] = n.udpKernelDropped.load();
+      log::warn("syslog: the kernel dropped udp datagrams (receive buffer full)", f);
     }
   }
 
@@ -602,6 +631,7 @@ ListenerStats SyslogListener::stats() const {
   s.framesRejected = c.framesRejected.load();
   s.pauses = c.pauses.load();
   s.udpDropped = c.udpDropped.load();
+  s.udpKernelDropped = c.udpKernelDropped.load();
   s.lostAtStop = c.lostAtStop.load();
   return s;
 }

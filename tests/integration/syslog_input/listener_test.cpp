@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -360,6 +361,76 @@ TEST(SyslogListener, UdpDropsWhilePausedAreCountedAndTheRestArrives) {
   ASSERT_TRUE(waitUntil([&] { return s.sink.count() == 1; }));
   EXPECT_EQ(s.sink.messages()[0], "<13>1 - - app - - - kept");
   EXPECT_EQ(s.listener->stats().udpDropped, 5u);
+}
+
+// Holds the listener's thread inside its first offer() until opened, so the
+// kernel's receive buffer fills behind it.
+class GateSink : public FrameSink {
+ public:
+  Accept offer(Transport, std::vector<Frame>& frames) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    entered_ = true;
+    cv_.wait(lock, [&] { return open_; });
+    count_ += frames.size();
+    for (const auto& f : frames) last_ = f.message;
+    return Accept::kAccepted;
+  }
+  bool entered() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return entered_;
+  }
+  void open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  std::pair<size_t, std::string> seen() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return {count_, last_};
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool entered_ = false, open_ = false;
+  size_t count_ = 0;
+  std::string last_;
+};
+
+TEST(SyslogListener, DatagramsTheKernelDropsWhileTheListenerIsBusyAreCounted) {
+  GateSink sink;
+  auto o = options(Transport::kUdp);
+  o.udpReceiveBufferBytes = 4096;
+  SyslogListener l(o, sink);
+  ASSERT_TRUE(l.start().ok());
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(l.port()));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  auto send = [&](const std::string& m) { ASSERT_GT(::send(fd, m.data(), m.size(), 0), 0); };
+  send("<13>first");
+  ASSERT_TRUE(waitUntil([&] { return sink.entered(); }));
+  const size_t burst = 500;
+  for (size_t i = 0; i < burst; ++i) send("<13>burst " + std::to_string(i) + " " + std::string(500, 'x'));
+  sink.open();
+  // The kernel's count rides on the next datagram read after the drops; a
+  // "last" sent while the buffer is still full is dropped (and counted) too,
+  // so send them until one arrives.
+  size_t lasts = 0;
+  ASSERT_TRUE(waitUntil([&] {
+    send("<13>last");
+    ++lasts;
+    return sink.seen().second == "<13>last";
+  }));
+  // Every datagram sent was either taken by the sink or counted as dropped.
+  EXPECT_TRUE(waitUntil([&] { return sink.seen().first + l.stats().udpKernelDropped == 1 + burst + lasts; }))
+      << sink.seen().first << " taken, " << l.stats().udpKernelDropped << " dropped, " << 1 + burst + lasts
+      << " sent";
+  EXPECT_GT(l.stats().udpKernelDropped, 0u);
+  EXPECT_EQ(l.stats().udpDropped, 0u);
+  ::close(fd);
 }
 
 // ---- bad input and limits ------------------------------------------------

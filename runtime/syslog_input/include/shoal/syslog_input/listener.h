@@ -10,7 +10,9 @@
 // senders' writes block: back-pressure without loss) and offers the same
 // batch again when resume() is called or every pauseRetry, reading again
 // only once it was taken. UDP cannot push back: a refused batch is dropped,
-// counted (stats().udpDropped) and logged, never silently.
+// counted (stats().udpDropped) and logged, never silently; so are the
+// datagrams the kernel drops while the listener is busy (udpKernelDropped,
+// from SO_RXQ_OVFL).
 //
 // Timeouts run on the injected Clock, checked at least every pollInterval:
 // idleTimeout closes a connection that sent nothing for that long (half-open
@@ -76,6 +78,10 @@ struct ListenerOptions {
   size_t readBytes = 64 * 1024;  // per read of one connection
   /// Bytes read per poll round over all connections (bounds one offer()).
   size_t maxRoundBytes = 1 << 20;
+  /// UDP: SO_RCVBUF to ask for (the kernel caps it at net.core.rmem_max); 0:
+  /// the system default. A fuller buffer than this drops in the kernel,
+  /// counted in udpKernelDropped.
+  size_t udpReceiveBufferBytes = 0;
   std::string tlsCertFile;       // PEM chain; TLS only
   std::string tlsKeyFile;        // PEM private key; TLS only
   Clock* clock = nullptr;        // nullptr: SystemClock
@@ -95,6 +101,7 @@ struct ListenerStats {
   uint64_t framesRejected = 0;  // rejected frames the sink took (too_large, ...)
   uint64_t pauses = 0;          // offers answered kPaused
   uint64_t udpDropped = 0;      // UDP frames dropped because the sink was paused
+  uint64_t udpKernelDropped = 0;  // datagrams the kernel dropped (receive buffer full)
   uint64_t lostAtStop = 0;      // frames the sink still refused when stop()'s grace ended
 };
 
