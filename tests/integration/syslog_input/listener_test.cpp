@@ -3,7 +3,9 @@
 // stalls a TCP sender and loses nothing; UDP drops are counted; bad input,
 // limits and timeouts each have their one outcome.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -132,15 +134,15 @@ struct Started {
   }
 };
 
-// A TCP listener whose timeouts run on a ManualClock.
+// A listener (TCP unless the tweak says otherwise) on a ManualClock.
 struct Clocked {
   ManualClock clock;
   Started s;
   explicit Clocked(const std::function<void(ListenerOptions&)>& tweak = {})
       : s([&] {
           auto o = options(Transport::kTcp);
-          o.clock = &clock;
           if (tweak) tweak(o);
+          o.clock = &clock;
           return o;
         }()) {}
 };
@@ -301,11 +303,49 @@ TEST(SyslogListener, TlsStartFailsOnAMissingCertificate) {
 
 // ---- back-pressure -------------------------------------------------------
 
-TEST(SyslogListener, PausedSinkStallsATcpSenderAndAfterResumeEverythingArrives) {
-  Started s(options(Transport::kTcp));
-  s.sink.setPaused(true);
-  int fd = connectTcp(s.listener->port());
-  ASSERT_GE(fd, 0);
+// A client connection that writes without blocking: plain TCP or TLS.
+class Writer {
+ public:
+  virtual ~Writer() = default;
+  virtual int fd() const = 0;
+  /// Bytes written; 0 if it would block (`events`: what to poll for).
+  virtual size_t tryWrite(const std::string& data, short& events) = 0;
+
+  /// Writes all of data, waiting on poll while the peer does not read.
+  void writeAll(std::string data) {
+    while (!data.empty()) {
+      short events = POLLOUT;
+      size_t n = tryWrite(data, events);
+      if (n > 0) {
+        data.erase(0, n);
+        continue;
+      }
+      pollfd p{fd(), events, 0};
+      ASSERT_EQ(::poll(&p, 1, 20000), 1) << "the listener stopped reading for 20 s";
+    }
+  }
+};
+
+class TcpWriter : public Writer {
+ public:
+  explicit TcpWriter(int port) : fd_(connectTcp(port)) {}
+  ~TcpWriter() override { ::close(fd_); }
+  int fd() const override { return fd_; }
+  size_t tryWrite(const std::string& data, short& events) override {
+    ssize_t n = ::send(fd_, data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) return static_cast<size_t>(n);
+    EXPECT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK) << std::strerror(errno);
+    events = POLLOUT;
+    return 0;
+  }
+
+ private:
+  int fd_;
+};
+
+// The scenario for either transport: a paused sink makes the sender stall;
+// after resume everything arrives, in order, nothing lost.
+void expectBackPressure(Started& s, Writer& w) {
   // Send numbered lines without blocking until the socket stays unwritable:
   // the listener stopped reading, so the kernel's buffers filled.
   const std::string pad(200, 'x');
@@ -315,36 +355,83 @@ TEST(SyslogListener, PausedSinkStallsATcpSenderAndAfterResumeEverythingArrives) 
   bool stalled = false;
   for (int rounds = 0; rounds < 200000 && !stalled; ++rounds) {
     if (pending.empty()) pending = line(next++);
-    ssize_t n = ::send(fd, pending.data(), pending.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    short events = POLLOUT;
+    size_t n = w.tryWrite(pending, events);
     if (n > 0) {
-      pending.erase(0, static_cast<size_t>(n));
+      pending.erase(0, n);
       continue;
     }
-    ASSERT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK) << std::strerror(errno);
-    pollfd p{fd, POLLOUT, 0};
+    pollfd p{w.fd(), events, 0};
     stalled = ::poll(&p, 1, 500) == 0;  // still unwritable after 0.5 s: the sender stalls
   }
   ASSERT_TRUE(stalled) << "sent " << next << " lines without stalling";
   EXPECT_GT(next, 100);
   EXPECT_EQ(s.sink.count(), 0u);
   EXPECT_GE(s.sink.refused(), 1u);  // the listener offered, was refused, and stopped
-  uint64_t refusedWhileStalled = s.sink.refused();
   EXPECT_GT(s.listener->stats().pauses, 0u);
   // Resume: the rest goes through and nothing was lost or reordered.
   s.sink.setPaused(false);
   s.listener->resume();
   const int total = next + 1000;
-  sendAll(fd, pending);
-  std::string rest;
+  std::string rest = pending;
   for (int i = next; i < total; ++i) rest += line(i);
-  sendAll(fd, rest);
-  ::close(fd);
+  w.writeAll(rest);
   ASSERT_TRUE(waitUntil([&] { return s.sink.count() == static_cast<size_t>(total); }, 20s))
       << s.sink.count() << " of " << total;
   auto got = s.sink.messages();
   for (int i = 0; i < total; ++i) ASSERT_EQ(got[static_cast<size_t>(i)], line(i).substr(0, line(i).size() - 1));
-  EXPECT_GE(s.sink.refused(), refusedWhileStalled);
   EXPECT_EQ(s.listener->stats().framesAccepted, static_cast<uint64_t>(total));
+}
+
+TEST(SyslogListener, PausedSinkStallsATcpSenderAndAfterResumeEverythingArrives) {
+  Started s(options(Transport::kTcp));
+  s.sink.setPaused(true);
+  TcpWriter w(s.listener->port());
+  ASSERT_GE(w.fd(), 0);
+  expectBackPressure(s, w);
+}
+
+// A TLS client verifying the listener's certificate against `ca`.
+class TlsWriter : public Writer {
+ public:
+  TlsWriter(int port, const std::string& ca) : fd_(connectTcp(port)) {
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    EXPECT_EQ(SSL_CTX_load_verify_locations(ctx_, ca.c_str(), nullptr), 1);
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+    ssl_ = SSL_new(ctx_);
+    SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_set_fd(ssl_, fd_);
+    SSL_set1_host(ssl_, "localhost");
+    EXPECT_EQ(SSL_connect(ssl_), 1) << "handshake";  // blocking, before going non-blocking
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+  }
+  ~TlsWriter() override {
+    SSL_free(ssl_);
+    SSL_CTX_free(ctx_);
+    ::close(fd_);
+  }
+  int fd() const override { return fd_; }
+  size_t tryWrite(const std::string& data, short& events) override {
+    int n = SSL_write(ssl_, data.data(), static_cast<int>(data.size()));
+    if (n > 0) return static_cast<size_t>(n);
+    int err = SSL_get_error(ssl_, n);
+    EXPECT_TRUE(err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) << err;
+    events = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+    return 0;
+  }
+
+ private:
+  int fd_;
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+};
+
+TEST(SyslogListener, PausedSinkStallsATlsSenderAndAfterResumeEverythingArrives) {
+  Certs certs;
+  Started s(tlsOptions(certs));
+  s.sink.setPaused(true);
+  TlsWriter w(s.listener->port(), certs.cert());
+  expectBackPressure(s, w);
 }
 
 TEST(SyslogListener, UdpDropsWhilePausedAreCountedAndTheRestArrives) {
@@ -510,6 +597,25 @@ TEST(SyslogListener, SlowSenderIsClosedAfterTheReadTimeoutAndItsPartialFrameRepo
   auto frames = s.sink.frames();
   EXPECT_EQ(frames[1].error, FrameError::kTruncated);
   EXPECT_EQ(s.listener->stats().closedReadTimeout, 1u);
+}
+
+TEST(SyslogListener, TlsClientThatNeverFinishesTheHandshakeIsClosedAfterTheReadTimeout) {
+  Certs certs;
+  Clocked c([&](ListenerOptions& o) {
+    o = tlsOptions(certs);
+    o.readTimeout = 10s;
+  });
+  auto& [clock, s] = c;
+  int fd = connectTcp(s.listener->port());
+  sendAll(fd, "\x16\x03\x01");  // the first bytes of a ClientHello, then nothing
+  ASSERT_TRUE(waitUntil([&] { return s.listener->stats().connectionsOpen == 1; }));
+  clock.advance(9s);
+  EXPECT_FALSE(closedByPeer(fd, 200ms));
+  clock.advance(2s);
+  EXPECT_TRUE(closedByPeer(fd));
+  EXPECT_EQ(s.listener->stats().closedReadTimeout, 1u);
+  EXPECT_EQ(s.sink.count(), 0u);
+  ::close(fd);
 }
 
 TEST(SyslogListener, TimeoutsDoNotRunWhileTheSinkIsPaused) {
