@@ -166,6 +166,8 @@ struct SyslogListener::Impl {
   bool paused = false;
   MonoTime nextRetry{};
   bool atLimitLogged = false;
+  bool acceptFailing = false;   // logged once per episode
+  bool skipAcceptOnce = false;  // leave the listening socket out of the next poll
   uint64_t udpDropsThisPause = 0;
   size_t roundStart = 0;
   std::vector<char> readBuf;
@@ -255,10 +257,18 @@ struct SyslogListener::Impl {
       int fd = ::accept4(listenFd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
-          log::warn("syslog: accept failed", {{"error", std::strerror(errno)}, {"port", port}});
+          // Out of descriptors (EMFILE, ENFILE) the pending connection stays
+          // and poll would report it at once again: leave the listening
+          // socket out of the next poll so the loop waits instead of spinning.
+          if (!acceptFailing) {
+            log::warn("syslog: accept failed", {{"error", std::strerror(errno)}, {"port", port}});
+          }
+          acceptFailing = true;
+          skipAcceptOnce = true;
         }
         return;
       }
+      acceptFailing = false;
       if (conns.size() >= o.maxConnections) {
         ::close(fd);
         ++n.connectionsRefused;
@@ -427,7 +437,8 @@ struct SyslogListener::Impl {
       fds.clear();
       polled.clear();
       fds.push_back({wakeFd, POLLIN, 0});
-      fds.push_back({listenFd, POLLIN, 0});
+      fds.push_back({skipAcceptOnce ? -1 : listenFd, POLLIN, 0});
+      skipAcceptOnce = false;
       // While paused connections are left out of poll altogether: even with no
       // events asked for, a reset peer would report POLLHUP on every round.
       for (auto& c : conns) {
