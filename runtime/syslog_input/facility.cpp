@@ -4,9 +4,10 @@
 namespace shoal::syslog_input {
 namespace {
 
+// RFC 5424 table 1, by the names syslog implementations give them.
 constexpr std::array<std::string_view, kFacilityCount> kNames = {
-    "kern",   "user",   "mail",   "daemon", "auth",   "syslog", "lpr",    "news",
-    "uucp",   "cron",   "authpriv", "ftp",  "ntp",    "audit",  "alert",  "clock",
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
+    "uucp", "cron", "authpriv", "ftp", "ntp", "audit", "alert", "clock",
     "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"};
 
 }  // namespace
