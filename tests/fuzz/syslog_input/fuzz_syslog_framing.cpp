@@ -1,7 +1,8 @@
 // libFuzzer target: the syslog frame decoder must never crash, must keep its
 // limits (no complete frame over maxFrameBytes, no report over
 // rejectedHeadBytes), and must give the same frames for one feed as for any
-// cutting of the input. The first byte picks a small frame limit so the
+// cutting of the input; the same bytes as a datagram give at most one frame
+// within the limits. The first byte picks a small frame limit so the
 // oversize paths are reached; the rest is the connection's bytes.
 #include <cstddef>
 #include <cstdint>
@@ -47,5 +48,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // passed the limit, which depends on the cutting; everything else must not.
   if (!same(whole, decode(in, 1, o), false)) __builtin_trap();
   if (!same(whole, decode(in, 3, o), false)) __builtin_trap();
+  // The same bytes as one datagram: one frame at most, within the limits.
+  if (auto d = shoal::syslog_input::datagramFrame(in, in.size(), o)) {
+    if (d->ok() && (d->message.empty() || d->message.size() > o.maxFrameBytes)) __builtin_trap();
+    if (!d->ok() && d->message.size() > o.rejectedHeadBytes) __builtin_trap();
+  }
   return 0;
 }

@@ -187,6 +187,18 @@ TEST(SyslogListener, LoggerWithFullRfc5424HeaderArrivesUnchanged) {
   EXPECT_EQ(m.substr(m.size() - 12), " full header") << m;
 }
 
+TEST(SyslogListener, ListensOnIpv6Loopback) {
+  int rc = 1;
+  runCommand("ip -6 addr show dev lo 2>/dev/null | grep -q '::1/'", false, &rc);
+  if (rc != 0) GTEST_SKIP() << "no ::1 on this machine";
+  auto o = options(Transport::kTcp);
+  o.bindAddress = "::1";
+  Started s(o);
+  runCommand("logger --tcp -n ::1 -P " + port(*s.listener) + " --rfc5424=notime,notq,nohost -t app 'over v6'");
+  ASSERT_TRUE(waitUntil([&] { return s.sink.count() == 1; }));
+  EXPECT_EQ(s.sink.messages()[0], "<13>1 - - app - - - over v6");
+}
+
 TEST(SyslogListener, LoggerOverUdpIsOneFramePerDatagram) {
   Started s(options(Transport::kUdp));
   runCommand("logger --udp -n 127.0.0.1 -P " + port(*s.listener) +
