@@ -32,7 +32,6 @@
 // its default.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -41,28 +40,10 @@
 
 #include "shoal/common/clock.h"
 #include "shoal/common/result.h"
+#include "shoal/syslog_input/frame_sink.h"
 #include "shoal/syslog_input/framing.h"
 
 namespace shoal::syslog_input {
-
-enum class Transport : uint8_t { kTcp, kUdp, kTls };
-/// "tcp", "udp", "tls".
-std::string_view transportName(Transport t);
-
-enum class Accept : uint8_t { kAccepted, kPaused };
-
-/// \brief Where a listener's frames go. offer() runs on the listener's
-/// thread (it may block: the listener reads nothing meanwhile) and must not
-/// throw; a sink shared by several listeners must be thread-safe.
-class FrameSink {
- public:
-  virtual ~FrameSink() = default;
-  /// Rejected frames (error set) come through here too, in order, so the
-  /// sink can dead-letter them. kAccepted: the sink took every frame (it may
-  /// move them out). kPaused: it took none and must leave `frames` as they
-  /// are; they are offered again later (UDP: dropped and counted).
-  virtual Accept offer(Transport from, std::vector<Frame>& frames) = 0;
-};
 
 struct ListenerOptions {
   Transport transport = Transport::kTcp;
