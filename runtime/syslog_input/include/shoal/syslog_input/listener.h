@@ -9,7 +9,8 @@
 // batch, stops reading every connection (the kernel's buffers fill and the
 // senders' writes block: back-pressure without loss) and offers the same
 // batch again when resume() is called or every pauseRetry, reading again
-// only once it was taken. UDP cannot push back: a refused batch is dropped,
+// only once it was taken; new connections are accepted meanwhile but not
+// read (a TLS handshake waits too). UDP cannot push back: a refused batch is dropped,
 // counted (stats().udpDropped) and logged, never silently; so are the
 // datagrams the kernel drops while the listener is busy (udpKernelDropped,
 // from SO_RXQ_OVFL).
