@@ -12,7 +12,7 @@ PACKAGES=(
   libsnappy-dev libprotobuf-dev protobuf-compiler libsimdjson-dev zlib1g-dev
   libbrotli-dev
   redis-server redis-tools prometheus prometheus-pushgateway etcd-server
-  python3 procps iproute2 psmisc
+  python3 procps iproute2 psmisc bsdutils
   umoci runc containerd
   openjdk-17-jdk-headless maven
 )
