@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "local_status.h"
 #include "shoal/testing/bulk_server.h"
 #include "shoal/testing/process.h"
 #include "shoal/testing/servers.h"
@@ -72,19 +73,6 @@ spec:
       stabilizationSeconds: 2
       periodSeconds: 1
 )";
-}
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-json poolStatus(const std::string& path) {
-  json s = json::parse(readFile(path), nullptr, /*allow_exceptions=*/false);
-  if (s.is_discarded() || !s.contains("workerPools") || s["workerPools"].empty()) return nullptr;
-  return s["workerPools"][0].value("status", json());
 }
 
 TEST(LocalModeCluster, AHotShardIsNamedThePoolScalesOnTheSummedBacklogAndEveryEntryArrivesOnce) {

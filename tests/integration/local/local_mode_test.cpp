@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "local_status.h"
 #include "shoal/testing/bulk_server.h"
 #include "shoal/testing/process.h"
 #include "shoal/testing/servers.h"
@@ -71,24 +72,6 @@ spec:
       periodSeconds: 1
       maxPodsPerStep: 4
 )";
-}
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-json readStatus(const std::string& path) {
-  return json::parse(readFile(path), nullptr, /*allow_exceptions=*/false);
-}
-
-/// The WorkerPool's status from the status file, or null.
-json poolStatus(const std::string& path) {
-  json s = readStatus(path);
-  if (s.is_discarded() || !s.contains("workerPools") || s["workerPools"].empty()) return nullptr;
-  return s["workerPools"][0].value("status", json());
 }
 
 bool conditionTrue(const json& st, const std::string& type) {
