@@ -5,13 +5,15 @@
 // per shard), nothing stays pending, SIGTERM drains and exits 0. On the
 // cluster, the primary serving a shard is killed mid-run (the workers follow
 // the promoted replica), and two shards' slots are migrated to another
-// primary while the workers read (ASK, then MOVED); each run counts what was
-// lost or duplicated.
+// primary while the workers read (ASK, then MOVED), by hand and with the real
+// `redis-cli --cluster reshard`; each run counts what was lost or duplicated.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <fstream>
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <cstdio>
 #include <set>
 
@@ -241,6 +243,85 @@ TEST(ShardedWorker, ASlotMigrationWhileWorkersReadLosesAndStallsNothing) {
               sent, distinct, lost, static_cast<int>(total - distinct), static_cast<long long>(writer.redirects()));
   EXPECT_EQ(lost, 0);
   EXPECT_GT(writer.redirects(), 0);
+  EXPECT_EQ(WEXITSTATUS(w1.stop(15s)), 0) << Process::readFile(dir.file("worker-w1.log"));
+  EXPECT_EQ(WEXITSTATUS(w2.stop(15s)), 0) << Process::readFile(dir.file("worker-w2.log"));
+}
+
+
+// The number of slots redis-cli --cluster reshard must take from the node on
+// srcPort (it takes them in ascending order) so that `slot` is among them.
+int slotsUpTo(const testing::RedisCluster& cluster, int srcPort, int slot) {
+  int n = 0;
+  for (const auto& node : cluster.nodes(srcPort)) {
+    if (node.port != srcPort) continue;
+    for (const std::string& range : node.slots) {
+      if (range.empty() || range[0] == '[') continue;  // a migrating slot's marker
+      const auto dash = range.find('-');
+      const int lo = std::stoi(range.substr(0, dash));
+      const int hi = dash == std::string::npos ? lo : std::stoi(range.substr(dash + 1));
+      if (lo <= slot) n += std::min(hi, slot) - lo + 1;
+    }
+  }
+  return n;
+}
+
+TEST(ShardedWorker, RedisCliReshardMovesAShardWhileWritersAndWorkersGoOn) {
+  testing::RedisCluster cluster;
+  BulkServer bulk;
+  testing::TempDir dir;
+  redis::ClusterOptions co;
+  co.seeds.push_back({"127.0.0.1", cluster.ports()[0]});
+  co.refreshMinInterval = Duration::zero();
+  redis::ClusterClient writer(co, SystemClock::instance());
+  const auto shards = shardStreams("logs", kShards);
+  int sent = 0;
+  sendRoundRobin(writer, shards, sent, 2000);
+  const std::string config = writeConfig(dir, "127.0.0.1:" + std::to_string(cluster.ports()[1]), true, bulk.url());
+  Process w1 = startWorker(dir, config, "w1");
+  Process w2 = startWorker(dir, config, "w2");
+  ASSERT_TRUE(waitUntil([&] { return bulk.totalDocs() >= 2000; }, 60s))
+      << Process::readFile(dir.file("worker-w1.log"));
+
+  // The shard whose slot is nearest the start of its primary's range: the
+  // fewest slots to move with it.
+  std::string key;
+  int src = -1, slots = 0;
+  for (const std::string& s : shards) {
+    const int p = cluster.primaryFor(s);
+    const int n = slotsUpTo(cluster, p, redis::keySlot(s));
+    if (key.empty() || n < slots) key = s, src = p, slots = n;
+  }
+  ASSERT_GT(slots, 0);
+  int dst = -1;
+  for (int p : cluster.primaryPorts())
+    if (p != src) dst = p;
+
+  // Writes go on while the real redis-cli moves the slots, key by key.
+  std::atomic<bool> writing{true};
+  std::thread appender([&] {
+    while (writing) sendRoundRobin(writer, shards, sent, 50);
+  });
+  const std::string out = cluster.cli(
+      src, "--cluster reshard 127.0.0.1:" + std::to_string(src) + " --cluster-from " + cluster.idOf(src) +
+               " --cluster-to " + cluster.idOf(dst) + " --cluster-slots " + std::to_string(slots) +
+               " --cluster-yes");
+  writing = false;
+  appender.join();
+  ASSERT_NE(out.find("Moving slot " + std::to_string(redis::keySlot(key))), std::string::npos) << out;
+  ASSERT_TRUE(waitUntil([&] { return cluster.primaryFor(key) == dst; }, 30s)) << out;
+  sendRoundRobin(writer, shards, sent, 400);  // MOVED from now on
+
+  ASSERT_TRUE(waitUntil([&] { return static_cast<int>(documents(bulk).first) >= sent; }, 90s))
+      << "documents " << documents(bulk).first << " of " << sent << "\n"
+      << Process::readFile(dir.file("worker-w1.log"));
+  ASSERT_TRUE(waitUntil([&] { return noPendingOnAnyShard(writer, shards); }, 30s));
+  auto [distinct, total] = documents(bulk);
+  const int lost = std::max(0, sent - static_cast<int>(distinct));
+  std::printf("chaos: cluster_reshard_redis_cli slots_moved=%d shard=%s sent=%d delivered=%zu lost=%d duplicates=%d "
+              "redirects_followed_by_writer=%lld\n",
+              slots, key.c_str(), sent, distinct, lost, static_cast<int>(total - distinct),
+              static_cast<long long>(writer.redirects()));
+  EXPECT_EQ(lost, 0);
   EXPECT_EQ(WEXITSTATUS(w1.stop(15s)), 0) << Process::readFile(dir.file("worker-w1.log"));
   EXPECT_EQ(WEXITSTATUS(w2.stop(15s)), 0) << Process::readFile(dir.file("worker-w2.log"));
 }
