@@ -191,23 +191,52 @@ TEST(ShardedWorker, OnARedisClusterTwoWorkersDeliverEveryEntryAndFollowAFailover
   EXPECT_EQ(WEXITSTATUS(w2.stop(15s)), 0) << Process::readFile(dir.file("worker-w2.log"));
 }
 
-TEST(ShardedWorker, ASlotMigrationWhileWorkersReadLosesAndStallsNothing) {
+// Two workers reading 8 shards on a fresh cluster, 2000 entries already
+// delivered; finish() waits for everything sent, counts lost and duplicated
+// documents and stops the workers.
+class MovingSlots : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    co_.seeds.push_back({"127.0.0.1", cluster.ports()[0]});
+    co_.refreshMinInterval = Duration::zero();
+    writer = std::make_unique<redis::ClusterClient>(co_, SystemClock::instance());
+    send(2000);
+    const std::string config = writeConfig(dir, "127.0.0.1:" + std::to_string(cluster.ports()[2]), true, bulk.url());
+    w1_ = std::make_unique<Process>(startWorker(dir, config, "w1"));
+    w2_ = std::make_unique<Process>(startWorker(dir, config, "w2"));
+    ASSERT_TRUE(waitUntil([&] { return bulk.totalDocs() >= 2000; }, 60s)) << log("w1");
+  }
+
+  void send(int n) { sendRoundRobin(*writer, shards, sent, n); }
+  std::string log(const std::string& w) const { return Process::readFile(dir.file("worker-" + w + ".log")); }
+
+  void finish(const std::string& scenario, const std::string& detail) {
+    ASSERT_TRUE(waitUntil([&] { return static_cast<int>(documents(bulk).first) >= sent; }, 90s))
+        << "documents " << documents(bulk).first << " of " << sent << "\n" << log("w1");
+    ASSERT_TRUE(waitUntil([&] { return noPendingOnAnyShard(*writer, shards); }, 30s));
+    auto [distinct, total] = documents(bulk);
+    const int lost = std::max(0, sent - static_cast<int>(distinct));
+    std::printf("chaos: %s %ssent=%d delivered=%zu lost=%d duplicates=%d redirects_followed_by_writer=%lld\n",
+                scenario.c_str(), detail.c_str(), sent, distinct, lost, static_cast<int>(total - distinct),
+                static_cast<long long>(writer->redirects()));
+    EXPECT_EQ(lost, 0);
+    EXPECT_EQ(WEXITSTATUS(w1_->stop(15s)), 0) << log("w1");
+    EXPECT_EQ(WEXITSTATUS(w2_->stop(15s)), 0) << log("w2");
+  }
+
   testing::RedisCluster cluster;
   BulkServer bulk;
   testing::TempDir dir;
-  redis::ClusterOptions co;
-  co.seeds.push_back({"127.0.0.1", cluster.ports()[0]});
-  co.refreshMinInterval = Duration::zero();
-  redis::ClusterClient writer(co, SystemClock::instance());
-  const auto shards = shardStreams("logs", kShards);
+  std::unique_ptr<redis::ClusterClient> writer;
+  const std::vector<std::string> shards = shardStreams("logs", kShards);
   int sent = 0;
-  auto send = [&](int n) { sendRoundRobin(writer, shards, sent, n); };
-  send(2000);
-  const std::string config = writeConfig(dir, "127.0.0.1:" + std::to_string(cluster.ports()[2]), true, bulk.url());
-  Process w1 = startWorker(dir, config, "w1");
-  Process w2 = startWorker(dir, config, "w2");
-  ASSERT_TRUE(waitUntil([&] { return bulk.totalDocs() >= 2000; }, 60s))
-      << Process::readFile(dir.file("worker-w1.log"));
+
+ private:
+  redis::ClusterOptions co_;
+  std::unique_ptr<Process> w1_, w2_;
+};
+
+TEST_F(MovingSlots, ASlotMigrationWhileWorkersReadLosesAndStallsNothing) {
 
   // Move the slots of two shards to another primary as redis-cli --cluster
   // reshard does, one key at a time, with writes and reads going on: while a
@@ -233,18 +262,8 @@ TEST(ShardedWorker, ASlotMigrationWhileWorkersReadLosesAndStallsNothing) {
       ASSERT_NE(cluster.cli(p, "CLUSTER SETSLOT " + sl + " NODE " + dstId).find("OK"), std::string::npos);
     send(300);  // MOVED from now on
   }
-  ASSERT_TRUE(waitUntil([&] { return static_cast<int>(documents(bulk).first) >= sent; }, 90s))
-      << "documents " << documents(bulk).first << " of " << sent << "\n"
-      << Process::readFile(dir.file("worker-w1.log"));
-  ASSERT_TRUE(waitUntil([&] { return noPendingOnAnyShard(writer, shards); }, 30s));
-  auto [distinct, total] = documents(bulk);
-  const int lost = std::max(0, sent - static_cast<int>(distinct));
-  std::printf("chaos: cluster_reshard sent=%d delivered=%zu lost=%d duplicates=%d redirects_followed_by_writer=%lld\n",
-              sent, distinct, lost, static_cast<int>(total - distinct), static_cast<long long>(writer.redirects()));
-  EXPECT_EQ(lost, 0);
-  EXPECT_GT(writer.redirects(), 0);
-  EXPECT_EQ(WEXITSTATUS(w1.stop(15s)), 0) << Process::readFile(dir.file("worker-w1.log"));
-  EXPECT_EQ(WEXITSTATUS(w2.stop(15s)), 0) << Process::readFile(dir.file("worker-w2.log"));
+  EXPECT_GT(writer->redirects(), 0);
+  finish("cluster_reshard", "");
 }
 
 
@@ -265,22 +284,7 @@ int slotsUpTo(const testing::RedisCluster& cluster, int srcPort, int slot) {
   return n;
 }
 
-TEST(ShardedWorker, RedisCliReshardMovesAShardWhileWritersAndWorkersGoOn) {
-  testing::RedisCluster cluster;
-  BulkServer bulk;
-  testing::TempDir dir;
-  redis::ClusterOptions co;
-  co.seeds.push_back({"127.0.0.1", cluster.ports()[0]});
-  co.refreshMinInterval = Duration::zero();
-  redis::ClusterClient writer(co, SystemClock::instance());
-  const auto shards = shardStreams("logs", kShards);
-  int sent = 0;
-  sendRoundRobin(writer, shards, sent, 2000);
-  const std::string config = writeConfig(dir, "127.0.0.1:" + std::to_string(cluster.ports()[1]), true, bulk.url());
-  Process w1 = startWorker(dir, config, "w1");
-  Process w2 = startWorker(dir, config, "w2");
-  ASSERT_TRUE(waitUntil([&] { return bulk.totalDocs() >= 2000; }, 60s))
-      << Process::readFile(dir.file("worker-w1.log"));
+TEST_F(MovingSlots, RedisCliReshardMovesAShardWhileWritersAndWorkersGoOn) {
 
   // The shard whose slot is nearest the start of its primary's range: the
   // fewest slots to move with it.
@@ -299,7 +303,7 @@ TEST(ShardedWorker, RedisCliReshardMovesAShardWhileWritersAndWorkersGoOn) {
   // Writes go on while the real redis-cli moves the slots, key by key.
   std::atomic<bool> writing{true};
   std::thread appender([&] {
-    while (writing) sendRoundRobin(writer, shards, sent, 50);
+    while (writing) send(50);
   });
   const std::string out = cluster.cli(
       src, "--cluster reshard 127.0.0.1:" + std::to_string(src) + " --cluster-from " + cluster.idOf(src) +
@@ -309,22 +313,8 @@ TEST(ShardedWorker, RedisCliReshardMovesAShardWhileWritersAndWorkersGoOn) {
   appender.join();
   ASSERT_NE(out.find("Moving slot " + std::to_string(redis::keySlot(key))), std::string::npos) << out;
   ASSERT_TRUE(waitUntil([&] { return cluster.primaryFor(key) == dst; }, 30s)) << out;
-  sendRoundRobin(writer, shards, sent, 400);  // MOVED from now on
-
-  ASSERT_TRUE(waitUntil([&] { return static_cast<int>(documents(bulk).first) >= sent; }, 90s))
-      << "documents " << documents(bulk).first << " of " << sent << "\n"
-      << Process::readFile(dir.file("worker-w1.log"));
-  ASSERT_TRUE(waitUntil([&] { return noPendingOnAnyShard(writer, shards); }, 30s));
-  auto [distinct, total] = documents(bulk);
-  const int lost = std::max(0, sent - static_cast<int>(distinct));
-  std::printf("chaos: cluster_reshard_redis_cli slots_moved=%d shard=%s sent=%d delivered=%zu lost=%d duplicates=%d "
-              "redirects_followed_by_writer=%lld\n",
-              slots, key.c_str(), sent, distinct, lost, static_cast<int>(total - distinct),
-              static_cast<long long>(writer.redirects()));
-  EXPECT_EQ(lost, 0);
-  EXPECT_EQ(WEXITSTATUS(w1.stop(15s)), 0) << Process::readFile(dir.file("worker-w1.log"));
-  EXPECT_EQ(WEXITSTATUS(w2.stop(15s)), 0) << Process::readFile(dir.file("worker-w2.log"));
+  send(400);  // MOVED from now on
+  finish("cluster_reshard_redis_cli", "slots_moved=" + std::to_string(slots) + " shard=" + key + " ");
 }
-
 }  // namespace
 }  // namespace shoal
