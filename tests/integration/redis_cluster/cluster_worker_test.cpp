@@ -121,16 +121,22 @@ TEST(ShardedWorker, EightShardsOnOneNodeAreReadExactlyOnce) {
   EXPECT_EQ(WEXITSTATUS(w.stop(10s)), 0);
 }
 
-TEST(ShardedWorker, OnARedisClusterTwoWorkersDeliverEveryEntryAndFollowAFailover) {
-  testing::RedisCluster cluster;
-  BulkServer bulk;
-  testing::TempDir dir;
+// A writer that sees a failover at once: no wait between topology refreshes
+// or reconnects.
+redis::ClusterOptions failoverWriterOptions(const testing::RedisCluster& cluster) {
   redis::ClusterOptions co;
   co.seeds.push_back({"127.0.0.1", cluster.ports()[0]});
   co.refreshMinInterval = Duration::zero();
   co.node.reconnectInitial = std::chrono::milliseconds(1);
   co.node.reconnectMax = std::chrono::milliseconds(1);
-  redis::ClusterClient writer(co, SystemClock::instance());
+  return co;
+}
+
+TEST(ShardedWorker, OnARedisClusterTwoWorkersDeliverEveryEntryAndFollowAFailover) {
+  testing::RedisCluster cluster;
+  BulkServer bulk;
+  testing::TempDir dir;
+  redis::ClusterClient writer(failoverWriterOptions(cluster), SystemClock::instance());
   const auto shards = shardStreams("logs", kShards);
   int sent = 0;
   auto send = [&](int n) { sendRoundRobin(writer, shards, sent, n); };
@@ -200,12 +206,7 @@ TEST(ShardedWorker, AFailoverWithoutWaitLosesAtMostWhatNoReplicaConfirmed) {
   testing::RedisCluster cluster;
   BulkServer bulk;
   testing::TempDir dir;
-  redis::ClusterOptions co;
-  co.seeds.push_back({"127.0.0.1", cluster.ports()[0]});
-  co.refreshMinInterval = Duration::zero();
-  co.node.reconnectInitial = std::chrono::milliseconds(1);
-  co.node.reconnectMax = std::chrono::milliseconds(1);
-  redis::ClusterClient writer(co, SystemClock::instance());
+  redis::ClusterClient writer(failoverWriterOptions(cluster), SystemClock::instance());
   const auto shards = shardStreams("logs", kShards);
   const std::string& hot = shards[0];
   const std::string config = writeConfig(dir, "127.0.0.1:" + std::to_string(cluster.ports()[1]), true, bulk.url());
