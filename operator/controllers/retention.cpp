@@ -28,8 +28,9 @@ std::string maxLengthText(const api::RetentionSpec& spec) {
 
 }  // namespace
 
-probe::RetentionRule retentionRuleOf(const api::RetentionSpec& spec) {
+probe::RetentionRule retentionRuleOf(const api::RetentionSpec& spec, const std::string& group) {
   probe::RetentionRule r;
+  r.requiredGroup = group;
   r.keepCount = spec.keepAcknowledgedCount.value_or(0);
   r.keepAgeMs = spec.keepAcknowledgedAgeMs;
   r.maxLength = spec.maxLength;
@@ -48,6 +49,10 @@ RetentionRound summarizeRetention(const std::vector<std::string>& streams,
       continue;
     }
     const probe::TrimOutcome& o = res.value();
+    if (o.requiredGroupMissing) {
+      r.failures.push_back(streams[i] + ": the Pipeline's consumer group is missing, nothing trimmed");
+      continue;
+    }
     r.trimmed += o.trimmed;
     r.droppedUnconsumed += o.droppedUnconsumed;
     r.length += o.length;

@@ -87,7 +87,8 @@ class RedisStreamInspector final : public StreamInspector {
                              std::to_string(std::max<int64_t>(0, rule.keepCount)),
                              cutoff ? cutoff->str() : "",
                              std::to_string(std::max<int64_t>(0, rule.maxLength.value_or(0))),
-                             rule.dropOldest ? "1" : "0"};
+                             rule.dropOldest ? "1" : "0",
+                             rule.requiredGroup};
     auto r = c.value()->on(stream, [&](redis::Client& n) { return n.command(cmd); });
     if (!r.ok()) return r.error();
     return decodeTrim(r.value());
@@ -95,17 +96,17 @@ class RedisStreamInspector final : public StreamInspector {
 
  private:
   // The script's reply: {exists, groups, safeId|"", minId|"", trimmed,
-  // dropped, length, atCap}.
+  // dropped, length, atCap, requiredGroupFound}.
   static Result<TrimOutcome> decodeTrim(const redis::Reply& r) {
     if (r.isError()) return makeError(Errc::kServer, "retention trim: " + r.str);
-    if (!r.isArray() || r.elements.size() != 8)
+    if (!r.isArray() || r.elements.size() != 9)
       return makeError(Errc::kProtocol, "retention trim: unexpected reply");
     auto num = [&](size_t i) { return r.elements[i].asInt(); };
     auto id = [&](size_t i) -> std::optional<StreamId> {
       return r.elements[i].str.empty() ? std::nullopt : StreamId::parse(r.elements[i].str);
     };
     TrimOutcome o;
-    for (size_t i : {0u, 1u, 4u, 5u, 6u, 7u}) {
+    for (size_t i : {0u, 1u, 4u, 5u, 6u, 7u, 8u}) {
       if (!num(i)) return makeError(Errc::kProtocol, "retention trim: unexpected reply");
     }
     o.streamExists = *num(0) == 1;
@@ -118,6 +119,7 @@ class RedisStreamInspector final : public StreamInspector {
     o.droppedUnconsumed = *num(5);
     o.length = *num(6);
     o.atCap = *num(7) == 1;
+    o.requiredGroupMissing = o.streamExists && *num(8) == 0;
     return o;
   }
 

@@ -59,6 +59,14 @@ TrimOutcome applyTrim(StreamModel& s, const RetentionRule& rule, int64_t nowMs) 
   TrimOutcome o;
   o.groups = static_cast<int64_t>(s.groups.size());
   o.safeId = safeTrimId(s.groups);
+  if (!rule.requiredGroup.empty() &&
+      std::none_of(s.groups.begin(), s.groups.end(),
+                   [&](const GroupPosition& g) { return g.name == rule.requiredGroup; })) {
+    o.requiredGroupMissing = true;
+    o.length = static_cast<int64_t>(s.ids.size());
+    o.atCap = rule.maxLength && o.length >= *rule.maxLength;
+    return o;
+  }
   auto countBelow = [&](StreamId bound) {
     return static_cast<int64_t>(std::lower_bound(s.ids.begin(), s.ids.end(), bound) - s.ids.begin());
   };
@@ -106,6 +114,7 @@ local keepCount = tonumber(ARGV[1])
 local cutoff = ARGV[2]
 local maxLen = tonumber(ARGV[3])
 local dropOldest = ARGV[4] == '1'
+local required = ARGV[5]
 local MAXSEQ = '18446744073709551615'
 
 local function split(id)
@@ -152,12 +161,14 @@ local function nthBelow(bound, n)
   return last
 end
 
-if redis.call('EXISTS', key) == 0 then return {0, 0, '', '', 0, 0, 0, 0} end
+if redis.call('EXISTS', key) == 0 then return {0, 0, '', '', 0, 0, 0, 0, 0} end
 local groups = redis.call('XINFO', 'GROUPS', key)
 local safe = nil
+local found = required == ''
 for _, g in ipairs(groups) do
   local f = {}
   for i = 1, #g, 2 do f[g[i]] = g[i + 1] end
+  if f['name'] == required then found = true end
   local bound = nextId(f['last-delivered-id'])
   if tonumber(f['pending']) > 0 then
     local p = redis.call('XPENDING', key, f['name'])
@@ -166,6 +177,12 @@ for _, g in ipairs(groups) do
   if safe == nil or less(bound, safe) then safe = bound end
 end
 
+local atCap = 0
+if not found then
+  local len = redis.call('XLEN', key)
+  if maxLen > 0 and len >= maxLen then atCap = 1 end
+  return {1, #groups, safe or '', '', 0, 0, len, atCap, 0}
+end
 local trimmed, dropped = 0, 0
 local minId = nil
 if safe then
@@ -188,9 +205,8 @@ if maxLen > 0 and len > maxLen then
     len = redis.call('XLEN', key)
   end
 end
-local atCap = 0
 if maxLen > 0 and len >= maxLen then atCap = 1 end
-return {1, #groups, safe or '', minId or '', trimmed, dropped, len, atCap}
+return {1, #groups, safe or '', minId or '', trimmed, dropped, len, atCap, 1}
 )LUA";
   return script;
 }

@@ -360,6 +360,26 @@ TEST_F(RetentionRedisTest, AMissingStreamIsNotAnErrorAndAWrongTypeIs) {
   EXPECT_NE(r[0].error().message.find("WRONGTYPE"), std::string::npos) << r[0].error().message;
 }
 
+// The Pipeline's own group is checked in the same step as the trim.
+TEST_F(RetentionRedisTest, NothingIsTrimmedWhileThePipelinesGroupIsMissing) {
+  for (int i = 0; i < 10; ++i) add();
+  group("other", "$");  // done with all ten
+  RetentionRule rule;
+  rule.requiredGroup = "mine";
+  rule.maxLength = 5;
+  rule.dropOldest = true;
+  TrimOutcome o = trim(rule);
+  EXPECT_TRUE(o.requiredGroupMissing);
+  EXPECT_EQ(o.trimmed + o.droppedUnconsumed, 0);
+  EXPECT_EQ(length(), 10);
+  group("mine", "0");
+  ack("mine", read("mine", 3));
+  o = trim(rule);
+  EXPECT_FALSE(o.requiredGroupMissing);
+  EXPECT_EQ(o.trimmed, 3);
+  EXPECT_EQ(o.droppedUnconsumed, 2);
+}
+
 // The script and the model agree, trim for trim, on random real states.
 TEST_F(RetentionRedisTest, TheScriptDoesWhatTheModelDoes) {
   std::mt19937_64 rng(14);
@@ -381,6 +401,7 @@ TEST_F(RetentionRedisTest, TheScriptDoesWhatTheModelDoes) {
     rule.keepCount = static_cast<int64_t>(rng() % 6);
     if (rng() % 2) rule.maxLength = static_cast<int64_t>(1 + rng() % 40);
     rule.dropOldest = rng() % 2;
+    if (rng() % 4 == 0) rule.requiredGroup = "g" + std::to_string(rng() % 4);
     StreamModel model = snapshot();
     const int64_t nowMs = static_cast<int64_t>(model.ids.empty() ? 0 : model.ids.back().ms);
     if (rng() % 2) rule.keepAgeMs = static_cast<int64_t>(rng() % 5);

@@ -135,6 +135,21 @@ TEST(ApplyTrim, DropOldestTrimsUnconsumedDownToMaxLengthAndCountsThem) {
   EXPECT_EQ(s.ids.front(), id(6));
 }
 
+TEST(ApplyTrim, NothingAtAllIsTrimmedWithoutTheRequiredGroup) {
+  StreamModel s = streamOf(10);
+  s.groups = {{"other", id(10), std::nullopt}};
+  RetentionRule rule{0, std::nullopt, 3, true, "mine"};
+  TrimOutcome o = applyTrim(s, rule, 0);
+  EXPECT_TRUE(o.requiredGroupMissing);
+  EXPECT_EQ(o.trimmed + o.droppedUnconsumed, 0);
+  EXPECT_EQ(o.length, 10);
+  EXPECT_TRUE(o.atCap);
+  s.groups.push_back({"mine", id(4), std::nullopt});
+  o = applyTrim(s, rule, 0);
+  EXPECT_FALSE(o.requiredGroupMissing);
+  EXPECT_EQ(o.trimmed, 4);
+}
+
 // Random streams and groups: every entry at or above the safe id survives
 // every rule but dropOldest, and every entry below the trim bound is gone.
 TEST(ApplyTrim, RandomStatesNeverLoseWhatAGroupNeeds) {
@@ -237,6 +252,17 @@ TEST(RetentionRoundTest, SumsShardsAndNamesTheOnesAtCap) {
   EXPECT_EQ(events[1].reason, "RetentionTrimFailed");
 }
 
+TEST(RetentionRoundTest, AMissingPipelineGroupIsAFailureNotATrim) {
+  TrimOutcome missing;
+  missing.requiredGroupMissing = true;
+  missing.length = 9;
+  RetentionRound r = summarizeRetention({"s"}, {missing});
+  EXPECT_TRUE(r.allFailed());
+  EXPECT_EQ(r.length, 0);
+  EXPECT_NE(r.failures[0].find("consumer group is missing"), std::string::npos);
+  EXPECT_EQ(retentionCondition(capped("throttle"), r).reason, "RetentionTrimFailed");
+}
+
 TEST(RetentionRoundTest, ConditionSaysAtCapUnderThrottleAndWithinLimitsOtherwise) {
   RetentionRound full = summarizeRetention({"s"}, {outcome(0, 0, 100, true)});
   EXPECT_EQ(full.safeId, "5-0");
@@ -278,14 +304,15 @@ TEST(RetentionRoundTest, RuleFollowsTheSpec) {
   spec.keepAcknowledgedAgeMs = 3000;
   spec.maxLength = 50;
   spec.onFull = "dropOldest";
-  const probe::RetentionRule r = retentionRuleOf(spec);
+  const probe::RetentionRule r = retentionRuleOf(spec, "shoal");
+  EXPECT_EQ(r.requiredGroup, "shoal");
   EXPECT_EQ(r.keepCount, 7);
   EXPECT_EQ(r.keepAgeMs, 3000);
   EXPECT_EQ(r.maxLength, 50);
   EXPECT_TRUE(r.dropOldest);
   EXPECT_EQ(probe::ageCutoff(r, 10000), (StreamId{7000, 0}));
   EXPECT_EQ(probe::ageCutoff(r, 1000), (StreamId{0, 0}));
-  EXPECT_FALSE(probe::ageCutoff(retentionRuleOf(api::RetentionSpec{}), 1000).has_value());
+  EXPECT_FALSE(probe::ageCutoff(retentionRuleOf(api::RetentionSpec{}, "g"), 1000).has_value());
 }
 
 }  // namespace

@@ -18,7 +18,8 @@ inline constexpr const char* kConditionRetentionLimited = "RetentionLimited";
 inline constexpr const char* kEventRetentionDroppedUnconsumed = "RetentionDroppedUnconsumed";
 inline constexpr const char* kEventRetentionTrimFailed = "RetentionTrimFailed";
 
-probe::RetentionRule retentionRuleOf(const api::RetentionSpec& spec);
+/// The rule for a Pipeline whose own consumer group is `group` (required).
+probe::RetentionRule retentionRuleOf(const api::RetentionSpec& spec, const std::string& group);
 
 /// One round of trims of a Pipeline's streams, summed.
 struct RetentionRound {

@@ -15,7 +15,9 @@
 // - Probe and trim are one EVAL: groups created, deleted or recreated at id 0
 //   between reading the groups and trimming cannot exist, since nothing runs
 //   in between. On a cluster the script names one key (the stream), so it
-//   runs where that stream lives.
+//   runs where that stream lives. The same step checks that the Pipeline's
+//   own group exists (RetentionRule::requiredGroup): a group not created yet
+//   has read nothing, and the other groups alone must not decide for it.
 // - keepAcknowledged lowers the bound (never raises it): count keeps the
 //   `count` entries just below the safe id, age keeps entries younger than
 //   now - age. Over maxLength, kept entries go first (all of them); then only
@@ -64,6 +66,9 @@ struct RetentionRule {
   std::optional<int64_t> keepAgeMs;
   std::optional<int64_t> maxLength;
   bool dropOldest = false;        ///< onFull: dropOldest
+  /// When set, nothing at all is trimmed unless this group exists (the
+  /// Pipeline's own: checked in the same atomic step as the trim).
+  std::string requiredGroup;
 };
 
 /// The oldest id keepAgeMs keeps at wall time nowMs ("nowMs - age"), or
@@ -73,6 +78,7 @@ std::optional<StreamId> ageCutoff(const RetentionRule& rule, int64_t nowMs);
 /// What one trim of one stream did.
 struct TrimOutcome {
   bool streamExists = true;
+  bool requiredGroupMissing = false;  ///< RetentionRule::requiredGroup absent: nothing trimmed
   int64_t groups = 0;
   std::optional<StreamId> safeId;  ///< nullopt: no group
   std::optional<StreamId> minId;   ///< the MINID trimmed with, if any
@@ -93,9 +99,9 @@ struct StreamModel {
 TrimOutcome applyTrim(StreamModel& stream, const RetentionRule& rule, int64_t nowMs);
 
 /// The Lua source of the trim step. KEYS[1] the stream; ARGV: keepCount,
-/// age cutoff id ("" none), maxLength ("0" none), dropOldest ("1"/"0").
-/// Returns {exists, groups, safeId|"", minId|"", trimmed, dropped, length,
-/// atCap}.
+/// age cutoff id ("" none), maxLength ("0" none), dropOldest ("1"/"0"),
+/// required group ("" none). Returns {exists, groups, safeId|"", minId|"",
+/// trimmed, dropped, length, atCap, requiredGroupFound}.
 const std::string& trimScript();
 
 }  // namespace shoal::probe
