@@ -75,8 +75,8 @@ TrimOutcome applyTrim(StreamModel& s, const RetentionRule& rule, int64_t nowMs) 
     std::optional<StreamId> minId = o.safeId;
     if (rule.keepCount > 0) {
       const int64_t below = countBelow(*o.safeId);
-      if (below < rule.keepCount) {
-        minId.reset();  // fewer acknowledged entries than it keeps: keep them all
+      if (below < rule.keepCount || static_cast<int64_t>(s.ids.size()) <= rule.keepCount) {
+        minId.reset();  // no more acknowledged entries than it keeps: keep them all
       } else {
         minId = std::min(*minId, s.ids[below - rule.keepCount]);
       }
@@ -187,7 +187,9 @@ local trimmed, dropped = 0, 0
 local minId = nil
 if safe then
   minId = safe
-  if keepCount > 0 then
+  if keepCount > 0 and redis.call('XLEN', key) <= keepCount then
+    minId = nil  -- no more entries than it keeps: none to look up
+  elseif keepCount > 0 then
     local kept = nthBelow(safe, keepCount)
     if kept == nil then minId = nil elseif less(kept, minId) then minId = kept end
   end

@@ -180,7 +180,7 @@ TEST(PipelineRetention, EachBadFieldIsRejectedByName) {
       {{{"intervalSeconds", 86401}}, "spec.retention.intervalSeconds: must be at most 86400"},
       {{{"keepAcknowledged", 5}}, "spec.retention.keepAcknowledged: must be an object"},
       {{{"keepAcknowledged", {{"count", -1}}}}, "spec.retention.keepAcknowledged.count: must be at least 0"},
-      {{{"keepAcknowledged", {{"count", 100001}}}}, "spec.retention.keepAcknowledged.count: must be at most 100000"},
+      {{{"keepAcknowledged", {{"count", 10001}}}}, "spec.retention.keepAcknowledged.count: must be at most 10000"},
       {{{"keepAcknowledged", {{"age", "1 hour"}}}}, "spec.retention.keepAcknowledged.age: must be a duration"},
       {{{"keepAcknowledged", {{"age", 3600}}}}, "spec.retention.keepAcknowledged.age: must be a duration"},
       {{{"keepAcknowledged", {{"age", "0s"}}}}, "spec.retention.keepAcknowledged.age: must be a duration"},
