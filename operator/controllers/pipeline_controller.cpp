@@ -206,8 +206,8 @@ ReconcileResult PipelineReconciler::reconcile(const std::string& ns, const std::
     if (in.reading && in.reading->ok && takeRetentionRound(p, &wait)) {
       const auto nowMs = std::chrono::duration_cast<std::chrono::milliseconds>(in.now.time_since_epoch()).count();
       const auto streams = p.spec.redis.streams();
-      in.retention = summarizeRetention(
-          streams, probe_.trim(redisTarget.value(), streams, retentionRuleOf(*p.spec.retention, p.spec.redis.consumerGroup), nowMs));
+      const auto rule = retentionRuleOf(*p.spec.retention, p.spec.redis.consumerGroup);
+      in.retention = summarizeRetention(streams, probe_.trim(redisTarget.value(), streams, rule, nowMs));
       for (const RetentionEvent& e : retentionEvents(*p.spec.retention, *in.retention))
         events_.record(target, e.type, e.reason, e.message);
       if (metrics_ != nullptr)

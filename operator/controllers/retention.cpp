@@ -82,8 +82,10 @@ RetentionCondition retentionCondition(const api::RetentionSpec& spec, const Rete
   if (round.allFailed()) return {api::kUnknown, "RetentionTrimFailed", "Could not trim: " + failuresText(round) + "."};
   if (!round.dropped.empty()) {
     return {api::kTrue, "DroppedUnconsumed",
-            "Dropped " + std::to_string(round.droppedUnconsumed) + " entries no consumer group had acknowledged, to hold " +
-                streamsText(round.dropped, round.streams) + " at maxLength " + cap + " (onFull: dropOldest)."};
+            "Dropped " + std::to_string(round.droppedUnconsumed) +
+                " entries no consumer group had acknowledged, to hold " +
+                streamsText(round.dropped, round.streams) + " at maxLength " + cap +
+                " (onFull: dropOldest)."};
   }
   if (!round.atCap.empty()) {
     if (spec.dropOldest())

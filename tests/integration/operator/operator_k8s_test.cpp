@@ -346,7 +346,8 @@ TEST_F(OperatorK8sTest, RetentionDropsOverItsCapSaysSoAndTrimsWhatTheGroupAcknow
   ASSERT_TRUE(waitUntil(
       [&] {
         json st = get(kNs, "pipeline/ret").value("status", json());
-        return st.is_object() && st["retention"].is_object() && st["retention"].value("droppedUnconsumedTotal", 0) == 15;
+        return st.is_object() && st["retention"].is_object() &&
+               st["retention"].value("droppedUnconsumedTotal", 0) == 15;
       },
       30s, 200ms))
       << get(kNs, "pipeline/ret").dump();

@@ -326,21 +326,20 @@ TEST(PipelineCrd, RetentionDefaultsAndBoundsMatchTheApi) {
   for (const auto& v : schemaAt(pipeline, "spec.retention.onFull")["enum"]) onFull.push_back(v.as<std::string>());
   EXPECT_EQ(onFull, (std::vector<std::string>{shoal::api::kOnFullThrottle, shoal::api::kOnFullDropOldest}));
   // What the CRD accepts, the API parses, and its bounds are the API's.
+  const int64_t maxKeep = schemaAt(pipeline, "spec.retention.keepAcknowledged.count")["maximum"].as<int64_t>();
   nlohmann::json p = {{"spec",
                        {{"type", "logs"},
                         {"source", {{"redis", {{"address", "r:6379"}, {"stream", "s"}}}}},
                         {"retention",
                          {{"keepAcknowledged",
-                           {{"count", schemaAt(pipeline, "spec.retention.keepAcknowledged.count")["maximum"].as<int64_t>()},
-                            {"age", "366d"}}},
+                           {{"count", maxKeep}, {"age", "366d"}}},
                           {"maxLength", schemaAt(pipeline, "spec.retention.maxLength")["maximum"].as<int64_t>()}}}}}};
   auto parsed = shoal::api::pipelineFromJson(p);
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   p["spec"]["retention"]["maxLength"] = schemaAt(pipeline, "spec.retention.maxLength")["maximum"].as<int64_t>() + 1;
   EXPECT_FALSE(shoal::api::pipelineFromJson(p).ok());
   p["spec"]["retention"]["maxLength"] = 1000000;
-  p["spec"]["retention"]["keepAcknowledged"]["count"] =
-      schemaAt(pipeline, "spec.retention.keepAcknowledged.count")["maximum"].as<int64_t>() + 1;
+  p["spec"]["retention"]["keepAcknowledged"]["count"] = maxKeep + 1;
   EXPECT_FALSE(shoal::api::pipelineFromJson(p).ok());
 }
 
