@@ -72,6 +72,9 @@ std::string renderWorkerConfig(const api::Pipeline& pipeline) {
   doc["metadata"] = json{{"name", pipeline.metadata.name},
                          {"namespace", pipeline.metadata.namespace_}};
   doc["spec"] = pipeline.spec.raw;
+  // Retention is the operator's business: the workers neither read it nor
+  // need restarting when it changes (the config hash leaves it out).
+  if (doc["spec"].is_object()) doc["spec"].erase("retention");
   YAML::Emitter out;
   out << YAML::Comment("Rendered by shoal-operator from Pipeline " + pipeline.metadata.namespace_ +
                        "/" + pipeline.metadata.name + "; secrets come from the environment.");
