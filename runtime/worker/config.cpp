@@ -131,7 +131,8 @@ PipelineConfig loadPipelineConfig(const YAML::Node& doc, const std::map<std::str
   YAML::Node spec = doc["spec"] ? doc["spec"] : doc;
   const std::string sp = "spec";
   if (!spec.IsMap()) throw ConfigError(sp, "must be a mapping");
-  checkKeys(spec, sp, {"type", "source", "transform", "sink", "delivery"}, {"consumerGroupDeletionPolicy"});
+  // Fields only the operator acts on are accepted and left to it.
+  checkKeys(spec, sp, {"type", "source", "transform", "sink", "delivery"}, {"consumerGroupDeletionPolicy", "retention"});
   PipelineConfig c;
   c.type = stringField(spec, "type", sp, "");
   if (c.type.empty()) throw ConfigError(sp + ".type", "required (logs or metrics)");
