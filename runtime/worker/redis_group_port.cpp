@@ -4,27 +4,12 @@
 
 #include <utility>
 
+#include "shoal/redis/source_config.h"
 #include "shoal/redis_cluster/keyed_client.h"
 
 namespace shoal {
 
-redis::ConnectionOptions redisOptions(const RedisSourceConfig& c) {
-  redis::ConnectionOptions o;
-  o.host = c.host;
-  o.port = c.port;
-  o.db = c.db;
-  o.username = c.username;
-  o.password = c.password;
-  o.tls.enabled = c.tls.enabled;
-  o.tls.caFile = c.tls.caFile;
-  o.tls.certFile = c.tls.certFile;
-  o.tls.keyFile = c.tls.keyFile;
-  o.tls.serverName = c.tls.serverName;
-  o.tls.insecureSkipVerify = c.tls.insecureSkipVerify;
-  o.connectTimeout = millis(c.connectTimeoutMs);
-  o.readTimeout = millis(c.readTimeoutMs);
-  return o;
-}
+redis::ConnectionOptions redisOptions(const RedisSourceConfig& c) { return redis::connectionOptions(c); }
 
 namespace {
 
