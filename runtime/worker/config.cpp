@@ -4,13 +4,10 @@
 
 #include <unistd.h>
 
-#include <string_view>
 
 #include "shoal/redis/source_config.h"
 #include "shoal/stream/config_fields.h"
 #include "shoal/stream/shards.h"
-
-extern char** environ;
 
 namespace shoal {
 namespace {
@@ -94,32 +91,9 @@ PipelineConfig loadPipelineConfig(const YAML::Node& doc, const std::map<std::str
 }
 
 PipelineConfig loadPipelineConfigFile(const std::string& path, const std::map<std::string, std::string>& env) {
-  YAML::Node doc;
-  try {
-    doc = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    throw ConfigError("--config", "cannot read '" + path + "'");
-  } catch (const YAML::Exception& e) {
-    throw ConfigError("--config", "invalid YAML in '" + path + "': " + e.what());
-  }
-  try {
-    return loadPipelineConfig(doc, env);
-  } catch (const ConfigError&) {
-    throw;
-  } catch (const YAML::Exception& e) {
-    throw ConfigError("spec", std::string("invalid config: ") + e.what());
-  }
+  return config::loadFile(path, [&](const YAML::Node& doc) { return loadPipelineConfig(doc, env); });
 }
 
-std::map<std::string, std::string> processEnv() {
-  std::map<std::string, std::string> m;
-  for (char** e = environ; e && *e; ++e) {
-    std::string_view kv(*e);
-    auto eq = kv.find('=');
-    if (eq == std::string_view::npos) continue;
-    m.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
-  }
-  return m;
-}
+std::map<std::string, std::string> processEnv() { return config::processEnv(); }
 
 }  // namespace shoal

@@ -140,15 +140,7 @@ class GroupSession final : public ConsumerGroupPort {
 
 std::unique_ptr<ConsumerGroupPort> openRedisGroupPort(const RedisSourceConfig& c, std::string consumerName,
                                                       Clock& clock) {
-  if (c.cluster) {
-    redis::ClusterOptions o;
-    o.node = redisOptions(c);
-    o.seeds.push_back({c.host, c.port});
-    return std::make_unique<GroupSession>(c, std::move(consumerName),
-                                          std::make_unique<redis::KeyedClient>(std::move(o), clock));
-  }
-  return std::make_unique<GroupSession>(c, std::move(consumerName),
-                                        std::make_unique<redis::KeyedClient>(redisOptions(c), clock));
+  return std::make_unique<GroupSession>(c, std::move(consumerName), redis::keyedClientFor(c, clock));
 }
 
 }  // namespace shoal
