@@ -72,7 +72,7 @@ ReceiverConfig loadReceiverConfig(const YAML::Node& doc, const std::map<std::str
 
   if (present(spec, "http")) parseHttp(spec["http"], c, sp + ".http");
   if (present(spec, "syslog")) c.syslog = YAML::Clone(spec["syslog"]);
-  if (c.httpPort == 0 && !c.syslog) throw ConfigError(sp + ".http.port", "required: nothing to listen on");
+  if (c.httpPort == 0 && !present(spec, "syslog")) throw ConfigError(sp + ".http.port", "required: nothing to listen on");
   if (c.httpPort != 0 && !c.logs.enabled && !c.metrics.enabled && !c.bulk.enabled)
     throw ConfigError(sp + ".http.routes", "at least one route is required when http.port is set");
 

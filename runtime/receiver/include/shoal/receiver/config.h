@@ -54,7 +54,8 @@ struct ReceiverConfig {
 
   int metricsPort = 9090;  // 0: none
 
-  /// spec.syslog as given, for the syslog listeners (their own module).
+  /// spec.syslog as given, for the syslog listeners (their own module); a
+  /// null node when absent.
   YAML::Node syslog;
 };
 
