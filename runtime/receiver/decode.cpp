@@ -15,13 +15,29 @@ DecodeError errorAt(std::string_view body, size_t byte, std::string message, boo
 
 DecodeError fromScan(std::string_view body, const JsonError& e) { return errorAt(body, e.byte, e.message, e.utf8); }
 
+// Line numbers of increasing offsets, counted once over the body (asking
+// positionOf for each entry would read the body once per entry).
+class LineCounter {
+ public:
+  explicit LineCounter(std::string_view body) : body_(body) {}
+  size_t lineAt(size_t offset) {
+    for (; at_ < offset && at_ < body_.size(); ++at_)
+      if (body_[at_] == '\n') ++line_;
+    return line_;
+  }
+
+ private:
+  std::string_view body_;
+  size_t at_ = 0, line_ = 1;
+};
+
 void skipSpace(std::string_view s, size_t& pos) {
   while (pos < s.size() && isJsonSpace(s[pos])) ++pos;
 }
 
 // One object at body[pos] into out; an error if it is not one.
 std::optional<DecodeError> takeObject(std::string_view body, size_t& pos, std::string_view keyMember,
-                                      const char* what, std::vector<EventEntry>& out) {
+                                      const char* what, LineCounter& lines, std::vector<EventEntry>& out) {
   if (body[pos] != '{') {
     // Name invalid UTF-8 as such even where an object was expected.
     size_t probe = pos;
@@ -34,7 +50,7 @@ std::optional<DecodeError> takeObject(std::string_view body, size_t& pos, std::s
   if (auto e = scanValue(body, pos, keyMember.empty() ? nullptr : &cap)) return fromScan(body, *e);
   EventEntry entry;
   entry.json = body.substr(start, pos - start);
-  entry.line = positionOf(body, start).line;
+  entry.line = lines.lineAt(start);
   entry.hasKey = cap.found;
   entry.key = cap.value;
   out.push_back(entry);
@@ -50,6 +66,7 @@ std::string DecodeError::describe() const {
 
 DecodedEvents decodeEvents(std::string_view body, std::string_view keyMember) {
   DecodedEvents out;
+  LineCounter lines(body);
   size_t pos = 0;
   skipSpace(body, pos);
   if (pos >= body.size()) {
@@ -67,7 +84,7 @@ DecodedEvents decodeEvents(std::string_view body, std::string_view keyMember) {
           out.error = errorAt(body, pos, "unexpected end of input in the array");
           return out;
         }
-        if (auto e = takeObject(body, pos, keyMember, "in the array", out.entries)) {
+        if (auto e = takeObject(body, pos, keyMember, "in the array", lines, out.entries)) {
           out.error = e;
           return out;
         }
@@ -89,7 +106,7 @@ DecodedEvents decodeEvents(std::string_view body, std::string_view keyMember) {
     return out;
   }
   while (pos < body.size()) {
-    if (auto e = takeObject(body, pos, keyMember, "(one per line)", out.entries)) {
+    if (auto e = takeObject(body, pos, keyMember, "(one per line)", lines, out.entries)) {
       out.error = e;
       return out;
     }
@@ -146,6 +163,7 @@ std::string asText(const nlohmann::json& v) { return v.is_string() ? v.get<std::
 
 DecodedBulk decodeBulk(std::string_view body, std::string_view defaultIndex) {
   DecodedBulk out;
+  LineCounter lines(body);
   size_t pos = 0;
   Line action;
   while (nextLine(body, pos, action)) {
@@ -161,7 +179,7 @@ DecodedBulk decodeBulk(std::string_view body, std::string_view defaultIndex) {
     }
     BulkItem item;
     item.op = parsed.begin().key();
-    item.line = positionOf(body, action.offset).line;
+    item.line = lines.lineAt(action.offset);
     const auto& meta = parsed.begin().value();
     item.index = meta.contains("_index") ? asText(meta["_index"]) : std::string(defaultIndex);
     if (meta.contains("_id")) item.id = asText(meta["_id"]);

@@ -132,6 +132,29 @@ int socketOf(const httplib::Request& req) {
 // Answers and marks the connection to be ended once the response is out
 // (see endIfMarked): what is left of the body is not read, since the client
 // may be slow or sending more than we take.
+// One request being served, from the moment its handler is entered (the
+// body still to read) until the response is ready; stop() waits for these.
+// Not admitted once stop() has begun.
+class InFlight {
+ public:
+  explicit InFlight(State& s) : s_(s) {
+    std::lock_guard g(s_.mu);
+    admitted_ = !s_.stopped;
+    if (admitted_) ++s_.inFlight;
+  }
+  ~InFlight() {
+    if (!admitted_) return;
+    std::lock_guard g(s_.mu);
+    --s_.inFlight;
+    s_.cv.notify_all();
+  }
+  bool admitted() const { return admitted_; }
+
+ private:
+  State& s_;
+  bool admitted_ = false;
+};
+
 void closeAfter(const httplib::Request&, httplib::Response& res, int status, const std::string& text) {
   res.status = status;
   res.set_header("Connection", "close");
@@ -241,11 +264,15 @@ class HttplibServer final : public Server {
       const std::string method = r.method;
       if (method == "GET") {
         svr_->Get(r.pattern, [state, h, method](const httplib::Request& req, httplib::Response& res) {
-          serve(*state, method, req, res, std::string(), h);
+          InFlight f(*state);
+          if (!f.admitted()) return closeAfter(req, res, 503, "shutting down\n");
+          serve(method, req, res, std::string(), h);
         });
       } else {
         auto withBody = [state, h, method, maxBody](const httplib::Request& req, httplib::Response& res,
                                                    const httplib::ContentReader& reader) {
+          InFlight f(*state);
+          if (!f.admitted()) return closeAfter(req, res, 503, "shutting down\n");
           if (req.has_header("Content-Length") && declaredLength(req) > maxBody) {
             closeAfter(req, res, 413, "request body larger than " + std::to_string(maxBody) + " bytes\n");
             return;
@@ -270,7 +297,7 @@ class HttplibServer final : public Server {
             }
             return;
           }
-          serve(*state, method, req, res, std::move(body), h);
+          serve(method, req, res, std::move(body), h);
         };
         if (method == "POST") svr_->Post(r.pattern, withBody);
         if (method == "PUT") svr_->Put(r.pattern, withBody);
@@ -288,20 +315,11 @@ class HttplibServer final : public Server {
     return n;
   }
 
-  // Runs a handler as one in-flight request (stop() waits for these); after
-  // stop() has begun, answers 503 instead.
-  // The route lambdas hold the state and the handler, never the server
-  // object, which may be gone while a lingering connection is still served.
-  static void serve(State& state, const std::string& method, const httplib::Request& req, httplib::Response& res,
-                    std::string body, const RouteHandler& h) {
-    {
-      std::lock_guard g(state.mu);
-      if (state.stopped) {
-        closeAfter(req, res, 503, "shutting down\n");
-        return;
-      }
-      ++state.inFlight;
-    }
+  // Runs a handler (inside an admitted InFlight). The route lambdas hold the
+  // state and the handler, never the server object, which may be gone while
+  // a lingering connection is still served.
+  static void serve(const std::string& method, const httplib::Request& req, httplib::Response& res, std::string body,
+                    const RouteHandler& h) {
     ServerRequest sr;
     sr.method = method;
     sr.path = req.path;
@@ -320,9 +338,6 @@ class HttplibServer final : public Server {
     res.status = out.status;
     for (const auto& [k, v] : out.headers) res.set_header(k, v);
     res.set_content(std::move(out.body), out.contentType);
-    std::lock_guard g(state.mu);
-    --state.inFlight;
-    state.cv.notify_all();
   }
 
   ServerOptions opts_;

@@ -67,6 +67,20 @@ class ServerTest : public ::testing::Test {
     base_ = "http://127.0.0.1:" + std::to_string(server_->port());
   }
 
+  // A plain TCP connection to the server, for what curl will not send.
+  int connectRaw() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(server_->port()));
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
+
   std::string gzipFile(const std::string& content) {
     const std::string plain = dir_.file("body-" + std::to_string(files_++));
     std::ofstream(plain, std::ios::binary) << content;
@@ -139,12 +153,8 @@ TEST_F(ServerTest, AClientThatStopsSendingIsDisconnectedAfterTheReadTimeout) {
   ServerOptions o;
   o.readTimeout = 1s;
   start(o);
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(server_->port()));
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const int fd = connectRaw();
+  ASSERT_GE(fd, 0);
   const std::string partial = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly a part";
   ASSERT_EQ(::send(fd, partial.data(), partial.size(), 0), static_cast<ssize_t>(partial.size()));
   timeval tv{5, 0};
@@ -172,6 +182,34 @@ TEST_F(ServerTest, StopFinishesTheRequestInFlightAndRefusesNewConnections) {
   EXPECT_EQ(r.body, "held\n");
   stopped.get();
   EXPECT_NE(curl({"--data-binary", "x", base_ + "/echo"}).exitCode, 0);
+}
+
+TEST_F(ServerTest, StopWaitsForABodyStillArrivingAndAnswersIt) {
+  start();
+  const int fd = connectRaw();
+  ASSERT_GE(fd, 0);
+  const std::string head = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello";
+  ASSERT_EQ(::send(fd, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+  // Our connection's thread reads the headers within microseconds of the
+  // accept; a whole curl request served after it (a process start and a
+  // round trip) leaves it far behind.
+  ASSERT_EQ(curl({"--data-binary", "x", base_ + "/echo"}).status, 200);
+  auto stopped = std::async(std::launch::async, [&] { server_->stop(); });
+  EXPECT_EQ(stopped.wait_for(200ms), std::future_status::timeout) << "stop() must wait for the body being read";
+  ASSERT_EQ(::send(fd, "world", 5, 0), 5);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string got;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
+    got.append(buf, static_cast<size_t>(n));
+    if (got.find("helloworld") != std::string::npos) break;
+  }
+  ::close(fd);
+  EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
+  EXPECT_NE(got.find("helloworld"), std::string::npos);
+  stopped.get();
 }
 
 }  // namespace

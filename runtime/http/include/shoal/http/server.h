@@ -14,8 +14,12 @@
 //    thread; one more is answered 503 and closed by a spare thread. A
 //    connection that sends nothing for `readTimeout` mid-request, or nothing
 //    for `idleTimeout` between keep-alive requests, is closed.
-//  - stop(): stops accepting, lets requests being served finish, closes
-//    idle keep-alive connections, and returns when every connection is gone.
+//  - stop(): stops accepting and returns once every request being served has
+//    its response (a request whose body is still arriving counts: it is read
+//    to the end, within the read timeout, and handled). A request that comes
+//    later on a kept-alive connection is answered 503 and the connection
+//    closed; idle kept-alive connections are left to their idle timeout
+//    (their threads no longer reach the handlers).
 //  - Handlers run on the connection threads, concurrently: they must be
 //    thread-safe. A handler that throws answers 500.
 #pragma once
