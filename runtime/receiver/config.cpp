@@ -41,10 +41,10 @@ void parseHttp(const YAML::Node& n, ReceiverConfig& c, const std::string& path) 
     const std::string rp = path + ".routes";
     const YAML::Node routes = n["routes"];
     checkKeys(routes, rp, {"logs", "metrics", "bulk", "remoteWrite"});
-    if (present(routes, "remoteWrite")) throw ConfigError(rp + ".remoteWrite", "not supported yet by shoal-receiver");
     c.logs = parseRoute(routes, "logs", rp);
     c.metrics = parseRoute(routes, "metrics", rp);
     c.bulk = parseRoute(routes, "bulk", rp);
+    c.remoteWrite = parseRoute(routes, "remoteWrite", rp);
   }
   if (present(n, "auth")) {
     const std::string ap = path + ".auth";
@@ -73,7 +73,8 @@ ReceiverConfig loadReceiverConfig(const YAML::Node& doc, const std::map<std::str
   if (present(spec, "http")) parseHttp(spec["http"], c, sp + ".http");
   if (present(spec, "syslog")) c.syslog = YAML::Clone(spec["syslog"]);
   if (c.httpPort == 0 && !present(spec, "syslog")) throw ConfigError(sp + ".http.port", "required: nothing to listen on");
-  if (c.httpPort != 0 && !c.logs.enabled && !c.metrics.enabled && !c.bulk.enabled)
+  if (c.httpPort != 0 && !c.logs.enabled && !c.metrics.enabled && !c.bulk.enabled &&
+      !c.remoteWrite.enabled)
     throw ConfigError(sp + ".http.routes", "at least one route is required when http.port is set");
 
   if (present(spec, "limits")) {

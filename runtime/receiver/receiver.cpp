@@ -8,6 +8,7 @@
 
 #include "shoal/http/transport.h"
 #include "shoal/receiver/json_scan.h"
+#include "shoal/receiver/remote_write.h"
 #include "shoal/stream/shards.h"
 
 namespace shoal::receiver {
@@ -71,7 +72,7 @@ bool equalConstantTime(std::string_view a, std::string_view b) {
 
 std::vector<std::string> targetStreams(const ReceiverConfig& cfg) {
   std::vector<std::string> out;
-  for (const RouteConfig* r : {&cfg.logs, &cfg.metrics, &cfg.bulk}) {
+  for (const RouteConfig* r : {&cfg.logs, &cfg.metrics, &cfg.bulk, &cfg.remoteWrite}) {
     if (!r->enabled) continue;
     for (auto& s : shardStreams(r->stream, r->shards))
       if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
@@ -92,6 +93,7 @@ Receiver::Receiver(const ReceiverConfig& cfg, StreamAppender& appender, const Th
   if (cfg.logs.enabled) logs_ = make(cfg.logs);
   if (cfg.metrics.enabled) metrics_ = make(cfg.metrics);
   if (cfg.bulk.enabled) bulk_ = make(cfg.bulk);
+  if (cfg.remoteWrite.enabled) remoteWrite_ = make(cfg.remoteWrite);
   if (!cfg.bearerToken.empty()) expectedAuthorization_ = "Bearer " + cfg.bearerToken;
   if (!cfg.username.empty()) expectedAuthorization_ = http::basicAuthorization(cfg.username, cfg.password);
 }
@@ -115,6 +117,9 @@ void Receiver::addRoutes(http::Server& server) {
     server.route("POST", "/_bulk", counted("/_bulk", [this](const ServerRequest& r) { return bulk(r); }));
     server.route("POST", "/([^/_][^/]*)/_bulk", counted("/_bulk", [this](const ServerRequest& r) { return bulk(r); }));
   }
+  if (remoteWrite_)
+    server.route("POST", "/api/v1/write",
+                 counted("/api/v1/write", [this](const ServerRequest& r) { return remoteWrite(r); }));
 }
 
 bool Receiver::authorized(const ServerRequest& req) const {
@@ -291,6 +296,34 @@ ServerResponse Receiver::bulk(const ServerRequest& req) {
   }
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - t0).count();
   return json(200, {{"took", took}, {"errors", errors}, {"items", std::move(items)}});
+}
+
+ServerResponse Receiver::remoteWrite(const ServerRequest& req) {
+  if (!authorized(req)) return unauthorized();
+  Target& t = *remoteWrite_;
+  auto decoded = remoteWriteEvents(req.body, t.route->shardKey);
+  if (!decoded) {
+    stats_.rejected("malformed_remote_write", 1);
+    return json(400, {{"error", decoded.error().message}});
+  }
+  std::vector<Append> appends;
+  appends.reserve(decoded->events.size());
+  std::deque<std::string> storage;
+  int64_t tooLarge = 0;
+  for (size_t i = 0; i < decoded->events.size(); ++i) {
+    const std::string& e = decoded->events[i];
+    if (e.size() > static_cast<size_t>(cfg_.maxEntryBytes)) {
+      appends.push_back(rejectedAppend(t.rejected, kTooLarge, e, storage));
+      ++tooLarge;
+      continue;
+    }
+    appends.push_back(entryAppend(pick(t, !decoded->keys[i].empty(), decoded->keys[i]), "event", e));
+  }
+  std::vector<std::string> ids;
+  if (auto refused = store(t, appends, ids)) return *refused;
+  if (tooLarge) stats_.rejected(kTooLarge, tooLarge);
+  if (decoded->unnamed) stats_.rejected("unnamed_series", static_cast<int64_t>(decoded->unnamed));
+  return ServerResponse{204, "", "text/plain", {}};
 }
 
 }  // namespace shoal::receiver

@@ -2,7 +2,8 @@
 // curl as the client: what a 2xx means (exact XLEN and contents), the _bulk
 // item answers, gzip bodies, 413, 400 with the position, 429 while a group's
 // backlog is over maxBacklog and 2xx again once it acknowledged, 503 and
-// /readyz while Redis is down, WAIT for replicas, config errors and SIGTERM.
+// /readyz while Redis is down, WAIT for replicas, config errors and SIGTERM;
+// and a real Prometheus remote-writing to it.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
@@ -57,7 +58,7 @@ class ReceiverProcessTest : public ::testing::Test {
       << "  redis: {address: \"127.0.0.1:" << redis_->port() << "\", readTimeoutMs: 1000, connectTimeoutMs: 500}\n"
       << "  http:\n    port: " << httpPort_ << "\n    maxBodyBytes: " << o.maxBodyBytes << "\n"
       << "    routes:\n      logs: {stream: \"logs:app\"}\n      metrics: {stream: \"metrics:app\"}\n"
-      << "      bulk: {stream: \"logs:bulk\"}\n"
+      << "      bulk: {stream: \"logs:bulk\"}\n      remoteWrite: {stream: \"metrics:rw\"}\n"
       << "  limits: {maxEntryBytes: " << o.maxEntryBytes << ", readTimeoutSeconds: 5}\n"
       << "  backpressure: {maxBacklog: " << o.maxBacklog << ", retryAfterSeconds: 2, checkIntervalMilliseconds: 50}\n"
       << "  durability: {waitReplicas: " << o.waitReplicas << ", waitTimeoutMilliseconds: 50}\n"
@@ -296,6 +297,47 @@ TEST_F(ReceiverProcessTest, ABadConfigExits2NamingTheField) {
   EXPECT_EQ(WEXITSTATUS(*st), 2);
   EXPECT_NE(Process::readFile(po.stderrPath).find("spec.surprise: unknown field"), std::string::npos)
       << Process::readFile(po.stderrPath);
+}
+
+TEST_F(ReceiverProcessTest, ARealPrometheusRemoteWritesItsSamplesAsMetricEvents) {
+  Process p = start();
+  // Prometheus scrapes the receiver's own /metrics and remote-writes what it
+  // scraped to the receiver.
+  shoal::testing::PrometheusServer::Options po;
+  po.scrapeInterval = "1s";
+  po.scrapeConfigs = "  - job_name: receiver\n    static_configs: [{targets: ['127.0.0.1:" +
+                     std::to_string(metricsPort_) + "']}]\n";
+  po.remoteWrite = "  - url: " + url("/api/v1/write") +
+                   "\n    queue_config: {batch_send_deadline: 200ms, min_backoff: 50ms, max_backoff: 200ms}\n";
+  shoal::testing::PrometheusServer prom(po);
+  Json up;
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        for (const auto& e : entries("metrics:rw")) {
+          auto j = Json::parse(e.fields.at(0).second, nullptr, false);
+          if (j.is_object() && j["name"] == "up") {
+            up = j;
+            return true;
+          }
+        }
+        return false;
+      },
+      30s))
+      << "no 'up' event arrived; stream holds " << xlen("metrics:rw");
+  EXPECT_EQ(up["labels"]["job"], "receiver");
+  EXPECT_EQ(up["value"], 1);
+  EXPECT_EQ(up["type"], "gauge");
+  EXPECT_GT(up["timestamp"].get<int64_t>(), 1700000000000);
+  auto metrics = curl({opsUrl("/metrics")});
+  EXPECT_NE(metrics.body.find(R"(shoal_receiver_requests_total{code="204",path="/api/v1/write"})"), std::string::npos);
+}
+
+TEST_F(ReceiverProcessTest, AMalformedRemoteWriteBodyIs400) {
+  Process p = start();
+  auto r = curl({"--data-binary", "@" + file("junk.bin", "not snappy at all"), "-H", "Content-Encoding: snappy",
+                 "-H", "Content-Type: application/x-protobuf", url("/api/v1/write")});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(xlen("metrics:rw"), 0);
 }
 
 }  // namespace

@@ -45,6 +45,7 @@ spec:
       logs: {stream: "logs:app", shards: 4, shardKey: host}
       metrics: {stream: "metrics:app"}
       bulk: {stream: "logs:bulk"}
+      remoteWrite: {stream: "metrics:rw", shards: 2, shardKey: job}
     tlsSecretName: front-tls
   limits: {maxEntryBytes: 512, maxConnections: 10, readTimeoutSeconds: 5, idleTimeoutSeconds: 6}
   backpressure: {maxBacklog: 100, maxLength: 1000, retryAfterSeconds: 3, checkIntervalMilliseconds: 200}
@@ -61,6 +62,8 @@ spec:
   EXPECT_EQ(c.logs.shardKey, "host");
   EXPECT_EQ(c.metrics.stream, "metrics:app");
   EXPECT_EQ(c.bulk.stream, "logs:bulk");
+  EXPECT_EQ(c.remoteWrite.stream, "metrics:rw");
+  EXPECT_EQ(c.remoteWrite.shardKey, "job");
   EXPECT_EQ(c.maxEntryBytes, 512);
   EXPECT_EQ(c.maxConnections, 10);
   EXPECT_EQ(c.readTimeoutSeconds, 5);
@@ -114,8 +117,8 @@ TEST(ReceiverConfig, EachMistakeNamesItsField) {
   EXPECT_EQ(errorOf(redis + "  http: {port: 8080, routes: {logs: {stream: s, shards: 0}}}\n"),
             "spec.http.routes.logs.shards");
   EXPECT_EQ(errorOf(redis + "  http: {port: 8080, routes: {logz: {stream: s}}}\n"), "spec.http.routes.logz");
-  EXPECT_EQ(errorOf(redis + "  http: {port: 8080, routes: {remoteWrite: {stream: s}}}\n"),
-            "spec.http.routes.remoteWrite");
+  EXPECT_EQ(errorOf(redis + "  http: {port: 8080, routes: {remoteWrite: {streamFromField: {field: a}}}}\n"),
+            "spec.http.routes.remoteWrite.streamFromField");
   EXPECT_EQ(errorOf(redis + "  http: {port: 8080, maxBodyBytes: 0, routes: {logs: {stream: s}}}\n"),
             "spec.http.maxBodyBytes");
   EXPECT_EQ(errorOf(redis + logs + "  limits: {maxEntryBytes: many}\n"), "spec.limits.maxEntryBytes");

@@ -6,6 +6,7 @@
 
 #include <mutex>
 
+#include "shoal/metrics/remote_write_codec.h"
 #include "shoal/receiver/receiver.h"
 #include "shoal/stream/shards.h"
 
@@ -58,6 +59,7 @@ class ReceiverTest : public ::testing::Test {
     cfg_.logs = {true, "logs:app", 1, ""};
     cfg_.metrics = {true, "metrics:app", 1, ""};
     cfg_.bulk = {true, "logs:bulk", 1, ""};
+    cfg_.remoteWrite = {true, "metrics:rw", 1, ""};
     cfg_.maxEntryBytes = 64;
     cfg_.retryAfterSeconds = 7;
   }
@@ -213,6 +215,24 @@ TEST_F(ReceiverTest, BulkWithoutErrorsSaysSo) {
   EXPECT_EQ(j["errors"], false);
   EXPECT_TRUE(j.contains("took"));
   EXPECT_EQ(receiver().bulk(post("{\"index\":{}}\n")).status, 400);
+}
+
+TEST_F(ReceiverTest, RemoteWriteStoresOneEventPerSampleAndAnswers204) {
+  cfg_.maxEntryBytes = 1000;
+  const metrics::LabelSet up = {{"__name__", "up"}, {"job", "node"}};
+  const std::vector<std::pair<int64_t, double>> samples = {{1733300000000, 1}, {1733300015000, 1}};
+  const metrics::SeriesSlice slice{&up, samples};
+  std::string raw;
+  metrics::encodeWriteRequest(std::span(&slice, 1), raw);
+  auto r = receiver().remoteWrite(post(metrics::snappyCompress(raw)));
+  EXPECT_EQ(r.status, 204);
+  ASSERT_EQ(appender_.written.size(), 2u);
+  EXPECT_EQ(appender_.written[0].stream, "metrics:rw");
+  EXPECT_EQ(appender_.written[0].fields[0].first, "event");
+  EXPECT_EQ(Json::parse(appender_.written[1].fields[0].second)["timestamp"], 1733300015000);
+  EXPECT_EQ(receiver().remoteWrite(post("not snappy")).status, 400);
+  appender_.failWith = makeError(Errc::kIo, "down");
+  EXPECT_EQ(receiver().remoteWrite(post(metrics::snappyCompress(raw))).status, 503);
 }
 
 TEST_F(ReceiverTest, CredentialsAreRequiredWhenConfigured) {

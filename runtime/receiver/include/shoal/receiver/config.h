@@ -18,7 +18,7 @@ namespace shoal::receiver {
 
 /// One HTTP route's target: `stream`, or its `shards` shard streams
 /// (shoal/stream/shards.h), the shard picked by the `shardKey` member's value
-/// or round robin.
+/// (for remoteWrite: the label's) or round robin.
 struct RouteConfig {
   bool enabled = false;  // absent route: its path answers 404
   std::string stream;
@@ -32,7 +32,7 @@ struct ReceiverConfig {
 
   int httpPort = 0;  // 0: no HTTP listener
   int64_t maxBodyBytes = 10 << 20;
-  RouteConfig logs, metrics, bulk;
+  RouteConfig logs, metrics, bulk, remoteWrite;
   /// Authentication (env SHOAL_RECEIVER_BEARER_TOKEN, or
   /// SHOAL_RECEIVER_USERNAME + SHOAL_RECEIVER_PASSWORD); empty: none.
   std::string bearerToken, username, password;

@@ -55,13 +55,15 @@ class Receiver {
            Clock& clock);
   ~Receiver();
 
-  /// POST /v1/logs, /v1/metrics, /_bulk and /<index>/_bulk, for the routes
-  /// that are configured.
+  /// POST /v1/logs, /v1/metrics, /_bulk and /<index>/_bulk, /api/v1/write,
+  /// for the routes that are configured.
   void addRoutes(http::Server& server);
 
   enum class Kind { kLogs, kMetrics };
   http::ServerResponse events(Kind kind, const http::ServerRequest& req);
   http::ServerResponse bulk(const http::ServerRequest& req);
+  /// Prometheus remote write: 204 once every sample's event is stored.
+  http::ServerResponse remoteWrite(const http::ServerRequest& req);
 
  private:
   struct Target;
@@ -79,7 +81,7 @@ class Receiver {
   const ThrottleGate& gate_;
   ReceiverStats& stats_;
   Clock& clock_;
-  std::unique_ptr<Target> logs_, metrics_, bulk_;
+  std::unique_ptr<Target> logs_, metrics_, bulk_, remoteWrite_;
   std::string expectedAuthorization_;
 };
 
