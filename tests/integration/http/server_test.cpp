@@ -184,6 +184,42 @@ TEST_F(ServerTest, StopFinishesTheRequestInFlightAndRefusesNewConnections) {
   EXPECT_NE(curl({"--data-binary", "x", base_ + "/echo"}).exitCode, 0);
 }
 
+TEST_F(ServerTest, HttpsWithTheGivenCertificateAndNoAnswerToAClientThatDoesNotTrustIt) {
+  const std::string cert = dir_.file("server.crt"), key = dir_.file("server.key");
+  Process gen(Process::Options{{"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
+                                cert, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
+                                "subjectAltName=IP:127.0.0.1"},
+                               {},
+                               {},
+                               dir_.file("openssl.out"),
+                               dir_.file("openssl.err")});
+  auto st = gen.wait(30s);
+  ASSERT_TRUE(st && WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << Process::readFile(dir_.file("openssl.err"));
+  ServerOptions o;
+  o.tlsCertFile = cert;
+  o.tlsKeyFile = key;
+  start(o);
+  const std::string https = "https://127.0.0.1:" + std::to_string(server_->port()) + "/echo";
+  auto r = curl({"--cacert", cert, "--data-binary", "secret", https});
+  EXPECT_EQ(r.status, 200) << r.stderrText;
+  EXPECT_EQ(r.body, "secret");
+  auto untrusted = curl({"--data-binary", "secret", https});
+  EXPECT_EQ(untrusted.exitCode, 60) << "curl: the certificate cannot be verified";
+  EXPECT_EQ(untrusted.status, 0);
+  auto plain = curl({"--data-binary", "secret", base_ + "/echo"});
+  EXPECT_NE(plain.status, 200);
+}
+
+TEST_F(ServerTest, AMissingCertificateIsAStartError) {
+  ServerOptions o;
+  o.tlsCertFile = dir_.file("nope.crt");
+  o.tlsKeyFile = dir_.file("nope.key");
+  auto s = makeServer(o);
+  auto r = s->start();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("nope.crt"), std::string::npos);
+}
+
 TEST_F(ServerTest, StopWaitsForABodyStillArrivingAndAnswersIt) {
   start();
   const int fd = connectRaw();

@@ -38,6 +38,7 @@ struct Options {
   int64_t maxBacklog = 1000000;
   int64_t waitReplicas = 0;
   std::string extra;  // more YAML under spec
+  std::map<std::string, std::string> env;
 };
 
 class ReceiverProcessTest : public ::testing::Test {
@@ -70,6 +71,7 @@ class ReceiverProcessTest : public ::testing::Test {
   Process start(const Options& o = {}) {
     Process::Options po;
     po.argv = {SHOAL_RECEIVER_BINARY, "--config", writeConfig(o)};
+    po.env = o.env;
     po.stderrPath = dir_.file("receiver-" + std::to_string(starts_++) + ".log");
     lastLog_ = po.stderrPath;
     Process p(po);
@@ -285,6 +287,18 @@ TEST_F(ReceiverProcessTest, SigtermStopsAcceptingAndExitsZero) {
   EXPECT_EQ(WEXITSTATUS(*st), 0) << log();
   EXPECT_FALSE(shoal::testing::portOpen(httpPort_));
   EXPECT_NE(log().find("shoal-receiver stopped"), std::string::npos);
+}
+
+TEST_F(ReceiverProcessTest, WithABearerTokenSetRequestsWithoutItAre401) {
+  Options o;
+  o.env["SHOAL_RECEIVER_BEARER_TOKEN"] = "tok-123";
+  Process p = start(o);
+  const std::string one = file("one.ndjson", "{\"a\":1}\n");
+  EXPECT_EQ(post("/v1/logs", one).status, 401);
+  EXPECT_EQ(post("/v1/logs", one, {"-H", "Authorization: Bearer wrong"}).status, 401);
+  EXPECT_EQ(xlen("logs:app"), 0);
+  EXPECT_EQ(post("/v1/logs", one, {"-H", "Authorization: Bearer tok-123"}).status, 200);
+  EXPECT_EQ(xlen("logs:app"), 1);
 }
 
 TEST_F(ReceiverProcessTest, ABadConfigExits2NamingTheField) {
