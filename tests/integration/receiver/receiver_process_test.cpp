@@ -10,8 +10,10 @@
 #include <sys/wait.h>
 
 #include <fstream>
+#include <set>
 
 #include "shoal/redis/client.h"
+#include "shoal/stream/shards.h"
 #include "shoal/testing/curl.h"
 #include "shoal/testing/servers.h"
 
@@ -39,6 +41,8 @@ struct Options {
   int64_t waitReplicas = 0;
   std::string extra;  // more YAML under spec
   std::map<std::string, std::string> env;
+  std::string redis;  // the spec.redis flow mapping; empty: the test's redis-server
+  std::string logsRoute = "{stream: \"logs:app\"}";
 };
 
 class ReceiverProcessTest : public ::testing::Test {
@@ -56,9 +60,13 @@ class ReceiverProcessTest : public ::testing::Test {
     const std::string path = dir_.file("receiver-" + std::to_string(starts_) + ".yaml");
     std::ofstream f(path);
     f << "apiVersion: shoal.dev/v1alpha1\nkind: Receiver\nmetadata: {name: front}\nspec:\n"
-      << "  redis: {address: \"127.0.0.1:" << redis_->port() << "\", readTimeoutMs: 1000, connectTimeoutMs: 500}\n"
+      << "  redis: "
+      << (o.redis.empty() ? "{address: \"127.0.0.1:" + std::to_string(redis_->port()) +
+                                "\", readTimeoutMs: 1000, connectTimeoutMs: 500}"
+                          : o.redis)
+      << "\n"
       << "  http:\n    port: " << httpPort_ << "\n    maxBodyBytes: " << o.maxBodyBytes << "\n"
-      << "    routes:\n      logs: {stream: \"logs:app\"}\n      metrics: {stream: \"metrics:app\"}\n"
+      << "    routes:\n      logs: " << o.logsRoute << "\n      metrics: {stream: \"metrics:app\"}\n"
       << "      bulk: {stream: \"logs:bulk\"}\n      remoteWrite: {stream: \"metrics:rw\"}\n"
       << "  limits: {maxEntryBytes: " << o.maxEntryBytes << ", readTimeoutSeconds: 5}\n"
       << "  backpressure: {maxBacklog: " << o.maxBacklog << ", retryAfterSeconds: 2, checkIntervalMilliseconds: 50}\n"
@@ -299,6 +307,35 @@ TEST_F(ReceiverProcessTest, WithABearerTokenSetRequestsWithoutItAre401) {
   EXPECT_EQ(xlen("logs:app"), 0);
   EXPECT_EQ(post("/v1/logs", one, {"-H", "Authorization: Bearer tok-123"}).status, 200);
   EXPECT_EQ(xlen("logs:app"), 1);
+}
+
+TEST_F(ReceiverProcessTest, OnARedisClusterOneRequestsShardsAreWrittenOnTheirOwnNodes) {
+  shoal::testing::RedisCluster cluster(shoal::testing::RedisCluster::Options{.primaries = 3, .replicasPerPrimary = 0});
+  Options o;
+  o.redis = "{address: \"127.0.0.1:" + std::to_string(cluster.ports().front()) + "\", cluster: true}";
+  o.logsRoute = "{stream: \"logs:app\", shards: 3, shardKey: host}";
+  Process p = start(o);
+  std::string body;
+  for (int i = 0; i < 300; ++i) body += logLine(i) + "\n";  // hosts web-0 .. web-6
+  auto r = post("/v1/logs", file("cluster.ndjson", body));
+  ASSERT_EQ(r.status, 200) << r.body << log();
+  int64_t total = 0;
+  std::set<int> nodes;
+  for (int s = 0; s < 3; ++s) {
+    const std::string stream = "logs:app:{" + std::to_string(s) + "}";
+    const int port = cluster.primaryFor(stream);
+    nodes.insert(port);
+    const std::string out = cluster.cli(port, "XLEN " + stream);
+    total += std::stoll(out);
+  }
+  EXPECT_EQ(total, 300);
+  EXPECT_GE(nodes.size(), 2u) << "one request's shards live on more than one primary";
+  // Entries of one host share one shard.
+  const std::string webOne = "logs:app:{" + std::to_string(shardForKey("web-1", 3)) + "}";
+  const std::string range = cluster.cli(cluster.primaryFor(webOne), "XRANGE " + webOne + " - +");
+  int webOneCount = 0;
+  for (size_t at = 0; (at = range.find("\"host\":\"web-1\"", at)) != std::string::npos; ++at) ++webOneCount;
+  EXPECT_EQ(webOneCount, 43);  // i % 7 == 1 for i < 300
 }
 
 TEST_F(ReceiverProcessTest, ABadConfigExits2NamingTheField) {
