@@ -2,8 +2,10 @@
 //   ceiling  XADD 500-entry pipelines of ~300-byte logs straight to Redis from
 //            N connections: the Redis write ceiling on this machine
 //   http     POSTs 500-entry NDJSON batches of the same logs to a running
-//            shoal-receiver over N keep-alive connections: events/s, the p99
-//            of one request, and the receiver's peak RSS (VmHWM of --pid)
+//            shoal-receiver over N keep-alive connections. --phase
+//            throughput: events/s and the receiver's peak RSS (VmHWM of
+//            --pid); --phase latency: the p99 of one request (run it with one
+//            connection, so that it is the request's time, not our queue's)
 // Each prints `bench: <name> <value> <unit>` lines.
 #include <CLI/CLI.hpp>
 
@@ -82,7 +84,7 @@ int ceiling(const std::string& url, const std::string& stream, int64_t batches, 
   return written.load() == batches * 500 ? 0 : 1;
 }
 
-int httpLoad(const std::string& url, int64_t batches, int connections, int pid) {
+int httpLoad(const std::string& url, int64_t batches, int connections, int pid, const std::string& phase) {
   // Distinct bodies, built before the clock starts.
   std::vector<std::string> bodies(64);
   for (size_t b = 0; b < bodies.size(); ++b)
@@ -118,9 +120,12 @@ int httpLoad(const std::string& url, int64_t batches, int connections, int pid) 
   const double s = std::chrono::duration<double>(SteadyClock::now() - t0).count();
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  std::printf("bench: receiver_http_ndjson_events_per_s %.0f events/s\n", static_cast<double>(accepted.load()) / s);
-  std::printf("bench: receiver_p99_request_ms %.2f ms\n", percentile(all, 0.99));
-  if (pid > 0) std::printf("bench: receiver_peak_rss_mib %.1f MiB\n", static_cast<double>(peakRssKib(pid)) / 1024.0);
+  if (phase == "throughput") {
+    std::printf("bench: receiver_http_ndjson_events_per_s %.0f events/s\n", static_cast<double>(accepted.load()) / s);
+    if (pid > 0) std::printf("bench: receiver_peak_rss_mib %.1f MiB\n", static_cast<double>(peakRssKib(pid)) / 1024.0);
+  } else {
+    std::printf("bench: receiver_p99_request_ms %.2f ms\n", percentile(all, 0.99));
+  }
   return failed.load() == 0 ? 0 : 1;
 }
 
@@ -142,7 +147,10 @@ int main(int argc, char** argv) {
   h->add_option("--batches", batches);
   h->add_option("--connections", connections);
   h->add_option("--pid", pid, "the receiver's pid, for its peak RSS");
+  std::string phase = "throughput";
+  h->add_option("--phase", phase, "throughput: events/s and peak RSS; latency: p99 of one request")
+      ->check(CLI::IsMember({"throughput", "latency"}));
   CLI11_PARSE(app, argc, argv);
   if (c->parsed()) return ceiling(redisUrl, stream, batches, connections);
-  return httpLoad(url, batches, connections, pid);
+  return httpLoad(url, batches, connections, pid, phase);
 }

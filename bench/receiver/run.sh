@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Receiver benchmark: a local redis-server and one shoal-receiver process;
 # 500-entry NDJSON batches of ~300-byte logs POSTed over 4 keep-alive
-# connections, and in the same run the XADD ceiling of that Redis (the same
-# entries, pipelined 500 at a time, straight from 4 connections). Prints:
+# connections (throughput, peak RSS), then 400 more over one connection (the
+# p99 of a request), and in the same run the XADD ceiling of that Redis (the
+# same entries, pipelined 500 at a time, straight from 4 connections). Prints:
 #   bench: redis_xadd_ceiling_per_s, receiver_http_ndjson_events_per_s,
 #   receiver_p99_request_ms, receiver_peak_rss_mib
 # Usage: bench/receiver/run.sh <build-dir> [batches]
@@ -44,10 +45,12 @@ for _ in $(seq 1 200); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; s
 "$RECEIVER" --config "$DIR/receiver.yaml" --log-level warn 2> "$DIR/receiver.log" &
 RECV_PID=$!
 for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$HPORT") 2>/dev/null && break; sleep 0.05; done
-"$BENCH" http --url "http://127.0.0.1:$HPORT" --batches "$BATCHES" --pid "$RECV_PID"
+"$BENCH" http --url "http://127.0.0.1:$HPORT" --batches "$BATCHES" --connections 4 --pid "$RECV_PID" \
+  --phase throughput
+"$BENCH" http --url "http://127.0.0.1:$HPORT" --batches 400 --connections 1 --phase latency
 got=$(redis-cli -p "$RPORT" xlen bench-logs)
-if [[ "$got" != "$((BATCHES * 500))" ]]; then
-  echo "run.sh: bench-logs holds $got entries, expected $((BATCHES * 500))" >&2
+if [[ "$got" != "$((BATCHES * 500 + 400 * 500))" ]]; then
+  echo "run.sh: bench-logs holds $got entries, expected $((BATCHES * 500 + 400 * 500))" >&2
   exit 1
 fi
 # The ceiling second, on a Redis as warm as the receiver had it.
