@@ -157,6 +157,12 @@ std::optional<DecodeError> oneObject(std::string_view body, const Line& line) {
   return std::nullopt;
 }
 
+std::string_view trimmed(std::string_view s) {
+  while (!s.empty() && isJsonSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && isJsonSpace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
 std::string asText(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
 }  // namespace
@@ -201,7 +207,7 @@ DecodedBulk decodeBulk(std::string_view body, std::string_view defaultIndex) {
                                                  " has no source line");
       return out;
     }
-    item.source = source.text;
+    item.source = trimmed(source.text);
     if (item.op == "update") {
       item.error = "update is not supported: the receiver only appends";
       item.errorType = "illegal_argument_exception";

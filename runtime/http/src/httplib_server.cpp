@@ -1,5 +1,6 @@
 // makeServer: the cpp-httplib implementation of the Server port. See
 // shoal/http/server.h for the contract; the notes here say how it is kept.
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -103,8 +104,9 @@ class ConnectionThreads final : public httplib::TaskQueue {
 };
 
 // The socket a request came on: the one whose two ends are the request's
-// addresses. httplib hands handlers no socket, and ignores a response's
-// "Connection: close"; this is looked up only on the error paths below.
+// addresses and ports. httplib hands handlers no socket, and ignores a
+// response's "Connection: close"; this is looked up only on the error paths
+// below.
 int socketOf(const httplib::Request& req) {
   DIR* d = ::opendir("/proc/self/fd");
   if (!d) return -1;
@@ -120,7 +122,15 @@ int socketOf(const httplib::Request& req) {
       return a.ss_family == AF_INET ? ntohs(reinterpret_cast<const sockaddr_in&>(a).sin_port)
                                     : ntohs(reinterpret_cast<const sockaddr_in6&>(a).sin6_port);
     };
-    if (port(peer) == req.remote_port && port(local) == req.local_port) {
+    auto host = [](const sockaddr_storage& a) {
+      char buf[INET6_ADDRSTRLEN] = {};
+      if (a.ss_family == AF_INET)
+        ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(a).sin_addr, buf, sizeof buf);
+      else
+        ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(a).sin6_addr, buf, sizeof buf);
+      return std::string(buf);
+    };
+    if (port(peer) == req.remote_port && port(local) == req.local_port && host(peer) == req.remote_addr) {
       found = fd;
       break;
     }
@@ -129,9 +139,10 @@ int socketOf(const httplib::Request& req) {
   return found;
 }
 
-// Answers and marks the connection to be ended once the response is out
-// (see endIfMarked): what is left of the body is not read, since the client
-// may be slow or sending more than we take.
+// Set by closeAfter on the connection's thread, read by endIfMarked on the
+// same thread once the response is written.
+thread_local bool tlEndConnection = false;
+
 // One request being served, from the moment its handler is entered (the
 // body still to read) until the response is ready; stop() waits for these.
 // Not admitted once stop() has begun.
@@ -159,15 +170,17 @@ void closeAfter(const httplib::Request&, httplib::Response& res, int status, con
   res.status = status;
   res.set_header("Connection", "close");
   res.set_content(text, "text/plain");
+  tlEndConnection = true;
 }
 
 // httplib's logger runs after the response was written. For a response
-// marked "Connection: close" the socket is shut down there, so httplib's
+// closeAfter answered, the socket is shut down there, so httplib's
 // next read ends the connection; first what the client already sent is
 // drained (a bounded amount), since closing a socket with unread data
 // resets it and can cost the client the response it has not read yet.
 void endIfMarked(const httplib::Request& req, const httplib::Response& res) {
-  if (res.get_header_value("Connection") != "close") return;
+  if (!tlEndConnection) return;
+  tlEndConnection = false;
   const int fd = socketOf(req);
   if (fd < 0) return;
   char buf[16384];

@@ -141,7 +141,7 @@ TEST(DecodeEvents, TheOutcomeIsTheSameWhereverTheInputIsCut) {
 
 TEST(DecodeBulk, IndexAndCreatePairsBecomeItemsWithTheirIndexAndId) {
   auto d = decodeBulk("{\"index\":{\"_index\":\"a\",\"_id\":\"1\"}}\n{\"m\":1}\n"
-                      "{\"create\":{}}\r\n{\"m\":2}\n\n",
+                      "{\"create\":{}}\r\n  {\"m\":2} \r\n\n",
                       "from-path");
   ASSERT_FALSE(d.error.has_value());
   ASSERT_EQ(d.items.size(), 2u);

@@ -54,7 +54,7 @@ struct BulkItem {
   std::string op;      // "index", "create", "update" or "delete"
   std::string index;   // the action's _index, else the default (the path's)
   std::string id;      // the action's _id, if any
-  std::string_view source;  // the source line as sent (index, create, update)
+  std::string_view source;  // the source line as sent, without surrounding whitespace (index, create, update)
   size_t line = 1;          // the action line
   /// Set: this item fails with status 400 and this reason (a source line that
   /// is not one JSON object: errorType mapper_parsing_exception; an
