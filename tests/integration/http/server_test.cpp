@@ -170,6 +170,28 @@ TEST_F(ServerTest, AClientThatStopsSendingIsDisconnectedAfterTheReadTimeout) {
   EXPECT_LT(waited, 4s);
 }
 
+TEST_F(ServerTest, AKeptAliveConnectionWithNothingToSendIsClosedAfterTheIdleTimeout) {
+  ServerOptions o;
+  o.idleTimeout = 1s;
+  start(o);
+  const int fd = connectRaw();
+  ASSERT_GE(fd, 0);
+  const std::string req = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok";
+  ASSERT_EQ(::send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+  timeval tv{6, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string got;
+  char buf[512];
+  ssize_t n;
+  const auto t0 = std::chrono::steady_clock::now();
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, static_cast<size_t>(n));
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  ::close(fd);
+  EXPECT_EQ(got.rfind("HTTP/1.1 200", 0), 0u) << got;
+  EXPECT_EQ(n, 0) << "the server should close the idle connection";
+  EXPECT_LT(waited, 5s);
+}
+
 TEST_F(ServerTest, StopFinishesTheRequestInFlightAndRefusesNewConnections) {
   start();
   auto held = std::async(std::launch::async, [&] { return curl({base_ + "/hold"}); });
