@@ -180,8 +180,13 @@ void countAccepted(ReceiverStats& stats, const std::vector<Append>& appends, std
 
 std::optional<ServerResponse> Receiver::store(const Target& t, const std::vector<Append>& appends,
                                              std::vector<std::string>& ids) {
-  for (const Append& a : appends)
-    if (a.stream != t.rejected && gate_.throttled(a.stream)) return throttledResponse(static_cast<int64_t>(appends.size()));
+  // Each distinct target once (a request of many entries has few streams).
+  std::vector<std::string_view> checked;
+  for (const Append& a : appends) {
+    if (a.stream == t.rejected || std::find(checked.begin(), checked.end(), a.stream) != checked.end()) continue;
+    if (gate_.throttled(a.stream)) return throttledResponse(static_cast<int64_t>(appends.size()));
+    checked.push_back(a.stream);
+  }
   auto r = appender_.append(appends);
   stats_.writeOutcome(reachedRedis(r));
   if (!r) return unavailable(r.error());
