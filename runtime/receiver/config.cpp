@@ -4,6 +4,7 @@
 #include "shoal/redis/source_config.h"
 #include "shoal/stream/config_fields.h"
 #include "shoal/stream/shards.h"
+#include "shoal/syslog_input/facility.h"
 
 namespace shoal::receiver {
 namespace {
@@ -54,6 +55,38 @@ void parseHttp(const YAML::Node& n, ReceiverConfig& c, const std::string& path) 
   }
 }
 
+
+void parseSyslog(const YAML::Node& n, ReceiverConfig& c, const std::string& path) {
+  checkKeys(n, path, {"tcp", "udp", "tls", "route"});
+  auto port = [&](const char* key, const config::Keys& optional) {
+    if (!present(n, key)) return 0;
+    const std::string p = path + "." + key;
+    checkKeys(n[key], p, {"port"}, optional);
+    return static_cast<int>(intField(n[key], "port", p, 0, 0, 65535));
+  };
+  c.syslogListeners.tcpPort = port("tcp", {});
+  c.syslogListeners.udpPort = port("udp", {});
+  c.syslogListeners.tlsPort = port("tls", {"secretName"});
+  if (!c.syslogListeners.any()) return;
+  const std::string rp = path + ".route";
+  if (!present(n, "route")) throw ConfigError(rp, "required: the stream syslog messages go to");
+  const YAML::Node route = n["route"];
+  checkKeys(route, rp, {"stream", "byFacility"});
+  c.syslogListeners.stream = config::requiredString(route, "stream", rp);
+  if (c.syslogListeners.stream.empty()) throw ConfigError(rp + ".stream", "must not be empty");
+  if (present(route, "byFacility")) {
+    const YAML::Node by = route["byFacility"];
+    if (!by.IsMap()) throw ConfigError(rp + ".byFacility", "must be a mapping of facility name to stream");
+    for (const auto& kv : by) {
+      const std::string facility = kv.first.as<std::string>();
+      if (!kv.second.IsScalar() || kv.second.as<std::string>().empty())
+        throw ConfigError(rp + ".byFacility." + facility, "must name a stream");
+      c.syslogListeners.byFacility[facility] = kv.second.as<std::string>();
+    }
+  }
+  if (auto routes = syslog_input::FacilityRoutes::make(c.syslogListeners.stream, c.syslogListeners.byFacility); !routes)
+    throw ConfigError(rp + ".byFacility", routes.error().message);
+}
 }  // namespace
 
 ReceiverConfig loadReceiverConfig(const YAML::Node& doc, const std::map<std::string, std::string>& env) {
@@ -71,7 +104,10 @@ ReceiverConfig loadReceiverConfig(const YAML::Node& doc, const std::map<std::str
   redis::applyConnectionEnv(c.redis, env, redis::namesServer(redisNode), sp + ".redis.url");
 
   if (present(spec, "http")) parseHttp(spec["http"], c, sp + ".http");
-  if (present(spec, "syslog")) c.syslog = YAML::Clone(spec["syslog"]);
+  if (present(spec, "syslog")) {
+    c.syslog = YAML::Clone(spec["syslog"]);
+    parseSyslog(spec["syslog"], c, sp + ".syslog");
+  }
   if (c.httpPort == 0 && !present(spec, "syslog")) throw ConfigError(sp + ".http.port", "required: nothing to listen on");
   if (c.httpPort != 0 && !c.logs.enabled && !c.metrics.enabled && !c.bulk.enabled &&
       !c.remoteWrite.enabled)
@@ -124,6 +160,8 @@ ReceiverConfig loadReceiverConfig(const YAML::Node& doc, const std::map<std::str
   if (c.tlsCertFile.empty() != c.tlsKeyFile.empty())
     throw ConfigError("env SHOAL_RECEIVER_TLS_CERT_FILE", "TLS needs both SHOAL_RECEIVER_TLS_CERT_FILE and "
                                                           "SHOAL_RECEIVER_TLS_KEY_FILE");
+  if (c.syslogListeners.tlsPort != 0 && c.tlsCertFile.empty())
+    throw ConfigError(sp + ".syslog.tls", "needs SHOAL_RECEIVER_TLS_CERT_FILE and SHOAL_RECEIVER_TLS_KEY_FILE");
   return c;
 }
 

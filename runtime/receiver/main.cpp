@@ -16,6 +16,8 @@
 #include "shoal/receiver/config.h"
 #include "shoal/receiver/metrics.h"
 #include "shoal/receiver/receiver.h"
+#include "shoal/receiver/syslog_sink.h"
+#include "shoal/syslog_input/listener.h"
 #include "shoal/stream/config_fields.h"
 
 namespace {
@@ -25,10 +27,11 @@ const char* kHelp = R"(Environment:
   SHOAL_REDIS_TLS_CA_FILE, SHOAL_REDIS_TLS_CERT_FILE, SHOAL_REDIS_TLS_KEY_FILE   as for shoal-worker
   SHOAL_RECEIVER_BEARER_TOKEN         require "Authorization: Bearer <token>"
   SHOAL_RECEIVER_USERNAME/_PASSWORD   require HTTP Basic credentials
-  SHOAL_RECEIVER_TLS_CERT_FILE/_KEY_FILE  serve HTTPS
+  SHOAL_RECEIVER_TLS_CERT_FILE/_KEY_FILE  serve HTTPS and syslog over TLS
 
 Config (YAML, a Receiver or its spec; see docs/receiver.md):
   spec.redis, spec.http{port, maxBodyBytes, routes{logs, metrics, bulk: {stream, shards, shardKey}}},
+  spec.syslog{tcp, udp, tls: {port}, route: {stream, byFacility}},
   spec.limits, spec.backpressure, spec.durability, spec.metricsPort
 
 Exit codes: 0 clean shutdown, 1 cannot listen, 2 bad config.
@@ -98,6 +101,35 @@ int main(int argc, char** argv) {
     http = shoal::http::makeServer(o);
     receiver.addRoutes(*http);
   }
+  // Syslog: TCP, UDP and TLS listeners sharing one sink.
+  std::unique_ptr<shoal::receiver::SyslogSink> syslogSink;
+  std::vector<std::unique_ptr<shoal::syslog_input::SyslogListener>> syslog;
+  if (cfg.syslogListeners.any()) {
+    auto routes = shoal::syslog_input::FacilityRoutes::make(cfg.syslogListeners.stream, cfg.syslogListeners.byFacility);
+    if (!routes) {  // checked with the config; kept for safety
+      std::cerr << "shoal-receiver: config error: spec.syslog.route: " << routes.error().message << "\n";
+      return 2;
+    }
+    syslogSink = std::make_unique<shoal::receiver::SyslogSink>(std::move(*routes), *appender, gate, metrics);
+    using shoal::syslog_input::Transport;
+    for (auto [transport, port] : {std::pair{Transport::kTcp, cfg.syslogListeners.tcpPort},
+                                   std::pair{Transport::kUdp, cfg.syslogListeners.udpPort},
+                                   std::pair{Transport::kTls, cfg.syslogListeners.tlsPort}}) {
+      if (port == 0) continue;
+      shoal::syslog_input::ListenerOptions o;
+      o.transport = transport;
+      o.port = port;
+      o.framing.maxFrameBytes = static_cast<size_t>(cfg.maxEntryBytes);
+      o.maxConnections = static_cast<size_t>(cfg.maxConnections);
+      o.readTimeout = std::chrono::seconds(cfg.readTimeoutSeconds);
+      o.idleTimeout = std::chrono::seconds(cfg.idleTimeoutSeconds);
+      if (transport == Transport::kTls) {
+        o.tlsCertFile = cfg.tlsCertFile;
+        o.tlsKeyFile = cfg.tlsKeyFile;
+      }
+      syslog.push_back(std::make_unique<shoal::syslog_input::SyslogListener>(o, *syslogSink));
+    }
+  }
   std::unique_ptr<shoal::http::Server> ops;
   if (cfg.metricsPort != 0) {
     shoal::http::ServerOptions o;
@@ -127,18 +159,30 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  std::vector<int> syslogPorts;
+  for (auto& l : syslog) {
+    if (auto r = l->start(); !r) {
+      shoal::log::error("cannot start a syslog listener", {{"error", r.error().message}});
+      if (http) http->stop();
+      stopAll();
+      return 1;
+    }
+    syslogPorts.push_back(l->port());
+  }
   shoal::log::info("shoal-receiver started",
                    {{"redis", cfg.redis.host + ":" + std::to_string(cfg.redis.port)},
                     {"cluster", cfg.redis.cluster},
                     {"httpPort", http ? http->port() : 0},
                     {"tls", !cfg.tlsCertFile.empty()},
                     {"metricsPort", ops ? ops->port() : 0},
+                    {"syslogPorts", syslogPorts},
                     {"streams", gate.streams()}});
 
   int sig = 0;
   sigwait(&sigs, &sig);
   shoal::log::info("shutdown signal: finishing in-flight requests", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   if (http) http->stop();
+  for (auto& l : syslog) l->stop();  // flushes what was read into Redis
   stopAll();
   if (ops) ops->stop();
   shoal::log::info("shoal-receiver stopped");

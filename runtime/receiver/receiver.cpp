@@ -77,6 +77,12 @@ std::vector<std::string> targetStreams(const ReceiverConfig& cfg) {
     for (auto& s : shardStreams(r->stream, r->shards))
       if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
   }
+  if (cfg.syslogListeners.any()) {
+    std::vector<std::string> syslog{cfg.syslogListeners.stream};
+    for (const auto& [facility, stream] : cfg.syslogListeners.byFacility) syslog.push_back(stream);
+    for (auto& s : syslog)
+      if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+  }
   return out;
 }
 

@@ -383,6 +383,73 @@ TEST_F(ReceiverProcessTest, ARealPrometheusRemoteWritesItsSamplesAsMetricEvents)
   EXPECT_NE(metrics.body.find(R"(shoal_receiver_requests_total{code="204",path="/api/v1/write"})"), std::string::npos);
 }
 
+TEST_F(ReceiverProcessTest, SyslogOverTcpAndUdpFromLoggerIsStoredByFacilityAndThrottledTcpStalls) {
+  const int tcp = freePort(), udp = freePort();
+  Options o;
+  o.maxBacklog = 5;
+  o.extra = "  syslog:\n    tcp: {port: " + std::to_string(tcp) + "}\n    udp: {port: " + std::to_string(udp) +
+            "}\n    route: {stream: \"syslog:app\", byFacility: {local3: \"syslog:local3\"}}\n";
+  Process p = start(o);
+  ASSERT_TRUE(waitUntil([&] { return shoal::testing::portOpen(tcp); })) << log();
+  auto logger = [&](const std::vector<std::string>& args) {
+    std::string cmd = "logger";
+    for (const auto& a : args) cmd += " '" + a + "'";
+    int code = -1;
+    const std::string out = shoal::testing::runCommand(cmd + " 2>&1", false, &code);
+    EXPECT_EQ(code, 0) << cmd << ": " << out;
+  };
+  // The real util-linux logger: octet-counted RFC 5424 over TCP, a local3 message over UDP.
+  logger({"--tcp", "--octet-count", "--rfc5424", "-n", "127.0.0.1", "-P", std::to_string(tcp), "-t", "app",
+          "tcp one"});
+  logger({"--udp", "--rfc5424", "-p", "local3.info", "-n", "127.0.0.1", "-P", std::to_string(udp), "-t", "app",
+          "udp local3"});
+  ASSERT_TRUE(waitUntil([&] { return xlen("syslog:app") == 1 && xlen("syslog:local3") == 1; })) << log();
+  const auto tcpEntry = entries("syslog:app");
+  ASSERT_EQ(tcpEntry.size(), 1u);
+  const std::string* line = tcpEntry[0].field("message");
+  ASSERT_NE(line, nullptr);
+  EXPECT_EQ(line->rfind("<13>1 ", 0), 0u) << *line;  // user.notice, the raw line, not parsed
+  EXPECT_NE(line->find("tcp one"), std::string::npos) << *line;
+  EXPECT_NE(entries("syslog:local3")[0].field("message")->find("udp local3"), std::string::npos);
+
+  // A group that has read nothing and a backlog past maxBacklog: the
+  // receiver stops reading TCP syslog (logger's lines wait in the socket);
+  // once the group acknowledges everything, what was held is stored.
+  ASSERT_TRUE(client_->createGroup("syslog:app", "g", "0").ok());
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(client_->add("syslog:app", {{"message", "filler"}}).ok());
+  auto throttling = [&] {
+    return curl({opsUrl("/metrics")}).body.find("shoal_receiver_throttling{stream=\"syslog:app\"} 1") !=
+           std::string::npos;
+  };
+  ASSERT_TRUE(waitUntil(throttling)) << curl({opsUrl("/metrics")}).body;
+  auto throttledTotal = [&] {
+    const std::string body = curl({opsUrl("/metrics")}).body;
+    const auto at = body.find("\nshoal_receiver_entries_throttled_total ");  // the sample, not # HELP/# TYPE
+    return at == std::string::npos ? -1.0 : std::stod(body.substr(at + 40));
+  };
+  const double before = throttledTotal();
+  for (int i = 0; i < 5; ++i)
+    logger({"--tcp", "-n", "127.0.0.1", "-P", std::to_string(tcp), "-t", "app", "held " + std::to_string(i)});
+  // The sink refused the lines (counted), and none of them is in the stream.
+  ASSERT_TRUE(waitUntil([&] { return throttledTotal() > before; })) << log();
+  EXPECT_EQ(xlen("syslog:app"), 11);
+  auto read = client_->readGroup("syslog:app", "g", "c1", ">", 1000, -1);
+  ASSERT_TRUE(read.ok());
+  std::vector<std::string> ids;
+  for (auto& e : *read) ids.push_back(e.id);
+  ASSERT_EQ(ids.size(), 11u);
+  ASSERT_TRUE(client_->ack("syslog:app", "g", ids).ok());
+  ASSERT_TRUE(waitUntil([&] { return xlen("syslog:app") == 16; })) << log();
+  // Each logger run is its own connection: all five arrive, in whatever order the connections are read.
+  std::set<std::string> held;
+  const auto all = entries("syslog:app");
+  for (size_t k = 11; k < all.size(); ++k) {
+    const std::string& m = *all[k].field("message");
+    held.insert(m.substr(m.find("held ")));
+  }
+  EXPECT_EQ(held, (std::set<std::string>{"held 0", "held 1", "held 2", "held 3", "held 4"}));
+}
+
 TEST_F(ReceiverProcessTest, AMalformedRemoteWriteBodyIs400) {
   Process p = start();
   auto r = curl({"--data-binary", "@" + file("junk.bin", "not snappy at all"), "-H", "Content-Encoding: snappy",

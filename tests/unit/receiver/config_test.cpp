@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "shoal/receiver/config.h"
+#include "shoal/receiver/receiver.h"
 
 namespace shoal::receiver {
 namespace {
@@ -130,6 +131,31 @@ TEST(ReceiverConfig, EachMistakeNamesItsField) {
             "spec.http.auth");
   EXPECT_EQ(errorOf(kMinimal, {{"SHOAL_RECEIVER_TLS_CERT_FILE", "/c.pem"}}), "env SHOAL_RECEIVER_TLS_CERT_FILE");
   EXPECT_EQ(errorOf(kMinimal, {{"SHOAL_RECEIVER_USERNAME", "u"}}), "env SHOAL_RECEIVER_USERNAME");
+}
+
+TEST(ReceiverConfig, SyslogListenersAndTheirRoutes) {
+  const std::string redis = "spec:\n  redis: {address: \"r:1\"}\n";
+  ReceiverConfig c = load(redis + "  syslog:\n    tcp: {port: 5140}\n    udp: {port: 5141}\n"
+                                  "    route: {stream: syslog:app, byFacility: {local0: syslog:l0}}\n");
+  EXPECT_EQ(c.syslogListeners.tcpPort, 5140);
+  EXPECT_EQ(c.syslogListeners.udpPort, 5141);
+  EXPECT_EQ(c.syslogListeners.tlsPort, 0);
+  EXPECT_EQ(c.syslogListeners.stream, "syslog:app");
+  EXPECT_EQ(c.syslogListeners.byFacility.at("local0"), "syslog:l0");
+  const auto streams = targetStreams(c);
+  EXPECT_EQ(streams, (std::vector<std::string>{"syslog:app", "syslog:l0"}));
+
+  EXPECT_EQ(errorOf(redis + "  syslog: {tcp: {port: 5140}}\n"), "spec.syslog.route");
+  EXPECT_EQ(errorOf(redis + "  syslog: {tcp: {port: 99999}, route: {stream: s}}\n"), "spec.syslog.tcp.port");
+  EXPECT_EQ(errorOf(redis + "  syslog: {tcp: {port: 1, tos: 3}, route: {stream: s}}\n"), "spec.syslog.tcp.tos");
+  EXPECT_EQ(errorOf(redis + "  syslog: {udp: {port: 1}, route: {stream: s, byFacility: {local9: x}}}\n"),
+            "spec.syslog.route.byFacility");
+  EXPECT_EQ(errorOf(redis + "  syslog: {tls: {port: 6514, secretName: t}, route: {stream: s}}\n"),
+            "spec.syslog.tls");
+  EXPECT_EQ(load(redis + "  syslog: {tls: {port: 6514, secretName: t}, route: {stream: s}}\n",
+                 {{"SHOAL_RECEIVER_TLS_CERT_FILE", "/c.pem"}, {"SHOAL_RECEIVER_TLS_KEY_FILE", "/k.pem"}})
+                .syslogListeners.tlsPort,
+            6514);
 }
 
 }  // namespace

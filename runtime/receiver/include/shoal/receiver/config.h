@@ -54,9 +54,16 @@ struct ReceiverConfig {
 
   int metricsPort = 9090;  // 0: none
 
-  /// spec.syslog as given, for the syslog listeners (their own module); a
-  /// null node when absent.
+  /// spec.syslog as given; a null node when absent.
   YAML::Node syslog;
+  /// spec.syslog parsed: a port of 0 means no such listener. TLS serves the
+  /// certificate in SHOAL_RECEIVER_TLS_CERT_FILE / _KEY_FILE.
+  struct Syslog {
+    int tcpPort = 0, udpPort = 0, tlsPort = 0;
+    std::string stream;                              // route.stream: the default target
+    std::map<std::string, std::string> byFacility;   // route.byFacility
+    bool any() const { return tcpPort != 0 || udpPort != 0 || tlsPort != 0; }
+  } syslogListeners;
 };
 
 /// Parses a Receiver (with `spec:`) or its spec, then the environment:
