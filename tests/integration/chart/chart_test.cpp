@@ -161,7 +161,7 @@ TEST_F(ChartTest, InstallUpgradeAndUninstallKeepTheCrds) {
   EXPECT_THAT(install.output, HasSubstr("kubectl get shoal")) << "NOTES.txt should say what to do next";
 
   // Everything exists.
-  for (const std::string& what : std::vector<std::string>{"crd/pipelines.shoal.dev", "crd/workerpools.shoal.dev", "clusterrole/shoal", "clusterrolebinding/shoal",
+  for (const std::string& what : std::vector<std::string>{"crd/pipelines.shoal.dev", "crd/workerpools.shoal.dev", "crd/receivers.shoal.dev", "clusterrole/shoal", "clusterrolebinding/shoal",
         "-n " + ns + " serviceaccount/shoal", "-n " + ns + " deployment/shoal", "-n " + ns + " service/shoal-metrics",
         "-n " + ns + " role/shoal-leader-election", "-n " + ns + " rolebinding/shoal-leader-election"}) {
     auto r = k().kubectl("get " + what);
@@ -242,13 +242,14 @@ std::set<std::string> expectedOperatorGrants() {
   auto add = [&](const std::string& gr, std::initializer_list<const char*> verbs) {
     for (const char* v : verbs) out.insert(gr + ":" + v);
   };
-  for (const char* r : {"pipelines", "workerpools"}) {
+  for (const char* r : {"pipelines", "workerpools", "receivers"}) {
     add(std::string("shoal.dev/") + r, {"get", "list", "watch", "update", "patch"});
     add(std::string("shoal.dev/") + r + "/status", {"get", "update", "patch"});
     add(std::string("shoal.dev/") + r + "/finalizers", {"update"});
   }
   add("apps/deployments", {"get", "list", "watch", "create", "update", "patch", "delete"});
   add("core/configmaps", {"get", "list", "watch", "create", "update", "patch", "delete"});
+  add("core/services", {"get", "list", "watch", "create", "update", "patch", "delete"});
   add("core/events", {"create", "patch"});
   add("events.k8s.io/events", {"create", "patch"});
   add("core/secrets", {"get"});
@@ -311,7 +312,8 @@ TEST_F(ChartTest, ServiceAccountMayDoWhatTheOperatorNeedsAndNothingElse) {
   };
   for (const std::string& yes : std::vector<std::string>{"watch workerpools.shoal.dev -A", "patch workerpools.shoal.dev/status -n team-a",
         "update pipelines.shoal.dev/finalizers -n team-a", "create deployments.apps -n team-a",
-        "delete configmaps -n team-a", "create events -n team-a", "get secrets/redis-password -n team-a",
+        "delete configmaps -n team-a", "create events -n team-a", "watch receivers.shoal.dev -A",
+        "patch receivers.shoal.dev/status -n team-a", "create services -n team-a", "get secrets/redis-password -n team-a",
         "update leases.coordination.k8s.io -n " + ns})
     EXPECT_TRUE(can(yes)) << "the operator needs: " << yes;
   for (const std::string& no : std::vector<std::string>{"list secrets -n team-a", "watch secrets -n team-a", "create secrets -n team-a",
@@ -319,7 +321,8 @@ TEST_F(ChartTest, ServiceAccountMayDoWhatTheOperatorNeedsAndNothingElse) {
         "create pods -n team-a", "update leases.coordination.k8s.io -n team-a",
         "create customresourcedefinitions.apiextensions.k8s.io", "create clusterroles.rbac.authorization.k8s.io",
         "update workerpools.shoal.dev --subresource=scale -n team-a",
-        "patch pipelines.shoal.dev --subresource=scale -n team-a"})
+        "patch pipelines.shoal.dev --subresource=scale -n team-a", "delete receivers.shoal.dev -n team-a",
+        "update receivers.shoal.dev --subresource=scale -n team-a"})
     EXPECT_FALSE(can(no)) << "least privilege forbids: " << no;
   auto un = k().helm("uninstall shoal-rbac --namespace " + ns);
   EXPECT_TRUE(un.ok()) << un.output;
