@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
                  "(default: live on a terminal, else log)")
       ->check(CLI::IsMember({"live", "log", "none"}));
   app.add_option("--redis-url", redisUrl,
-                 "Point every Pipeline at this Redis (redis://host:port[/db], no credentials)");
+                 "Point every Pipeline and Receiver at this Redis (redis://host:port[/db], no credentials)");
   app.add_option("--work-dir", workDir,
                  "Rendered worker configs and worker logs (default: a new /tmp/shoal-local-*)");
   app.add_option("--log-file", logFile,

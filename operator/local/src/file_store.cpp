@@ -269,6 +269,11 @@ Result<void> overrideRedisUrl(ResourceSet& set, const std::string& url) {
     redis.erase("address");
     redis["url"] = url;
   }
+  for (auto& [key, obj] : set.receivers) {
+    json& redis = obj["spec"]["redis"];
+    redis.erase("address");
+    redis["url"] = url;
+  }
   return {};
 }
 

@@ -52,8 +52,8 @@ Result<void> parseResourceText(const std::string& text, const std::string& fileN
 /// Reads and parses every file, in order.
 Result<ResourceSet> loadResourceFiles(const std::vector<std::string>& paths);
 
-/// Points every Pipeline at this Redis URL (spec.source.redis.url, address
-/// removed). Fails for URLs carrying credentials (those belong in Secrets).
+/// Points every Pipeline (spec.source.redis.url) and Receiver
+/// (spec.redis.url) at this Redis URL, address removed. Fails for URLs carrying credentials (those belong in Secrets).
 Result<void> overrideRedisUrl(ResourceSet& set, const std::string& url);
 
 /// The env var a Secret key may come from: SHOAL_SECRET_<NAME>_<KEY>.
