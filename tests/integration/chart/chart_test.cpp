@@ -47,9 +47,11 @@ class ChartTest : public ::testing::Test {
     static bool installed = false;  // one cluster per binary: once is enough
     if (installed) return;
     auto r = k().kubectl("apply --server-side -f " + sourcePath("crds/shoal.dev_pipelines.yaml") + " -f " +
-                         sourcePath("crds/shoal.dev_workerpools.yaml"));
+                         sourcePath("crds/shoal.dev_workerpools.yaml") + " -f " +
+                         sourcePath("crds/shoal.dev_receivers.yaml"));
     ASSERT_TRUE(r.ok()) << r.output;
-    auto w = k().kubectl("wait --for=condition=Established --timeout=30s crd/pipelines.shoal.dev crd/workerpools.shoal.dev");
+    auto w = k().kubectl("wait --for=condition=Established --timeout=30s crd/pipelines.shoal.dev crd/workerpools.shoal.dev "
+                         "crd/receivers.shoal.dev");
     ASSERT_TRUE(w.ok()) << w.output;
     installed = true;
   }
@@ -377,7 +379,13 @@ TEST_F(ChartTest, OperatorAsTheChartServiceAccountReconcilesTheExamples) {
           return false;
         auto wp = k().kubectl("get wp/app-logs -n " + apps + " -o jsonpath='{.status.conditions[*].type}'");
         auto pl = k().kubectl("get pipeline/app-logs -n " + apps + " -o jsonpath='{.status.conditions[*].type}'");
-        return wp.output.find("Ready") != std::string::npos && pl.output.find("Ready") != std::string::npos;
+        // The Receiver: its Service (services), its status (receivers/status).
+        auto svc = k().kubectl("get service/app-logs-front-receiver -n " + apps +
+                               " -o jsonpath='{.metadata.ownerReferences[0].kind}'");
+        auto rc = k().kubectl("get receiver/app-logs-front -n " + apps + " -o jsonpath='{.status.conditions[*].type}'");
+        return wp.output.find("Ready") != std::string::npos && pl.output.find("Ready") != std::string::npos &&
+               owners.find("app-logs-front") != std::string::npos && svc.output.find("Receiver") != std::string::npos &&
+               rc.output.find("RedisReachable") != std::string::npos;
       },
       std::chrono::seconds(60), std::chrono::milliseconds(250));
   const std::string out = shoal::testing::Process::readFile(logs.file("operator.out")) +
@@ -428,6 +436,7 @@ TEST_F(ChartTest, ExamplesApplyCleanlyAndGetTheirDefaults) {
   EXPECT_EQ(jsonpath("workerpool/app-logs", ns, "{.spec.scaling.pollIntervalSeconds}"), "2");
   EXPECT_EQ(jsonpath("workerpool/edge-metrics", ns, "{.spec.scaling.policy}"), "targetBacklogPerReplica");
   EXPECT_EQ(jsonpath("workerpool/edge-metrics", ns, "{.spec.imagePullPolicy}"), "IfNotPresent");
+  EXPECT_EQ(jsonpath("receiver/app-logs-front", ns, "{.spec.http.routes.logs.shards}"), "1");
 }
 
 // ---------------------------------------------------------------- validation
