@@ -150,7 +150,7 @@ ReconcileResult ReceiverReconciler::reconcile(const std::string& ns, const std::
     if (auto w = store_.writeReceiverStatus(receiver, next); !w.ok()) return w.error();
   }
   if (!ensured.ok()) return ensured.error();
-  return Action::requeue(kRedisRecheck);
+  return Action::requeue(in.redisError ? kRedisRetry : kRedisRecheck);
 }
 
 }  // namespace shoal::controllers

@@ -1,7 +1,8 @@
 // shoal-operator's Receiver controller against a real control plane
 // (kube-apiserver, etcd, kube-controller-manager), the real kubectl and a
 // real redis-server: the rendered ConfigMap, Deployment and Service with one
-// port per listener, conditions, `kubectl scale` through /scale, the printer
+// port per listener, conditions (RedisReachable through a Redis outage),
+// `kubectl scale` through /scale, the printer
 // columns of `kubectl get receivers`, garbage collection.
 // Skips (GTEST_SKIP) when the control-plane binaries are missing.
 #include <gtest/gtest.h>
@@ -152,6 +153,18 @@ TEST_F(ReceiverK8sTest, ReceiverGetsConfigMapDeploymentAndServiceScalesAndIsColl
   EXPECT_EQ(condition("receiver/front", "Ready").value("status", ""), "False") << "no kubelet: no pod is ready";
   EXPECT_EQ(get("receiver/front")["status"]["selector"],
             "app.kubernetes.io/instance=front-receiver,app.kubernetes.io/name=shoal-receiver");
+
+  // Redis goes away: RedisReachable says so within a re-check (30 s), and
+  // recovers within a retry (5 s) once Redis is back.
+  env->redis.stop();
+  EXPECT_TRUE(waitUntil([&] { return condition("receiver/front", "RedisReachable").value("status", "") == "False"; },
+                        45s, 250ms))
+      << get("receiver/front").dump();
+  EXPECT_EQ(condition("receiver/front", "RedisReachable").value("reason", ""), "Unreachable");
+  env->redis.restart();
+  EXPECT_TRUE(waitUntil([&] { return condition("receiver/front", "RedisReachable").value("status", "") == "True"; },
+                        20s, 250ms))
+      << get("receiver/front").dump();
 
   // kubectl scale goes through /scale to spec.replicas and on to the Deployment,
   // without touching the config (no rolling restart).

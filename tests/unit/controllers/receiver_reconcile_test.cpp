@@ -224,7 +224,9 @@ TEST(ReceiverReconcile, RedisDownIsRedisReachableFalseWithTheError) {
   Env e;
   e.backend.ready = 2;
   e.pinger.fail = makeError(Errc::kIo, "connect redis:6379: connection refused");
-  ASSERT_TRUE(e.reconciler.reconcile("ns", "front").ok());
+  auto r = e.reconciler.reconcile("ns", "front");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->requeueAfter, kRedisRetry) << "asked again soon while Redis is down";
   EXPECT_EQ(e.condition("RedisReachable"), "False");
   EXPECT_EQ(e.condition("RedisReachable", "reason"), "Unreachable");
   EXPECT_EQ(e.condition("RedisReachable", "message"), "connect redis:6379: connection refused");

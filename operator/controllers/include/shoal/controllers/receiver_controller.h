@@ -13,7 +13,8 @@
 // - An invalid spec renders nothing (what runs keeps running): Ready=False
 //   InvalidSpec with the parser's message naming the field, and a Warning.
 // - RedisReachable is one PING per reconcile; reconciles repeat every
-//   kRedisRecheck so the condition follows Redis going away and coming back.
+//   kRedisRecheck (kRedisRetry while Redis does not answer) so the condition
+//   follows Redis going away and coming back.
 // - Throttling is the receivers' own observation (their backlog monitor);
 //   the operator does not measure it and reports it Unknown (NotObserved).
 // Thread-safe: reconciles of different Receivers may run concurrently.
@@ -35,6 +36,8 @@ inline constexpr const char* kConditionRedisReachable = "RedisReachable";
 inline constexpr const char* kConditionThrottling = "Throttling";
 /// How often a Receiver is reconciled without a change (Redis re-pinged).
 inline constexpr Duration kRedisRecheck = std::chrono::seconds(30);
+/// ... and while Redis does not answer, so that RedisReachable recovers soon.
+inline constexpr Duration kRedisRetry = std::chrono::seconds(5);
 
 /// \brief Reads Receivers and Secret values, writes Receiver status.
 /// Implementations must be thread-safe.
