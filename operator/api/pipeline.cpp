@@ -88,6 +88,11 @@ Result<Pipeline> pipelineFromJson(const json& j) {
   }
   p.spec.consumerGroupDeletionPolicy =
       stringAt(spec, "consumerGroupDeletionPolicy", kRetainConsumerGroup);
+  if (auto it = spec.find("retention"); it != spec.end() && !it->is_null()) {
+    auto r = retentionFromJson(*it);
+    if (!r.ok()) return r.error();
+    p.spec.retention = std::move(r.value());
+  }
 
   const json& st = objectAt(j, "status");
   p.status.observedGeneration = intAt(st, "observedGeneration", 0);
@@ -98,6 +103,7 @@ Result<Pipeline> pipelineFromJson(const json& j) {
   p.status.arrivalRate = optNumberAt(st, "arrivalRate");
   p.status.consumptionRate = optNumberAt(st, "consumptionRate");
   p.status.sink = stringAt(st, "sink");
+  if (const json& rs = objectAt(st, "retention"); rs.is_object()) p.status.retention = retentionStatusFromJson(rs);
   if (st.is_object() && st.contains("pools") && st["pools"].is_array()) {
     for (const auto& n : st["pools"]) {
       PoolSummary ps;
@@ -154,6 +160,7 @@ json toJson(const PipelineStatus& s) {
                               {"ready", p.ready}});
   }
   j["sink"] = s.sink;
+  j["retention"] = s.retention ? toJson(*s.retention) : json(nullptr);
   // Unknown rates are written as null: in a merge patch that removes a stale
   // value instead of leaving an old number behind.
   return j;

@@ -118,7 +118,7 @@ class ControllerSet {
         events_(recorder_),
         probe_(probe::makeRedisStreamInspector(clock), clock, &metrics),
         poolReconciler_(store_, backend_, events_, probe_, clock, &metrics),
-        pipelineReconciler_(store_, events_, probe_, clock),
+        pipelineReconciler_(store_, events_, probe_, clock, std::chrono::seconds(5), &metrics),
         poolController_(pools_, clock, controllerOptions("workerpool", opts.workers, mayAct, metrics)),
         pipelineController_(pipelines_, clock,
                             controllerOptions("pipeline", std::max(1, opts.workers / 2), mayAct, metrics)) {

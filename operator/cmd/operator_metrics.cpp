@@ -74,6 +74,16 @@ OperatorMetrics::OperatorMetrics(prometheus::Registry& reg)
                        .Help("Backlog reads (Redis round trips) that failed, by the reason the "
                              "conditions give")
                        .Register(reg)),
+      retentionTrimmed_(prometheus::BuildCounter()
+                            .Name("shoal_retention_trimmed_total")
+                            .Help("Stream entries the Pipeline's retention trimmed after every consumer group "
+                                  "had read and acknowledged them")
+                            .Register(reg)),
+      retentionDropped_(prometheus::BuildCounter()
+                            .Name("shoal_retention_dropped_unconsumed_total")
+                            .Help("Stream entries dropped over the Pipeline's retention.maxLength before some "
+                                  "consumer group had acknowledged them (onFull: dropOldest)")
+                            .Register(reg)),
       leader_(prometheus::BuildGauge()
                   .Name("shoal_operator_leader")
                   .Help("1 while this process is the leader and runs the controllers (always "
@@ -215,6 +225,21 @@ void OperatorMetrics::scaled(const api::WorkerPool& pool, int32_t from, int32_t 
 
 void OperatorMetrics::readFailed(probe::ReadFailure failure) {
   probeErrors_.Add({{"reason", probe::failureReason(failure)}}).Increment();
+}
+
+void OperatorMetrics::retentionTrimmed(const std::string& ns, const std::string& pipeline, int64_t acknowledged,
+                                       int64_t droppedUnconsumed) {
+  const prometheus::Labels l{{"namespace", ns}, {"pipeline", pipeline}};
+  std::lock_guard lock(mu_);  // forgetPipeline removes these series
+  retentionTrimmed_.Add(l).Increment(static_cast<double>(std::max<int64_t>(0, acknowledged)));
+  retentionDropped_.Add(l).Increment(static_cast<double>(std::max<int64_t>(0, droppedUnconsumed)));
+}
+
+void OperatorMetrics::forgetPipeline(const std::string& ns, const std::string& name) {
+  const prometheus::Labels l{{"namespace", ns}, {"pipeline", name}};
+  std::lock_guard lock(mu_);
+  removeIfPresent(retentionTrimmed_, l);
+  removeIfPresent(retentionDropped_, l);
 }
 
 }  // namespace shoal::operator_app

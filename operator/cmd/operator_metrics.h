@@ -1,7 +1,7 @@
 // The operator's Prometheus metrics (served on /metrics): reconciles, the
 // pools' backlog, rates, drain estimate, replicas, limits, conditions and
-// scale changes, failed backlog reads by reason, and whether this process is
-// the leader. Every family is named in the README's metrics reference; keep
+// scale changes, failed backlog reads by reason, what retention trimmed and
+// dropped per Pipeline, and whether this process is the leader. Every family is named in the README's metrics reference; keep
 // the two in step.
 #pragma once
 
@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "shoal/controllers/retention.h"
 #include "shoal/controllers/worker_pool_controller.h"
 #include "shoal/probe/backlog_probe.h"
 
@@ -23,7 +24,9 @@ namespace shoal::operator_app {
 
 /// \brief The operator's metrics in one registry. Thread-safe (prometheus-cpp
 /// families are; the pool gauges' add/remove pairs take a lock).
-class OperatorMetrics final : public controllers::PoolMetrics, public probe::ProbeObserver {
+class OperatorMetrics final : public controllers::PoolMetrics,
+                              public controllers::RetentionMetrics,
+                              public probe::ProbeObserver {
  public:
   explicit OperatorMetrics(prometheus::Registry& reg);
 
@@ -38,6 +41,11 @@ class OperatorMetrics final : public controllers::PoolMetrics, public probe::Pro
   void scaled(const api::WorkerPool& pool, int32_t from, int32_t to,
               std::string_view reason) override;
   void readFailed(probe::ReadFailure failure) override;
+  /// shoal_retention_trimmed_total and shoal_retention_dropped_unconsumed_total
+  /// {namespace, pipeline}; both exist (at 0) from the Pipeline's first round.
+  void retentionTrimmed(const std::string& ns, const std::string& pipeline, int64_t acknowledged,
+                        int64_t droppedUnconsumed) override;
+  void forgetPipeline(const std::string& ns, const std::string& name) override;
 
  private:
   prometheus::Family<prometheus::Counter>& reconciles_;
@@ -66,6 +74,8 @@ class OperatorMetrics final : public controllers::PoolMetrics, public probe::Pro
   /// The labels of each pool's scaled_ series, to remove with the pool.
   std::map<std::string, std::vector<prometheus::Labels>> scaledLabels_;
   prometheus::Family<prometheus::Counter>& probeErrors_;
+  prometheus::Family<prometheus::Counter>& retentionTrimmed_;
+  prometheus::Family<prometheus::Counter>& retentionDropped_;
   prometheus::Gauge& leader_;
   std::mutex mu_;
 };

@@ -68,6 +68,20 @@ api::PipelineStatus computePipelineStatus(const PipelineStatusInputs& in) {
                  gen, in.now);
   }
 
+  if (!p.spec.retention) {
+    st.retention.reset();
+    std::erase_if(c, [](const api::Condition& x) { return x.type == kConditionRetentionLimited; });
+  } else {
+    if (!st.retention) st.retention = api::RetentionStatus{};
+    if (in.retention) {
+      *st.retention = retentionStatusAfter(*st.retention, *in.retention, in.now);
+      const RetentionCondition rc = retentionCondition(*p.spec.retention, *in.retention);
+      setCondition(c, kConditionRetentionLimited, rc.status, rc.reason, rc.message, gen, in.now);
+    } else {
+      ensureConditions(c, {kConditionRetentionLimited}, "Reconciling", gen, in.now);
+    }
+  }
+
   std::vector<std::string> notReady;
   for (const auto& pool : in.pools) {
     const api::Condition* r = findCondition(pool.status.conditions, kConditionReady);
@@ -97,13 +111,34 @@ api::PipelineStatus computePipelineStatus(const PipelineStatusInputs& in) {
 
 PipelineReconciler::PipelineReconciler(ResourceStore& store, EventSink& events,
                                        probe::BacklogProbe& probe, Clock& clock,
-                                       Duration pollInterval)
-    : store_(store), events_(events), probe_(probe), clock_(clock), poll_(pollInterval) {}
+                                       Duration pollInterval, RetentionMetrics* metrics)
+    : store_(store), events_(events), probe_(probe), clock_(clock), poll_(pollInterval), metrics_(metrics) {}
+
+bool PipelineReconciler::takeRetentionRound(const api::Pipeline& p, Duration* wait) {
+  const Duration interval = std::chrono::seconds(p.spec.retention->intervalSeconds);
+  const MonoTime now = clock_.now();
+  std::lock_guard lock(mu_);
+  LastRound& last = lastRetention_[p.metadata.namespace_ + "/" + p.metadata.name];
+  if (last.uid == p.metadata.uid && last.at != MonoTime{} && now - last.at < interval) {
+    *wait = interval - (now - last.at);
+    return false;
+  }
+  last = {p.metadata.uid, now};
+  *wait = interval;
+  return true;
+}
 
 ReconcileResult PipelineReconciler::reconcile(const std::string& ns, const std::string& name) {
   auto got = store_.getPipeline(ns, name);
   if (!got.ok()) return got.error();
-  if (!got.value()) return Action::await();
+  if (!got.value()) {
+    {
+      std::lock_guard lock(mu_);
+      lastRetention_.erase(ns + "/" + name);
+    }
+    if (metrics_ != nullptr) metrics_->forgetPipeline(ns, name);
+    return Action::await();
+  }
   const api::Pipeline p = std::move(*got.value());
   const EventTarget target{api::kPipelineKind, ns, name, p.metadata.uid};
   const bool wantsFinalizer = p.spec.consumerGroupDeletionPolicy == api::kDeleteConsumerGroup;
@@ -161,6 +196,25 @@ ReconcileResult PipelineReconciler::reconcile(const std::string& ns, const std::
       }
     }
   }
+  // Retention trims only while the Pipeline's own group exists on every
+  // shard (the reading is ok, and the trim step checks it again atomically):
+  // a group not yet created has read nothing, and the other groups alone
+  // must not decide what it will never see.
+  Duration requeue = poll_;
+  if (p.spec.retention) {
+    Duration wait{};
+    if (in.reading && in.reading->ok && takeRetentionRound(p, &wait)) {
+      const auto nowMs = std::chrono::duration_cast<std::chrono::milliseconds>(in.now.time_since_epoch()).count();
+      const auto streams = p.spec.redis.streams();
+      const auto rule = retentionRuleOf(*p.spec.retention, p.spec.redis.consumerGroup);
+      in.retention = summarizeRetention(streams, probe_.trim(redisTarget.value(), streams, rule, nowMs));
+      for (const RetentionEvent& e : retentionEvents(*p.spec.retention, *in.retention))
+        events_.record(target, e.type, e.reason, e.message);
+      if (metrics_ != nullptr)
+        metrics_->retentionTrimmed(ns, name, in.retention->trimmed, in.retention->droppedUnconsumed);
+    }
+    if (wait > Duration::zero()) requeue = std::min(requeue, wait);
+  }
   auto pools = store_.listWorkerPools(ns);
   if (!pools.ok()) return pools.error();
   for (auto& pool : pools.value()) {
@@ -174,7 +228,7 @@ ReconcileResult PipelineReconciler::reconcile(const std::string& ns, const std::
     auto w = store_.writePipelineStatus(p, next);
     if (!w.ok()) return w.error();
   }
-  return Action::requeue(poll_);
+  return Action::requeue(requeue);
 }
 
 }  // namespace shoal::controllers

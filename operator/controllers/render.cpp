@@ -79,7 +79,11 @@ std::string renderConfigDocument(const std::string& kind, const api::ObjectMeta&
 }
 
 std::string renderWorkerConfig(const api::Pipeline& pipeline) {
-  return renderConfigDocument(api::kPipelineKind, pipeline.metadata, pipeline.spec.raw);
+  json spec = pipeline.spec.raw;
+  // Retention is the operator's business: the workers neither read it nor
+  // need restarting when it changes (the config hash leaves it out).
+  if (spec.is_object()) spec.erase("retention");
+  return renderConfigDocument(api::kPipelineKind, pipeline.metadata, spec);
 }
 
 std::string configHash(const std::string& renderedConfig) {

@@ -27,6 +27,18 @@ std::optional<int64_t> BacklogReading::backlog() const {
   return *snapshot.lag + *snapshot.pending;
 }
 
+Result<TrimOutcome> StreamInspector::trim(const RedisTarget&, const std::string&, const RetentionRule&, int64_t) {
+  return makeError(Errc::kInvalidInput, "this stream inspector cannot trim");
+}
+
+std::vector<Result<TrimOutcome>> BacklogProbe::trim(const RedisTarget& target, const std::vector<std::string>& streams,
+                                                    const RetentionRule& rule, int64_t nowMs) {
+  std::vector<Result<TrimOutcome>> out;
+  std::lock_guard l(inspectMu_);
+  for (const std::string& stream : streams) out.push_back(inspector_->trim(target, stream, rule, nowMs));
+  return out;
+}
+
 BacklogProbe::BacklogProbe(std::shared_ptr<StreamInspector> inspector, Clock& clock,
                            ProbeObserver* observer)
     : inspector_(std::move(inspector)), clock_(clock), observer_(observer) {}

@@ -1,6 +1,8 @@
 // RedisStreamInspector: StreamInspector over Shoal's Redis client. Keeps one
 // reconnecting client per endpoint and credentials (a cluster client, routed
-// by hash slot, for Redis Cluster targets).
+// by hash slot, for Redis Cluster targets). The retention trim is one EVAL
+// naming the stream as its key, so on a cluster it runs where the stream is.
+#include <algorithm>
 #include <map>
 
 #include "shoal/probe/backlog_probe.h"
@@ -73,7 +75,54 @@ class RedisStreamInspector final : public StreamInspector {
     return {};
   }
 
+  Result<TrimOutcome> trim(const RedisTarget& target, const std::string& stream, const RetentionRule& rule,
+                           int64_t nowMs) override {
+    auto c = clientFor(target);
+    if (!c.ok()) return c.error();
+    const auto cutoff = ageCutoff(rule, nowMs);
+    const redis::Command cmd{"EVAL",
+                             trimScript(),
+                             "1",
+                             stream,
+                             std::to_string(std::max<int64_t>(0, rule.keepCount)),
+                             cutoff ? cutoff->str() : "",
+                             std::to_string(std::max<int64_t>(0, rule.maxLength.value_or(0))),
+                             rule.dropOldest ? "1" : "0",
+                             rule.requiredGroup};
+    auto r = c.value()->on(stream, [&](redis::Client& n) { return n.command(cmd); });
+    if (!r.ok()) return r.error();
+    return decodeTrim(r.value());
+  }
+
  private:
+  // The script's reply: {exists, groups, safeId|"", minId|"", trimmed,
+  // dropped, length, atCap, requiredGroupFound}.
+  static Result<TrimOutcome> decodeTrim(const redis::Reply& r) {
+    if (r.isError()) return makeError(Errc::kServer, "retention trim: " + r.str);
+    if (!r.isArray() || r.elements.size() != 9)
+      return makeError(Errc::kProtocol, "retention trim: unexpected reply");
+    auto num = [&](size_t i) { return r.elements[i].asInt(); };
+    auto id = [&](size_t i) -> std::optional<StreamId> {
+      return r.elements[i].str.empty() ? std::nullopt : StreamId::parse(r.elements[i].str);
+    };
+    TrimOutcome o;
+    for (size_t i : {0u, 1u, 4u, 5u, 6u, 7u, 8u}) {
+      if (!num(i)) return makeError(Errc::kProtocol, "retention trim: unexpected reply");
+    }
+    o.streamExists = *num(0) == 1;
+    o.groups = *num(1);
+    o.safeId = id(2);
+    o.minId = id(3);
+    if (o.safeId.has_value() != !r.elements[2].str.empty() || o.minId.has_value() != !r.elements[3].str.empty())
+      return makeError(Errc::kProtocol, "retention trim: unexpected reply");
+    o.trimmed = *num(4);
+    o.droppedUnconsumed = *num(5);
+    o.length = *num(6);
+    o.atCap = *num(7) == 1;
+    o.requiredGroupMissing = o.streamExists && *num(8) == 0;
+    return o;
+  }
+
   static ReadFailure classify(const Error& e) {
     if (e.code == Errc::kNotFound) return ReadFailure::kStreamNotFound;
     if (e.code == Errc::kServer) {

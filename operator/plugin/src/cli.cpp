@@ -513,9 +513,16 @@ int runReplay(const GlobalFlags& g, const std::string& pipelineName, const Repla
     toMove += static_cast<size_t>(std::count_if(plan.begin(), plan.end(), [](const ReplayItem& it) {
       return it.outcome == ReplayItem::Outcome::kReplay;
     }));
+  // An id that could not be resolved (several shards hold it) or moved fails the run.
+  auto anyFailed = [&] {
+    auto failedItem = [](const ReplayItem& it) { return it.outcome == ReplayItem::Outcome::kFailed; };
+    return std::any_of(resolved.unresolved.begin(), resolved.unresolved.end(), failedItem) ||
+           std::any_of(plans.begin(), plans.end(),
+                       [&](const auto& plan) { return std::any_of(plan.begin(), plan.end(), failedItem); });
+  };
   if (rf.dryRun || toMove == 0) {
     report(rf.dryRun);
-    return 0;
+    return anyFailed() ? kExitFailure : 0;
   }
   if (!rf.yes) {
     const DeadLetterSource& first = sources.front();
@@ -543,13 +550,7 @@ int runReplay(const GlobalFlags& g, const std::string& pipelineName, const Repla
     }
   }
   report(false);
-  const bool failed = std::any_of(resolved.unresolved.begin(), resolved.unresolved.end(),
-                                  [](const ReplayItem& it) { return it.outcome == ReplayItem::Outcome::kFailed; }) ||
-                      std::any_of(plans.begin(), plans.end(), [](const auto& plan) {
-    return std::any_of(plan.begin(), plan.end(),
-                       [](const ReplayItem& it) { return it.outcome == ReplayItem::Outcome::kFailed; });
-  });
-  return failed ? kExitFailure : 0;
+  return anyFailed() ? kExitFailure : 0;
 }
 
 /// The first word of argv that is neither a flag nor a global flag's value,

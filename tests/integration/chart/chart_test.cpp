@@ -60,6 +60,13 @@ class ChartTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.output;
     return r.output;
   }
+  // Replaces the status of `what` with `pythonDict` (Python literal syntax,
+  // so None stands for null) through the /status subresource.
+  CommandResult replaceStatus(const std::string& what, const std::string& ns, const std::string& pythonDict) {
+    return k().shell("kubectl get " + what + " -n " + ns +
+                     " -o json | python3 -c 'import json,sys; o=json.load(sys.stdin); o[\"status\"]=" + pythonDict +
+                     "; print(json.dumps(o))' | kubectl replace --subresource=status -f -");
+  }
 
   static ChartCluster* cluster_;
   static std::string whyNot_;
@@ -481,6 +488,14 @@ TEST_F(ChartTest, InvalidResourcesAreRejectedNamingTheField) {
       {"retry bounds inverted", pipe + "  delivery:\n    retryInitialMs: 9000\n    retryMaxMs: 100\n",
        {"spec.delivery.retryInitialMs", "retryInitialMs must be less than or equal to retryMaxMs"}},
       {"unknown policy", pool + "  scaling:\n    policy: doubling\n", {"spec.scaling.policy", "Unsupported value"}},
+      {"unknown onFull", pipe + "  retention:\n    onFull: block\n", {"spec.retention.onFull", "Unsupported value"}},
+      {"retention keeps more than its cap",
+       pipe + "  retention:\n    maxLength: 10\n    keepAcknowledged:\n      count: 11\n",
+       {"spec.retention.keepAcknowledged.count", "keepAcknowledged.count must not exceed maxLength"}},
+      {"retention age without a unit", pipe + "  retention:\n    keepAcknowledged:\n      age: \"90\"\n",
+       {"spec.retention.keepAcknowledged.age"}},
+      {"zero retention maxLength", pipe + "  retention:\n    maxLength: 0\n",
+       {"spec.retention.maxLength", "greater than or equal to 1"}},
   };
   for (const auto& c : cases) {
     auto r = k().apply(c.manifest, "-n " + ns);
@@ -642,16 +657,34 @@ TEST_F(ChartTest, WaitForReadyConditionAndScaleWhenPaused) {
   EXPECT_THAT(bad.output, HasSubstr("status.conditions[0]"));
 }
 
+// spec.retention is opt-in: absent it stays absent; present, its fields get
+// the API's defaults; status.retention takes what the operator writes.
+TEST_F(ChartTest, RetentionIsOptInDefaultedAndItsStatusIsAccepted) {
+  installCrds();
+  const std::string ns = freshNamespace("retention");
+  ASSERT_TRUE(k().apply(kValidLogsPipeline, "-n " + ns).ok());
+  EXPECT_EQ(jsonpath("pipeline/orders", ns, "{.spec.retention}"), "");
+  auto r = k().apply(std::string(kValidLogsPipeline) + "  retention:\n    keepAcknowledged:\n      age: 1h30m\n",
+                     "-n " + ns);
+  ASSERT_TRUE(r.ok()) << r.output;
+  EXPECT_EQ(jsonpath("pipeline/orders", ns, "{.spec.retention.onFull}"), "throttle");
+  EXPECT_EQ(jsonpath("pipeline/orders", ns, "{.spec.retention.intervalSeconds}"), "10");
+  r = replaceStatus("pipeline/orders", ns,
+                    "{\"retention\":{\"safeId\":None,\"length\":None,\"trimmedTotal\":12,"
+                    "\"droppedUnconsumedTotal\":0,\"lastTrimTime\":\"2026-12-04T10:00:00Z\",\"atCap\":True}}");
+  EXPECT_TRUE(r.ok()) << r.output;
+  EXPECT_EQ(jsonpath("pipeline/orders", ns, "{.status.retention.trimmedTotal}"), "12");
+}
+
 // The operator writes unknown figures as null; the schema must take them.
 TEST_F(ChartTest, StatusAcceptsUnknownFiguresAsNull) {
   installCrds();
   const std::string ns = freshNamespace("nulls");
   ASSERT_TRUE(k().apply(kValidPool, "-n " + ns).ok());
-  auto r = k().shell("kubectl get wp/orders -n " + ns +
-                     " -o json | python3 -c 'import json,sys; o=json.load(sys.stdin); o[\"status\"]={\"replicas\":0,"
-                     "\"backlog\":{\"lag\":None,\"pending\":5,\"total\":None},\"arrivalRate\":None,"
-                     "\"consumptionRate\":None,\"estimatedDrainSeconds\":None,\"lastScaleTime\":None,\"selector\":\"\"};"
-                     " print(json.dumps(o))' | kubectl replace --subresource=status -f -");
+  auto r = replaceStatus("wp/orders", ns,
+                         "{\"replicas\":0,\"backlog\":{\"lag\":None,\"pending\":5,\"total\":None},"
+                         "\"arrivalRate\":None,\"consumptionRate\":None,\"estimatedDrainSeconds\":None,"
+                         "\"lastScaleTime\":None,\"selector\":\"\"}");
   EXPECT_TRUE(r.ok()) << r.output;
   EXPECT_EQ(jsonpath("wp/orders", ns, "{.status.backlog.pending}"), "5");
 }

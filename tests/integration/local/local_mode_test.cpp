@@ -1,7 +1,8 @@
 // Local mode end to end on one machine: the real shoal-local binary runs real
 // shoal-worker processes against a real redis-server and the real
 // shoal-bulk-server. A burst scales the pool up, drains exactly once into the
-// sink, and the pool scales back down without redelivering anything.
+// sink, and the pool scales back down without redelivering anything; and
+// spec.retention trims only what every consumer group acknowledged.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -11,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "local_status.h"
 #include "shoal/testing/bulk_server.h"
 #include "shoal/testing/process.h"
 #include "shoal/testing/servers.h"
@@ -71,24 +73,6 @@ spec:
       periodSeconds: 1
       maxPodsPerStep: 4
 )";
-}
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-json readStatus(const std::string& path) {
-  return json::parse(readFile(path), nullptr, /*allow_exceptions=*/false);
-}
-
-/// The WorkerPool's status from the status file, or null.
-json poolStatus(const std::string& path) {
-  json s = readStatus(path);
-  if (s.is_discarded() || !s.contains("workerPools") || s["workerPools"].empty()) return nullptr;
-  return s["workerPools"][0].value("status", json());
 }
 
 bool conditionTrue(const json& st, const std::string& type) {
@@ -221,6 +205,112 @@ TEST(LocalMode, BurstScalesUpDrainsExactlyOnceAndScalesBackDown) {
   EXPECT_NE(readFile(summary).find("pool=default/it-logs peak_replicas="), std::string::npos);
   EXPECT_NE(readFile(chart).find("</svg>"), std::string::npos);
   EXPECT_EQ(readStatus(status)["workerPools"][0]["local"]["workers"].size(), 0u);
+}
+
+/// The Pipeline's status from the status file, or null.
+json pipelineStatus(const std::string& path) {
+  json s = readStatus(path);
+  if (s.is_discarded() || !s.contains("pipelines") || s["pipelines"].empty()) return nullptr;
+  return s["pipelines"][0].value("status", json());
+}
+
+int64_t xlen(const RedisServer& redis, const std::string& stream) {
+  const std::string out = redis.cli("XLEN " + stream);
+  return out.empty() ? -1 : std::stoll(out);
+}
+
+// spec.retention in local mode (the same Pipeline reconciler): while a second
+// consumer group has read nothing, the delivered entries stay; once it has,
+// the stream is trimmed down to the acknowledged entries kept for replay.
+TEST(LocalMode, RetentionTrimsOnlyWhatEveryGroupAcknowledged) {
+  constexpr int64_t kTotal = 5000;
+  constexpr const char* kRetStream = "logs:ret";
+  RedisServer redis;
+  BulkServer bulk;
+  TempDir dir;
+  const std::string yaml = dir.file("resources.yaml");
+  std::ofstream(yaml) << R"(apiVersion: shoal.dev/v1alpha1
+kind: Pipeline
+metadata:
+  name: ret-logs
+spec:
+  type: logs
+  source:
+    redis:
+      address: 127.0.0.1:1   # replaced by --redis-url
+      stream: ")" << kRetStream << R"("
+      consumerGroup: shoal-ret
+      startId: "0"
+  transform:
+    logs:
+      format: json
+  sink:
+    elasticsearch:
+      url: )" << bulk.url() << R"(
+      index: ret-logs
+  retention:
+    keepAcknowledged:
+      count: 100
+    intervalSeconds: 1
+---
+apiVersion: shoal.dev/v1alpha1
+kind: WorkerPool
+metadata:
+  name: ret-logs
+spec:
+  pipelineRef:
+    name: ret-logs
+  minReplicas: 1
+  maxReplicas: 1
+  scaling:
+    pollIntervalSeconds: 0.5
+)";
+  // A second reader of the stream (an audit job, say) that starts at 0.
+  ASSERT_EQ(redis.cli(std::string("XGROUP CREATE ") + kRetStream + " audit 0 MKSTREAM"), "OK\n");
+  const std::string status = dir.file("status.json");
+  Process::Options o;
+  o.argv = {SHOAL_LOCAL_BINARY, "--file", yaml, "--status-file", status, "--worker-binary", SHOAL_WORKER_BINARY,
+            "--view", "log", "--redis-url", redis.url(), "--work-dir", dir.file("work")};
+  o.stdoutPath = dir.file("local.out");
+  o.stderrPath = dir.file("local.err");
+  Process local(o);
+  auto diagnostics = [&] {
+    return "--- shoal-local stderr ---\n" + readFile(dir.file("local.err")) + "\n--- status ---\n" + readFile(status);
+  };
+  Process::Options lg;
+  lg.argv = {SHOAL_LOADGEN_BINARY, "--redis", redis.url(), "--stream", kRetStream, "--kind", "json",
+             "--total", std::to_string(kTotal), "--quiet"};
+  lg.stdoutPath = dir.file("loadgen.out");
+  lg.stderrPath = dir.file("loadgen.err");
+  Process loadgen(lg);
+  ASSERT_TRUE(waitUntil([&] { return bulk.totalDocs() == kTotal; }, 40s, 100ms))
+      << "delivered " << bulk.totalDocs() << "\n" << diagnostics();
+  // Rounds run (one per second) but audit has read nothing: nothing goes.
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        const json st = pipelineStatus(status);
+        return st.is_object() && st["retention"].is_object() && st["retention"]["lastTrimTime"].is_string() &&
+               st["retention"]["length"] == kTotal;
+      },
+      20s, 50ms))
+      << diagnostics();
+  EXPECT_EQ(xlen(redis, kRetStream), kTotal);
+  EXPECT_EQ(pipelineStatus(status)["retention"]["trimmedTotal"], 0);
+  // audit is done with everything: the stream is trimmed to the 100 kept.
+  ASSERT_EQ(redis.cli(std::string("XGROUP SETID ") + kRetStream + " audit $"), "OK\n");
+  ASSERT_TRUE(waitUntil([&] { return pipelineStatus(status)["retention"]["trimmedTotal"] == kTotal - 100; }, 20s,
+                        50ms))
+      << diagnostics();
+  EXPECT_EQ(xlen(redis, kRetStream), 100);
+  bool withinLimits = false;
+  const json st = pipelineStatus(status);
+  for (const auto& c : st["conditions"])
+    withinLimits |= c.value("type", "") == "RetentionLimited" && c.value("reason", "") == "WithinLimits";
+  EXPECT_TRUE(withinLimits) << diagnostics();
+  local.signal(SIGTERM);
+  auto exited = local.wait(30s);
+  ASSERT_TRUE(exited.has_value()) << diagnostics();
+  EXPECT_TRUE(WIFEXITED(*exited) && WEXITSTATUS(*exited) == 0) << diagnostics();
 }
 
 }  // namespace

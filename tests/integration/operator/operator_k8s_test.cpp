@@ -334,6 +334,44 @@ TEST_F(OperatorK8sTest, IdlePoolScalesToZeroAndIsReadyForKubectlWait) {
   EXPECT_EQ(deploymentReplicas(kNs, "idle-pool"), 0);
 }
 
+// spec.retention through the real operator: over maxLength with onFull:
+// dropOldest it drops what its group has not read, and says so in
+// status.retention, the RetentionLimited condition and a Warning Event; once
+// the group has read and acknowledged everything, the stream is emptied.
+TEST_F(OperatorK8sTest, RetentionDropsOverItsCapSaysSoAndTrimsWhatTheGroupAcknowledged) {
+  xadd("ret-stream", 20);  // before the Pipeline: its group starts at 0, having read none
+  json p = pipeline(kNs, "ret", "ret-stream");
+  p["spec"]["retention"] = {{"maxLength", 5}, {"onFull", "dropOldest"}, {"intervalSeconds", 1}};
+  apply(p);
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        json st = get(kNs, "pipeline/ret").value("status", json());
+        return st.is_object() && st["retention"].is_object() &&
+               st["retention"].value("droppedUnconsumedTotal", 0) == 15;
+      },
+      30s, 200ms))
+      << get(kNs, "pipeline/ret").dump();
+  EXPECT_EQ(env->redis.cli("XLEN ret-stream"), "5\n");
+  const json c = condition(kNs, "pipeline/ret", "RetentionLimited");
+  EXPECT_EQ(c.value("status", ""), "True") << c.dump();
+  EXPECT_EQ(c.value("reason", ""), "DroppedUnconsumed") << c.dump();
+  auto events = kubectl({"get", "events", "-n", kNs, "--field-selector",
+                         "involvedObject.kind=Pipeline,involvedObject.name=ret,reason=RetentionDroppedUnconsumed",
+                         "-o", "json"});
+  ASSERT_EQ(events.exitCode, 0) << events.err;
+  const json list = json::parse(events.out, nullptr, false);
+  ASSERT_TRUE(list.is_object() && !list["items"].empty()) << events.out;
+  EXPECT_EQ(list["items"][0].value("type", ""), "Warning");
+  drain("ret-stream");
+  ASSERT_TRUE(waitUntil([&] { return env->redis.cli("XLEN ret-stream") == "0\n"; }, 30s, 200ms))
+      << get(kNs, "pipeline/ret").dump();
+  ASSERT_TRUE(waitUntil(
+      [&] { return condition(kNs, "pipeline/ret", "RetentionLimited").value("reason", "") == "WithinLimits"; }, 30s,
+      200ms))
+      << get(kNs, "pipeline/ret").dump();
+  EXPECT_EQ(get(kNs, "pipeline/ret")["status"]["retention"].value("trimmedTotal", -1), 5);
+}
+
 TEST_F(OperatorK8sTest, RedisStoppedHoldsReplicasAndSaysWhy) {
   apply(pipeline(kNs, "outage", "outage-stream"));
   apply(pool(kNs, "outage-pool", "outage"));

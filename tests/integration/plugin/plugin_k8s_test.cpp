@@ -653,22 +653,44 @@ TEST_F(PluginK8sTest, ShardedPipelineDlqMergesShardsAndReplayReturnsEachEntryToI
   EXPECT_EQ(doc["length"], 2);
   EXPECT_EQ(doc["shards"].size(), 3u) << r.out;
 
-  // A plain id is looked up in every shard; each entry goes back to its own shard stream.
-  r = shoal({"replay", "shard-pipe", "-n", kNs, "--ids", a, "--yes"});
+  // "<shard>/<id>" names one shard's entry; it goes back to its own shard stream.
+  r = shoal({"replay", "shard-pipe", "-n", kNs, "--ids", "1/" + a, "--yes"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("replayed " + a + " -> logs:shard:{1}"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("replayed 1/" + a + " -> logs:shard:{1}"), std::string::npos) << r.out;
   EXPECT_EQ(xlen("logs:shard:{1}"), 1);
   EXPECT_EQ(xlen("logs:shard:{1}:dead"), 0);
   EXPECT_EQ(xlen("logs:shard:{2}:dead"), 1);
 
-  r = shoal({"replay", "shard-pipe", "-n", kNs, "--all", "--yes"});
+  // A plain id is looked up in every shard: found in one, it moves.
+  r = shoal({"replay", "shard-pipe", "-n", kNs, "--ids", b, "--yes"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("replayed " + b + " -> logs:shard:{2}"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("replayed 2/" + b + " -> logs:shard:{2}"), std::string::npos) << r.out;
   EXPECT_EQ(xlen("logs:shard:{2}"), 1);
   EXPECT_EQ(xlen("logs:shard:{2}:dead"), 0);
   EXPECT_EQ(*entries("logs:shard:{2}")[0].field("message"), "{bad b");
   EXPECT_EQ(xlen("logs:shard:{0}"), 0);
   EXPECT_EQ(xlen("logs:shard"), 0);
+
+  // The same id in two shards: a plain id is ambiguous, fails and moves nothing;
+  // --all moves both.
+  for (const char* shard : {"logs:shard:{0}", "logs:shard:{2}"}) {
+    auto x = env->redisClient().command({"XADD", std::string(shard) + ":dead", "9999999999999-1", "message", "{dup",
+                                         "shoal.reason", "parse: invalid JSON", "shoal.stream", shard,
+                                         "shoal.group", "shoal", "shoal.deliveries", "1"});
+    ASSERT_TRUE(x.ok() && !x->isError());
+  }
+  r = shoal({"replay", "shard-pipe", "-n", kNs, "--ids", "9999999999999-1", "--yes"});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("failed 9999999999999-1: in several shards' dead-letter streams: name one as <shard>/<id>"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(xlen("logs:shard:{0}:dead") + xlen("logs:shard:{2}:dead"), 2);
+  r = shoal({"replay", "shard-pipe", "-n", kNs, "--all", "--yes"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("replayed 0/9999999999999-1 -> logs:shard:{0}"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("replayed 2/9999999999999-1 -> logs:shard:{2}"), std::string::npos) << r.out;
+  EXPECT_EQ(xlen("logs:shard:{0}"), 1);
+  EXPECT_EQ(xlen("logs:shard:{2}"), 2);
 
   // An id no shard holds: one skipped line, exit 0.
   r = shoal({"replay", "shard-pipe", "-n", kNs, "--ids", "5-0", "--yes"});

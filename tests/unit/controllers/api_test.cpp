@@ -132,6 +132,96 @@ TEST(MergePatchBetween, NullsWhatIsGoneRecursesIntoObjectsAndReplacesArrays) {
   EXPECT_EQ(applied, to);
 }
 
+TEST(PipelineRetention, AbsentMeansNeverTrimAndDefaultsApplyWhenPresent) {
+  json j = testfakes::samplePipeline();
+  auto none = pipelineFromJson(j);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->spec.retention.has_value());
+  j["spec"]["retention"] = nullptr;
+  EXPECT_FALSE(pipelineFromJson(j)->spec.retention.has_value());
+  j["spec"]["retention"] = json::object();
+  auto defaults = pipelineFromJson(j);
+  ASSERT_TRUE(defaults.ok()) << defaults.error().message;
+  ASSERT_TRUE(defaults->spec.retention.has_value());
+  EXPECT_EQ(defaults->spec.retention->onFull, "throttle");
+  EXPECT_FALSE(defaults->spec.retention->dropOldest());
+  EXPECT_EQ(defaults->spec.retention->intervalSeconds, 10);
+  EXPECT_FALSE(defaults->spec.retention->maxLength.has_value());
+  EXPECT_FALSE(defaults->spec.retention->keepAcknowledgedCount.has_value());
+  EXPECT_FALSE(defaults->spec.retention->keepAcknowledgedAgeMs.has_value());
+}
+
+TEST(PipelineRetention, ReadsEveryField) {
+  json j = testfakes::samplePipeline();
+  j["spec"]["retention"] = json::parse(R"({"keepAcknowledged": {"count": 1000, "age": "1h30m"},
+      "maxLength": 500000, "onFull": "dropOldest", "intervalSeconds": 30})");
+  auto p = pipelineFromJson(j);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  const RetentionSpec& r = *p->spec.retention;
+  EXPECT_EQ(r.keepAcknowledgedCount, 1000);
+  EXPECT_EQ(r.keepAcknowledgedAgeMs, 90 * 60 * 1000);
+  EXPECT_EQ(r.keepAcknowledgedAge, "1h30m");
+  EXPECT_EQ(r.maxLength, 500000);
+  EXPECT_TRUE(r.dropOldest());
+  EXPECT_EQ(r.intervalSeconds, 30);
+}
+
+TEST(PipelineRetention, EachBadFieldIsRejectedByName) {
+  const std::vector<std::pair<json, std::string>> cases = {
+      {json("trim"), "spec.retention: must be an object"},
+      {{{"onFull", "block"}}, "spec.retention.onFull: must be throttle or dropOldest"},
+      {{{"onFull", 1}}, "spec.retention.onFull: must be throttle or dropOldest"},
+      {{{"maxLength", 0}}, "spec.retention.maxLength: must be at least 1"},
+      {{{"maxLength", -5}}, "spec.retention.maxLength: must be at least 1"},
+      {{{"maxLength", "1000"}}, "spec.retention.maxLength: must be an integer"},
+      {{{"maxLength", 10.5}}, "spec.retention.maxLength: must be an integer"},
+      {{{"maxLength", 18446744073709551615ULL}}, "spec.retention.maxLength: must be at most"},
+      {{{"intervalSeconds", 0}}, "spec.retention.intervalSeconds: must be at least 1"},
+      {{{"intervalSeconds", 86401}}, "spec.retention.intervalSeconds: must be at most 86400"},
+      {{{"keepAcknowledged", 5}}, "spec.retention.keepAcknowledged: must be an object"},
+      {{{"keepAcknowledged", {{"count", -1}}}}, "spec.retention.keepAcknowledged.count: must be at least 0"},
+      {{{"keepAcknowledged", {{"count", 10001}}}}, "spec.retention.keepAcknowledged.count: must be at most 10000"},
+      {{{"keepAcknowledged", {{"age", "1 hour"}}}}, "spec.retention.keepAcknowledged.age: must be a duration"},
+      {{{"keepAcknowledged", {{"age", 3600}}}}, "spec.retention.keepAcknowledged.age: must be a duration"},
+      {{{"keepAcknowledged", {{"age", "0s"}}}}, "spec.retention.keepAcknowledged.age: must be a duration"},
+      {{{"keepAcknowledged", {{"age", "400d"}}}}, "spec.retention.keepAcknowledged.age: must be a duration"},
+      {{{"keepAcknowledged", {{"cuont", 5}}}}, "spec.retention.keepAcknowledged.cuont: unknown field"},
+      {{{"maxLenght", 5}}, "spec.retention.maxLenght: unknown field"},
+      {{{"maxLength", 10}, {"keepAcknowledged", {{"count", 11}}}},
+       "spec.retention.keepAcknowledged.count: must not exceed spec.retention.maxLength"},
+  };
+  for (const auto& [retention, message] : cases) {
+    json j = testfakes::samplePipeline();
+    j["spec"]["retention"] = retention;
+    auto p = pipelineFromJson(j);
+    ASSERT_FALSE(p.ok()) << retention.dump();
+    EXPECT_EQ(p.error().message.rfind(message, 0), 0u) << retention.dump() << " gave: " << p.error().message;
+  }
+}
+
+TEST(PipelineRetention, AgeDurations) {
+  EXPECT_EQ(parseRetentionAge("1500ms"), 1500);
+  EXPECT_EQ(parseRetentionAge("90s"), 90000);
+  EXPECT_EQ(parseRetentionAge("30m"), 1800000);
+  EXPECT_EQ(parseRetentionAge("1h"), 3600000);
+  EXPECT_EQ(parseRetentionAge("1h30m15s"), 5415000);
+  EXPECT_EQ(parseRetentionAge("7d"), 7 * 86400000LL);
+  EXPECT_EQ(parseRetentionAge("366d"), kMaxRetentionAgeMs);
+  for (const char* bad : {"", "h", "1", "1x", "-1h", "1h-", "1.5h", "0ms", "367d", "99999999999999999999s", " 1h"})
+    EXPECT_FALSE(parseRetentionAge(bad).has_value()) << bad;
+}
+
+TEST(StatusJson, RetentionStatusRoundTripsAndIsNullWithoutRetention) {
+  PipelineStatus st;
+  EXPECT_TRUE(toJson(st)["retention"].is_null());
+  st.retention = RetentionStatus{"1700000000000-5", 42, 1000, 7, "2026-01-02T03:04:05Z", true};
+  json j{{"spec", testfakes::samplePipeline()["spec"]}, {"status", toJson(st)}};
+  auto p = pipelineFromJson(j);
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE(p->status.retention.has_value());
+  EXPECT_EQ(*p->status.retention, *st.retention);
+}
+
 TEST(FormatTimeMillis, RoundTripsThroughParseTime) {
   const auto t =
       std::chrono::system_clock::from_time_t(1'700'000'000) + std::chrono::milliseconds(123);

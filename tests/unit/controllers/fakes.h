@@ -164,6 +164,24 @@ class FakeInspector : public probe::StreamInspector {
     groupExists = false;
     return {};
   }
+  /// Streams trim() works on, by name (the model of the trim script); a
+  /// stream not here does not exist.
+  std::map<std::string, probe::StreamModel> streams;
+  int trims = 0;
+  std::string failTrimOf;  ///< trim() of this stream fails
+  Result<probe::TrimOutcome> trim(const probe::RedisTarget&, const std::string& stream,
+                                  const probe::RetentionRule& rule, int64_t nowMs) override {
+    ++trims;
+    if (!reachable) return makeError(Errc::kIo, "connection refused");
+    if (stream == failTrimOf) return makeError(Errc::kServer, "ERR trim failed");
+    auto it = streams.find(stream);
+    if (it == streams.end()) {
+      probe::TrimOutcome o;
+      o.streamExists = false;
+      return o;
+    }
+    return probe::applyTrim(it->second, rule, nowMs);
+  }
   void setBacklog(int64_t lag, int64_t pending) {
     snapshot.lag = lag;
     snapshot.pending = pending;

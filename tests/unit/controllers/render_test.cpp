@@ -46,6 +46,18 @@ TEST(RenderWorkerConfig, IsDeterministicAndHashChangesWithSpec) {
   EXPECT_NE(configHash(a), configHash(renderWorkerConfig(f.pipeline)));
 }
 
+// spec.retention is for the operator: the workers do not get it, and
+// changing it does not roll them.
+TEST(RenderWorkerConfig, LeavesRetentionOutSoChangingItDoesNotRollTheWorkers) {
+  Fixture f;
+  const std::string without = renderWorkerConfig(f.pipeline);
+  f.pipeline.spec.raw["retention"] = json{{"maxLength", 1000}, {"onFull", "dropOldest"}};
+  const std::string with = renderWorkerConfig(f.pipeline);
+  EXPECT_EQ(configHash(with), configHash(without));
+  EXPECT_FALSE(YAML::Load(with)["spec"]["retention"].IsDefined()) << with;
+  EXPECT_TRUE(f.pipeline.spec.raw.contains("retention")) << "the Pipeline itself keeps it";
+}
+
 // Transform limits (the CRD defaults them) reach the worker as written.
 TEST(RenderWorkerConfig, CarriesTheTransformLimits) {
   Fixture f;

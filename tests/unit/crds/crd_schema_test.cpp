@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <nlohmann/json.hpp>
+
+#include "shoal/api/pipeline.h"
 #include "shoal/policy/scaling_policy.h"
 
 #include <algorithm>
@@ -325,6 +328,37 @@ TEST(WorkerPoolCrd, ScalingDefaultsMatchThePolicy) {
   EXPECT_EQ(schemaAt(pool, "spec.scaling.fallbackReplicas")["default"].IsDefined(),
             s.fallbackReplicas.has_value());
   EXPECT_EQ(schemaAt(pool, "spec.scaling.paused")["default"].as<bool>(), s.paused);
+}
+
+// spec.retention has no default (absent: never trim), its fields' defaults
+// are the API's, and its bounds are the ones the operator enforces.
+TEST(PipelineCrd, RetentionDefaultsAndBoundsMatchTheApi) {
+  const YAML::Node pipeline = rootSchema(loadCrd("shoal.dev_pipelines.yaml"));
+  EXPECT_FALSE(schemaAt(pipeline, "spec.retention")["default"].IsDefined()) << "retention must stay opt-in";
+  const shoal::api::RetentionSpec d{};
+  EXPECT_EQ(schemaAt(pipeline, "spec.retention.onFull")["default"].as<std::string>(), d.onFull);
+  EXPECT_EQ(schemaAt(pipeline, "spec.retention.intervalSeconds")["default"].as<int64_t>(), d.intervalSeconds);
+  EXPECT_EQ(schemaAt(pipeline, "spec.retention.intervalSeconds")["maximum"].as<int64_t>(),
+            shoal::api::kMaxRetentionIntervalSeconds);
+  std::vector<std::string> onFull;
+  for (const auto& v : schemaAt(pipeline, "spec.retention.onFull")["enum"]) onFull.push_back(v.as<std::string>());
+  EXPECT_EQ(onFull, (std::vector<std::string>{shoal::api::kOnFullThrottle, shoal::api::kOnFullDropOldest}));
+  // What the CRD accepts, the API parses, and its bounds are the API's.
+  const int64_t maxKeep = schemaAt(pipeline, "spec.retention.keepAcknowledged.count")["maximum"].as<int64_t>();
+  nlohmann::json p = {{"spec",
+                       {{"type", "logs"},
+                        {"source", {{"redis", {{"address", "r:6379"}, {"stream", "s"}}}}},
+                        {"retention",
+                         {{"keepAcknowledged",
+                           {{"count", maxKeep}, {"age", "366d"}}},
+                          {"maxLength", schemaAt(pipeline, "spec.retention.maxLength")["maximum"].as<int64_t>()}}}}}};
+  auto parsed = shoal::api::pipelineFromJson(p);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  p["spec"]["retention"]["maxLength"] = schemaAt(pipeline, "spec.retention.maxLength")["maximum"].as<int64_t>() + 1;
+  EXPECT_FALSE(shoal::api::pipelineFromJson(p).ok());
+  p["spec"]["retention"]["maxLength"] = 1000000;
+  p["spec"]["retention"]["keepAcknowledged"]["count"] = maxKeep + 1;
+  EXPECT_FALSE(shoal::api::pipelineFromJson(p).ok());
 }
 
 // Credentials are referenced, never inlined: no schema field may be named like

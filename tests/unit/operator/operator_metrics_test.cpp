@@ -209,5 +209,20 @@ TEST(OperatorMetrics, PoolRatesDrainLimitsAndConditionsFollowTheStatus) {
   EXPECT_EQ(exposition(reg).find("pool=\"orders\""), std::string::npos) << exposition(reg);
 }
 
+TEST(OperatorMetrics, RetentionCountsTrimmedAndDroppedEntriesPerPipelineUntilItGoes) {
+  prometheus::Registry reg;
+  OperatorMetrics m(reg);
+  m.retentionTrimmed("prod", "orders", 120, 0);
+  m.retentionTrimmed("prod", "orders", 30, 7);
+  std::string text = exposition(reg);
+  EXPECT_TRUE(hasLine(text, "# TYPE shoal_retention_trimmed_total counter")) << text;
+  EXPECT_TRUE(hasLine(text, "shoal_retention_trimmed_total{namespace=\"prod\",pipeline=\"orders\"} 150")) << text;
+  EXPECT_TRUE(hasLine(text, "shoal_retention_dropped_unconsumed_total{namespace=\"prod\",pipeline=\"orders\"} 7"))
+      << text;
+  m.forgetPipeline("prod", "orders");
+  text = exposition(reg);
+  EXPECT_EQ(text.find("pipeline=\"orders\""), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace shoal::operator_app

@@ -12,6 +12,7 @@
 
 #include "shoal/stream/shards.h"
 #include "shoal/api/meta.h"
+#include "shoal/api/retention.h"
 
 namespace shoal::api {
 
@@ -62,6 +63,8 @@ struct PipelineSpec {
   RedisSource redis;
   SinkCredentials sink;
   std::string consumerGroupDeletionPolicy = kRetainConsumerGroup;
+  /// spec.retention: unset means the operator never trims the stream.
+  std::optional<RetentionSpec> retention;
   nlohmann::json raw = nlohmann::json::object();  // the spec as written (after defaults)
 };
 
@@ -94,6 +97,7 @@ struct PipelineStatus {
   std::optional<double> consumptionRate;
   std::vector<PoolSummary> pools;  // WorkerPools bound to this Pipeline
   std::string sink;                // the sink kind, for the printer column
+  std::optional<RetentionStatus> retention;  // only with spec.retention
 };
 
 struct Pipeline {

@@ -25,7 +25,8 @@ inline constexpr const char* kConfigMountPath = "/etc/shoal";
 inline constexpr int kWorkerPort = 9100;
 
 /// The worker config YAML: the Pipeline spec, deterministic (sorted keys),
-/// with no secret values in it (secrets reach the worker as env).
+/// with no secret values in it (secrets reach the worker as env) and without
+/// spec.retention (the operator's alone).
 std::string renderWorkerConfig(const api::Pipeline& pipeline);
 
 /// A config file as shoal's binaries read it: `kind` with apiVersion, the

@@ -30,6 +30,7 @@
 
 #include "shoal/common/clock.h"
 #include "shoal/common/result.h"
+#include "shoal/probe/retention.h"
 
 namespace shoal::probe {
 
@@ -94,6 +95,11 @@ class StreamInspector {
   /// XGROUP DESTROY; ok if the group or stream is already gone.
   virtual Result<void> destroyGroup(const RedisTarget& target, const std::string& stream,
                                     const std::string& group) = 0;
+  /// One atomic safe trim of `stream` (trimScript(), one EVAL); nowMs is the
+  /// wall time the age rule is measured from. A missing stream is not an
+  /// error (streamExists false). Inspectors that cannot trim say so.
+  virtual Result<TrimOutcome> trim(const RedisTarget& target, const std::string& stream,
+                                   const RetentionRule& rule, int64_t nowMs);
 };
 
 /// What a pool or pipeline sees: a snapshot (or why not) plus derived rates.
@@ -132,6 +138,11 @@ class BacklogProbe {
   BacklogReading read(const RedisTarget& target, const std::vector<std::string>& shardStreams,
                       const std::string& group, Duration maxAge);
   StreamInspector& inspector() { return *inspector_; }
+  /// Trims each of the streams (the shards of one pipeline) in turn, each
+  /// atomically (StreamInspector::trim), serialized with the readings. One
+  /// result per stream, in order; a failed shard does not stop the others.
+  std::vector<Result<TrimOutcome>> trim(const RedisTarget& target, const std::vector<std::string>& streams,
+                                        const RetentionRule& rule, int64_t nowMs);
   /// Round trips made so far (for tests and metrics).
   int64_t roundTrips() const;
   /// Forget readings older than maxIdle (pools that went away).
