@@ -4,6 +4,8 @@
 #include <charconv>
 #include <string_view>
 
+extern char** environ;
+
 namespace shoal::config {
 namespace {
 
@@ -105,6 +107,17 @@ std::map<std::string, std::string> stringMapField(const YAML::Node& parent, cons
     out[it->first.as<std::string>()] = it->second.Scalar();
   }
   return out;
+}
+
+std::map<std::string, std::string> processEnv() {
+  std::map<std::string, std::string> m;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    auto eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    m.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+  }
+  return m;
 }
 
 std::string envOr(const std::map<std::string, std::string>& env, const std::string& name) {

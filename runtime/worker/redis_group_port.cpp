@@ -4,27 +4,12 @@
 
 #include <utility>
 
+#include "shoal/redis/source_config.h"
 #include "shoal/redis_cluster/keyed_client.h"
 
 namespace shoal {
 
-redis::ConnectionOptions redisOptions(const RedisSourceConfig& c) {
-  redis::ConnectionOptions o;
-  o.host = c.host;
-  o.port = c.port;
-  o.db = c.db;
-  o.username = c.username;
-  o.password = c.password;
-  o.tls.enabled = c.tls.enabled;
-  o.tls.caFile = c.tls.caFile;
-  o.tls.certFile = c.tls.certFile;
-  o.tls.keyFile = c.tls.keyFile;
-  o.tls.serverName = c.tls.serverName;
-  o.tls.insecureSkipVerify = c.tls.insecureSkipVerify;
-  o.connectTimeout = millis(c.connectTimeoutMs);
-  o.readTimeout = millis(c.readTimeoutMs);
-  return o;
-}
+redis::ConnectionOptions redisOptions(const RedisSourceConfig& c) { return redis::connectionOptions(c); }
 
 namespace {
 
@@ -155,15 +140,7 @@ class GroupSession final : public ConsumerGroupPort {
 
 std::unique_ptr<ConsumerGroupPort> openRedisGroupPort(const RedisSourceConfig& c, std::string consumerName,
                                                       Clock& clock) {
-  if (c.cluster) {
-    redis::ClusterOptions o;
-    o.node = redisOptions(c);
-    o.seeds.push_back({c.host, c.port});
-    return std::make_unique<GroupSession>(c, std::move(consumerName),
-                                          std::make_unique<redis::KeyedClient>(std::move(o), clock));
-  }
-  return std::make_unique<GroupSession>(c, std::move(consumerName),
-                                        std::make_unique<redis::KeyedClient>(redisOptions(c), clock));
+  return std::make_unique<GroupSession>(c, std::move(consumerName), redis::keyedClientFor(c, clock));
 }
 
 }  // namespace shoal

@@ -155,6 +155,7 @@ PrometheusServer::PrometheusServer(Options o) {
   f << "global:\n  scrape_interval: " << o.scrapeInterval
     << "\n  evaluation_interval: " << o.scrapeInterval << "\n";
   if (!o.scrapeConfigs.empty()) f << "scrape_configs:\n" << o.scrapeConfigs;
+  if (!o.remoteWrite.empty()) f << "remote_write:\n" << o.remoteWrite;
   if (!o.ruleFiles.empty()) {
     f << "rule_files:\n";
     for (const auto& r : o.ruleFiles) f << "  - '" << r << "'\n";

@@ -52,6 +52,15 @@ TEST(PipelineConfig, MinimalSpecGetsDefaults) {
   EXPECT_TRUE(c.sink["elasticsearch"]);
 }
 
+TEST(PipelineConfig, APipelineFileWithOperatorOnlyFieldsLoads) {
+  // The worker can be run on the Pipeline resource as applied: retention and
+  // the group deletion policy are the operator's, accepted and ignored here.
+  std::string doc = std::string(kMinimal) +
+                    "  consumerGroupDeletionPolicy: Retain\n  retention: {maxLength: 1000, onFull: throttle}\n";
+  auto c = loadPipelineConfig(YAML::Load(doc), {{"SHOAL_CONSUMER_NAME", "pod-1"}});
+  EXPECT_EQ(c.redis.stream, "logs");
+}
+
 TEST(PipelineConfig, BareSpecAndAllFields) {
   auto c = loadPipelineConfig(YAML::Load(R"(
 type: metrics

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "shoal/redis/client.h"
+#include "shoal/redis/source_config.h"
 #include "shoal/redis_cluster/cluster_client.h"
 
 namespace shoal::redis {
@@ -47,5 +48,17 @@ class KeyedClient {
   std::unique_ptr<Client> node_;
   std::unique_ptr<ClusterClient> cluster_;
 };
+
+/// The KeyedClient a `redis` section asks for: a cluster reached through
+/// its host:port as the seed when `cluster` is set, else that one server.
+inline std::unique_ptr<KeyedClient> keyedClientFor(const RedisSourceConfig& c, Clock& clock) {
+  if (c.cluster) {
+    ClusterOptions o;
+    o.node = connectionOptions(c);
+    o.seeds.push_back({c.host, c.port});
+    return std::make_unique<KeyedClient>(std::move(o), clock);
+  }
+  return std::make_unique<KeyedClient>(connectionOptions(c), clock);
+}
 
 }  // namespace shoal::redis

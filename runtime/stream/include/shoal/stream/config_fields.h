@@ -49,6 +49,31 @@ bool boolField(const YAML::Node& parent, const std::string& key, const std::stri
 std::map<std::string, std::string> stringMapField(const YAML::Node& parent, const std::string& key,
                                                   const std::string& path);
 
+/// Reads the YAML file at `path` and hands the document to parse(doc): an
+/// unreadable file or invalid YAML is a ConfigError on "--config", a YAML
+/// type error escaping parse one on "spec".
+template <typename Parse>
+auto loadFile(const std::string& path, Parse&& parse) {
+  YAML::Node doc;
+  try {
+    doc = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    throw ConfigError("--config", "cannot read '" + path + "'");
+  } catch (const YAML::Exception& e) {
+    throw ConfigError("--config", "invalid YAML in '" + path + "': " + e.what());
+  }
+  try {
+    return parse(doc);
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const YAML::Exception& e) {
+    throw ConfigError("spec", std::string("invalid config: ") + e.what());
+  }
+}
+
+/// The process environment as a map.
+std::map<std::string, std::string> processEnv();
+
 /// env[name], or "" when unset.
 std::string envOr(const std::map<std::string, std::string>& env, const std::string& name);
 

@@ -112,6 +112,7 @@ class PrometheusServer {
     std::string scrapeInterval = "15s";  // global scrape_interval (and evaluation_interval)
     std::string scrapeConfigs;           // YAML list items under scrape_configs; empty: none
     std::vector<std::string> ruleFiles;  // paths for rule_files
+    std::string remoteWrite;             // YAML list items under remote_write; empty: none
   };
   PrometheusServer() : PrometheusServer(Options{}) {}
   explicit PrometheusServer(Options o);
