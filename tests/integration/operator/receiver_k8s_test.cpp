@@ -1,12 +1,17 @@
 // shoal-operator's Receiver controller against a real control plane
 // (kube-apiserver, etcd, kube-controller-manager), the real kubectl and a
-// real redis-server: the rendered ConfigMap, Deployment and Service with one
+// real redis-server: the rendered ConfigMap (run by the real shoal-receiver
+// when it is built), Deployment and Service with one
 // port per listener, conditions (RedisReachable through a Redis outage),
 // `kubectl scale` through /scale, the printer
 // columns of `kubectl get receivers`, garbage collection.
 // Skips (GTEST_SKIP) when the control-plane binaries are missing.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <fstream>
 
 #include "shoal/testing/kube_control_plane.h"
 #include "shoal/testing/process.h"
@@ -22,6 +27,10 @@ using namespace std::chrono_literals;
 
 const std::string kOperatorBinary = std::string(SHOAL_BINARY_DIR) + "/operator/cmd/shoal-operator";
 const std::string kNs = "recv-op";
+// Free loopback ports: the rendered config also runs a real shoal-receiver here.
+const int kHttpPort = shoal::testing::freePort();
+const int kSyslogPort = shoal::testing::freePort();
+const int kMetricsPort = shoal::testing::freePort();
 
 /// One Redis, the three CRDs and one operator (namespace recv-op).
 class ReceiverEnv {
@@ -102,10 +111,11 @@ class ReceiverK8sTest : public ::testing::Test {
                  {{"replicas", 2},
                   {"image", "shoal-receiver:test"},
                   {"redis", {{"address", "127.0.0.1:" + std::to_string(env->redis.port())}}},
-                  {"http", {{"port", 8080}, {"routes", {{"logs", {{"stream", "logs:app"}}}}}}},
+                  {"http", {{"port", kHttpPort}, {"routes", {{"logs", {{"stream", "logs:app"}}}}}}},
                   {"syslog",
-                   {{"tcp", {{"port", 5140}}}, {"udp", {{"port", 5140}}}, {"route", {{"stream", "syslog:app"}}}}},
-                  {"metricsPort", 9090}}}};
+                   {{"tcp", {{"port", kSyslogPort}}}, {"udp", {{"port", kSyslogPort}}},
+                    {"route", {{"stream", "syslog:app"}}}}},
+                  {"metricsPort", kMetricsPort}}}};
   }
 };
 
@@ -134,6 +144,31 @@ TEST_F(ReceiverK8sTest, ReceiverGetsConfigMapDeploymentAndServiceScalesAndIsColl
   EXPECT_NE(config.find("logs:app"), std::string::npos) << config;
   EXPECT_EQ(config.find("replicas"), std::string::npos) << config;
 
+#ifdef SHOAL_RECEIVER_BINARY
+  // The config as the API server stored it (CRD defaults applied) is one the
+  // real shoal-receiver runs: it starts, gets ready and stops on SIGTERM.
+  {
+    const std::string file = env->dir.file("receiver.yaml");
+    std::ofstream(file) << config;
+    shoal::testing::Process::Options po;
+    po.argv = {SHOAL_RECEIVER_BINARY, "--config", file};
+    po.stderrPath = env->dir.file("receiver.err");
+    shoal::testing::Process receiverProc(po);
+    int rc = -1;
+    EXPECT_TRUE(waitUntil([&] {
+      return shoal::testing::runCommand("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:" +
+                                            std::to_string(kMetricsPort) + "/readyz",
+                                        false, &rc) == "200";
+    }, 20s, 100ms))
+        << config << "\n" << shoal::testing::Process::readFile(env->dir.file("receiver.err"));
+    receiverProc.signal(SIGTERM);
+    auto exit = receiverProc.wait(20000ms);
+    ASSERT_TRUE(exit.has_value());
+    EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0)
+        << shoal::testing::Process::readFile(env->dir.file("receiver.err"));
+  }
+#endif
+
   json svc;
   ASSERT_TRUE(waitUntil([&] {
     svc = get("service/front-receiver");
@@ -141,8 +176,10 @@ TEST_F(ReceiverK8sTest, ReceiverGetsConfigMapDeploymentAndServiceScalesAndIsColl
   }, 30s, 200ms)) << env->log();
   json ports = json::array();
   for (const auto& p : svc["spec"]["ports"]) ports.push_back({p["name"], p["port"], p["protocol"], p["targetPort"]});
-  EXPECT_EQ(ports, json::parse(R"([["http",8080,"TCP","http"],["syslog-tcp",5140,"TCP","syslog-tcp"],
-                                   ["syslog-udp",5140,"UDP","syslog-udp"],["metrics",9090,"TCP","metrics"]])"));
+  EXPECT_EQ(ports, json::array({json::array({"http", kHttpPort, "TCP", "http"}),
+                                 json::array({"syslog-tcp", kSyslogPort, "TCP", "syslog-tcp"}),
+                                 json::array({"syslog-udp", kSyslogPort, "UDP", "syslog-udp"}),
+                                 json::array({"metrics", kMetricsPort, "TCP", "metrics"})}));
   EXPECT_EQ(svc["spec"]["selector"]["app.kubernetes.io/name"], "shoal-receiver");
 
   // Status: the selector for /scale, Redis answered, Throttling not observed.
