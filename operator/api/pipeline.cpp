@@ -18,6 +18,27 @@ SecretKeyRef secretRefAt(const json& j, const char* key, const char* defaultKey)
 
 }  // namespace
 
+Result<RedisSource> redisConnectionFromJson(const json& redis, const std::string& path) {
+  if (!redis.is_object()) return makeError(Errc::kInvalidInput, path + ": missing");
+  RedisSource r;
+  r.address = stringAt(redis, "address");
+  r.url = stringAt(redis, "url");
+  if (r.address.empty() && r.url.empty()) {
+    return makeError(Errc::kInvalidInput, path + ".address: missing (or url)");
+  }
+  r.db = intAt(redis, "db", 0);
+  const json& tls = objectAt(redis, "tls");
+  r.tls = boolAt(tls, "enabled", false) || r.url.rfind("rediss://", 0) == 0;
+  r.tlsInsecureSkipVerify = boolAt(tls, "insecureSkipVerify", false);
+  r.tlsServerName = stringAt(tls, "serverName");
+  r.tlsCaSecretRef = secretRefAt(tls, "caSecretRef", "ca.crt");
+  r.tlsClientCertSecretName = stringAt(objectAt(tls, "clientCertSecretRef"), "name");
+  r.usernameSecretRef = secretRefAt(redis, "usernameSecretRef", "username");
+  r.passwordSecretRef = secretRefAt(redis, "passwordSecretRef", "password");
+  r.cluster = boolAt(redis, "cluster", false);
+  return r;
+}
+
 Result<Pipeline> pipelineFromJson(const json& j) {
   if (!j.is_object()) return makeError(Errc::kInvalidInput, "Pipeline: not an object");
   Pipeline p;
@@ -30,22 +51,10 @@ Result<Pipeline> pipelineFromJson(const json& j) {
     return makeError(Errc::kInvalidInput, "spec.type: must be logs or metrics");
   }
   const json& redis = objectAt(objectAt(spec, "source"), "redis");
-  if (!redis.is_object()) return makeError(Errc::kInvalidInput, "spec.source.redis: missing");
+  auto conn = redisConnectionFromJson(redis, "spec.source.redis");
+  if (!conn.ok()) return conn.error();
   RedisSource& r = p.spec.redis;
-  r.address = stringAt(redis, "address");
-  r.url = stringAt(redis, "url");
-  if (r.address.empty() && r.url.empty()) {
-    return makeError(Errc::kInvalidInput, "spec.source.redis.address: missing (or url)");
-  }
-  r.db = intAt(redis, "db", 0);
-  const json& tls = objectAt(redis, "tls");
-  r.tls = boolAt(tls, "enabled", false) || r.url.rfind("rediss://", 0) == 0;
-  r.tlsInsecureSkipVerify = boolAt(tls, "insecureSkipVerify", false);
-  r.tlsServerName = stringAt(tls, "serverName");
-  r.tlsCaSecretRef = secretRefAt(tls, "caSecretRef", "ca.crt");
-  r.tlsClientCertSecretName = stringAt(objectAt(tls, "clientCertSecretRef"), "name");
-  r.usernameSecretRef = secretRefAt(redis, "usernameSecretRef", "username");
-  r.passwordSecretRef = secretRefAt(redis, "passwordSecretRef", "password");
+  r = std::move(conn.value());
   r.stream = stringAt(redis, "stream");
   if (r.stream.empty()) return makeError(Errc::kInvalidInput, "spec.source.redis.stream: missing");
   r.consumerGroup = stringAt(redis, "consumerGroup", "shoal");
@@ -56,7 +65,6 @@ Result<Pipeline> pipelineFromJson(const json& j) {
                        "spec.source.redis.shards: must be between 1 and " + std::to_string(kMaxShards));
     r.shards = static_cast<int32_t>(*n);
   }
-  r.cluster = boolAt(redis, "cluster", false);
 
   const json& sink = objectAt(spec, "sink");
   for (const char* kind : {"elasticsearch", "prometheusRemoteWrite", "pushgateway", "postgres"}) {

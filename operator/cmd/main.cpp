@@ -5,7 +5,7 @@
 
 int main(int argc, char** argv) {
   shoal::operator_app::Options o;
-  CLI::App app{"shoal-operator: runs Shoal Pipelines and WorkerPools on Kubernetes"};
+  CLI::App app{"shoal-operator: runs Shoal Pipelines, WorkerPools and Receivers on Kubernetes"};
   app.add_option("--kubeconfig", o.kubeconfig,
                  "Path to a kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)");
   app.add_option("--context", o.context, "kubeconfig context (default: current-context)");

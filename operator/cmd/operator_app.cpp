@@ -18,6 +18,7 @@
 #include "shoal/common/clock.h"
 #include "shoal/common/log.h"
 #include "shoal/controllers/kube_backends.h"
+#include "shoal/controllers/kube_receiver_backends.h"
 #include "shoal/controllers/pipeline_controller.h"
 #include "shoal/controllers/worker_pool_controller.h"
 #include "shoal/kube/client.h"
@@ -27,6 +28,7 @@
 #include "shoal/kube/leader_election.h"
 #include "shoal/kube/work_queue.h"
 #include "shoal/probe/backlog_probe.h"
+#include "shoal/probe/redis_ping.h"
 
 namespace shoal::operator_app {
 
@@ -55,7 +57,45 @@ kube::ReconcileOutcome outcomeOf(const controllers::ReconcileResult& r) {
   return kube::ReconcileOutcome::done();
 }
 
-/// Informers, controllers and reconcilers of WorkerPools and Pipelines.
+/// Whether Receivers can be served: their CRD is installed and this process
+/// may list them. An operator started before the CRD was applied runs
+/// without the Receiver controller (restart it after installing the CRD).
+bool receiversServed(kube::Client& client, const std::string& ns) {
+  kube::ListOptions o;
+  o.limit = 1;
+  auto r = client.list(controllers::receiversResource(), ns, o);
+  if (r.ok()) return true;
+  log::warn("Receivers are not reconciled: cannot list them (is crds/shoal.dev_receivers.yaml applied?)",
+            {{"error", r.error().toError().message}});
+  return false;
+}
+
+/// The Receiver controller's parts: an informer of Receivers and one of the
+/// Services it renders, the seams, the reconciler and its Controller.
+struct ReceiverParts {
+  ReceiverParts(kube::Client& client, Clock& clock, kube::WatcherOptions receivers, kube::WatcherOptions services,
+                controllers::KubeResourceStore& secrets, kube::Informer& deployments, kube::Informer& configMaps,
+                controllers::EventSink& events, kube::Controller::Options options)
+      : receiverInformer(client, clock, std::move(receivers)),
+        serviceInformer(client, clock, std::move(services)),
+        store(client, secrets, &receiverInformer),
+        backend(client, &deployments, &configMaps, &serviceInformer),
+        pinger(probe::makeRedisPinger(clock)),
+        reconciler(store, backend, events, *pinger, clock),
+        controller(receiverInformer, clock, std::move(options)) {
+    controller.owns(deployments, api::kReceiverKind, api::kGroup);
+    controller.owns(serviceInformer, api::kReceiverKind, api::kGroup);
+  }
+  kube::Informer receiverInformer, serviceInformer;
+  controllers::KubeReceiverStore store;
+  controllers::ReceiverDeploymentBackend backend;
+  std::unique_ptr<probe::RedisPinger> pinger;
+  controllers::ReceiverReconciler reconciler;
+  kube::Controller controller;
+};
+
+/// Informers, controllers and reconcilers of WorkerPools, Pipelines and
+/// (when their CRD is served) Receivers.
 /// Started when this process leads (or at once without leader election).
 class ControllerSet {
  public:
@@ -96,6 +136,13 @@ class ControllerSet {
       return keys;
     });
     poolController_.owns(deployments_, api::kWorkerPoolKind, api::kGroup);
+    if (receiversServed(client, opts.ns)) {
+      receivers_ = std::make_unique<ReceiverParts>(
+          client, clock, watcherOptions(controllers::receiversResource()),
+          watcherOptions(controllers::servicesResource(), "app.kubernetes.io/managed-by=shoal-operator"), store_,
+          deployments_, configMaps_, events_,
+          controllerOptions("receiver", std::max(1, opts.workers / 2), mayAct, metrics));
+    }
   }
 
   ~ControllerSet() { stop(); }
@@ -105,7 +152,14 @@ class ControllerSet {
     pipelines_.start();
     deployments_.start();
     configMaps_.start();
-    for (auto* inf : {&pools_, &pipelines_, &deployments_, &configMaps_}) {
+    std::vector<kube::Informer*> informers = {&pools_, &pipelines_, &deployments_, &configMaps_};
+    if (receivers_) {
+      receivers_->receiverInformer.start();
+      receivers_->serviceInformer.start();
+      informers.push_back(&receivers_->receiverInformer);
+      informers.push_back(&receivers_->serviceInformer);
+    }
+    for (auto* inf : informers) {
       if (!inf->waitForSync(std::chrono::seconds(60))) {
         log::error("informer did not sync within 60 s");
         return false;
@@ -117,6 +171,11 @@ class ControllerSet {
     pipelineController_.start([this](const std::string& ns, const std::string& name) {
       return outcomeLogged("pipeline", ns, name, pipelineReconciler_.reconcile(ns, name));
     });
+    if (receivers_) {
+      receivers_->controller.start([this](const std::string& ns, const std::string& name) {
+        return outcomeLogged("receiver", ns, name, receivers_->reconciler.reconcile(ns, name));
+      });
+    }
     synced_ = true;
     log::info("controllers started", {{"namespace", opts_.ns.empty() ? "*" : opts_.ns}});
     return true;
@@ -125,6 +184,11 @@ class ControllerSet {
   void stop() {
     poolController_.stop();
     pipelineController_.stop();
+    if (receivers_) {
+      receivers_->controller.stop();
+      receivers_->receiverInformer.stop();
+      receivers_->serviceInformer.stop();
+    }
     pools_.stop();
     pipelines_.stop();
     deployments_.stop();
@@ -186,6 +250,7 @@ class ControllerSet {
   controllers::WorkerPoolReconciler poolReconciler_;
   controllers::PipelineReconciler pipelineReconciler_;
   kube::Controller poolController_, pipelineController_;
+  std::unique_ptr<ReceiverParts> receivers_;  // null when Receivers are not served
   std::atomic<bool> synced_{false};
 };
 

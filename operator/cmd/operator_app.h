@@ -1,5 +1,6 @@
 // shoal-operator's wiring: informers and work queues for Pipelines,
-// WorkerPools and their Deployments feeding the reconcilers, leader election,
+// WorkerPools, Receivers and their Deployments (and the Receivers' Services)
+// feeding the reconcilers, leader election,
 // /metrics, /healthz and /readyz. main.cpp only parses flags and calls run().
 #pragma once
 

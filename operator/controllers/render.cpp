@@ -46,11 +46,6 @@ void emit(YAML::Emitter& out, const json& j) {
   }
 }
 
-json envFromSecret(const SecretEnv& e) {
-  return json{{"name", e.name},
-              {"valueFrom", {{"secretKeyRef", {{"name", e.ref.name}, {"key", e.ref.key}}}}}};
-}
-
 bool isOurEnv(const std::string& name, const std::vector<SecretEnv>& secrets,
               const std::vector<SecretFile>& files) {
   if (name == "SHOAL_CONSUMER_NAME") return true;
@@ -65,21 +60,30 @@ bool isOurEnv(const std::string& name, const std::vector<SecretEnv>& secrets,
 
 }  // namespace
 
-std::string renderWorkerConfig(const api::Pipeline& pipeline) {
+json envFromSecret(const SecretEnv& e) {
+  return json{{"name", e.name},
+              {"valueFrom", {{"secretKeyRef", {{"name", e.ref.name}, {"key", e.ref.key}}}}}};
+}
+
+std::string renderConfigDocument(const std::string& kind, const api::ObjectMeta& meta, const json& spec) {
   json doc = json::object();
   doc["apiVersion"] = api::kApiVersion;
-  doc["kind"] = api::kPipelineKind;
-  doc["metadata"] = json{{"name", pipeline.metadata.name},
-                         {"namespace", pipeline.metadata.namespace_}};
-  doc["spec"] = pipeline.spec.raw;
-  // Retention is the operator's business: the workers neither read it nor
-  // need restarting when it changes (the config hash leaves it out).
-  if (doc["spec"].is_object()) doc["spec"].erase("retention");
+  doc["kind"] = kind;
+  doc["metadata"] = json{{"name", meta.name}, {"namespace", meta.namespace_}};
+  doc["spec"] = spec;
   YAML::Emitter out;
-  out << YAML::Comment("Rendered by shoal-operator from Pipeline " + pipeline.metadata.namespace_ +
-                       "/" + pipeline.metadata.name + "; secrets come from the environment.");
+  out << YAML::Comment("Rendered by shoal-operator from " + kind + " " + meta.namespace_ + "/" + meta.name +
+                       "; secrets come from the environment.");
   emit(out, doc);
   return std::string(out.c_str()) + "\n";
+}
+
+std::string renderWorkerConfig(const api::Pipeline& pipeline) {
+  json spec = pipeline.spec.raw;
+  // Retention is the operator's business: the workers neither read it nor
+  // need restarting when it changes (the config hash leaves it out).
+  if (spec.is_object()) spec.erase("retention");
+  return renderConfigDocument(api::kPipelineKind, pipeline.metadata, spec);
 }
 
 std::string configHash(const std::string& renderedConfig) {
@@ -93,9 +97,8 @@ std::string SecretFile::path() const {
   return std::string(kSecretFilesMountRoot) + "/" + volumeName + "/" + fileName;
 }
 
-std::vector<SecretFile> workerSecretFiles(const api::Pipeline& p) {
+std::vector<SecretFile> redisSecretFiles(const api::RedisSource& r) {
   std::vector<SecretFile> out;
-  const api::RedisSource& r = p.spec.redis;
   if (!r.tlsCaSecretRef.empty()) {
     out.push_back({"SHOAL_REDIS_TLS_CA_FILE", "redis-tls-ca", r.tlsCaSecretRef, "ca.crt"});
   }
@@ -105,20 +108,26 @@ std::vector<SecretFile> workerSecretFiles(const api::Pipeline& p) {
     out.push_back({"SHOAL_REDIS_TLS_KEY_FILE", "redis-tls-client",
                    {r.tlsClientCertSecretName, "tls.key"}, "tls.key"});
   }
+  return out;
+}
+
+std::vector<SecretFile> workerSecretFiles(const api::Pipeline& p) {
+  std::vector<SecretFile> out = redisSecretFiles(p.spec.redis);
   if (!p.spec.sink.tlsCaSecretRef.empty()) {
     out.push_back({"SHOAL_SINK_CA_FILE", "sink-tls-ca", p.spec.sink.tlsCaSecretRef, "ca.crt"});
   }
   return out;
 }
 
-std::vector<SecretEnv> workerSecretEnv(const api::Pipeline& p) {
+std::vector<SecretEnv> redisSecretEnv(const api::RedisSource& r) {
   std::vector<SecretEnv> out;
-  if (!p.spec.redis.usernameSecretRef.empty()) {
-    out.push_back({"SHOAL_REDIS_USERNAME", p.spec.redis.usernameSecretRef});
-  }
-  if (!p.spec.redis.passwordSecretRef.empty()) {
-    out.push_back({"SHOAL_REDIS_PASSWORD", p.spec.redis.passwordSecretRef});
-  }
+  if (!r.usernameSecretRef.empty()) out.push_back({"SHOAL_REDIS_USERNAME", r.usernameSecretRef});
+  if (!r.passwordSecretRef.empty()) out.push_back({"SHOAL_REDIS_PASSWORD", r.passwordSecretRef});
+  return out;
+}
+
+std::vector<SecretEnv> workerSecretEnv(const api::Pipeline& p) {
+  std::vector<SecretEnv> out = redisSecretEnv(p.spec.redis);
   if (!p.spec.sink.usernameSecretRef.empty()) {
     out.push_back({"SHOAL_SINK_USERNAME", p.spec.sink.usernameSecretRef});
   }
@@ -154,14 +163,16 @@ std::map<std::string, std::string> selectorLabels(const api::WorkerPool& pool) {
           {"app.kubernetes.io/instance", poolInstance(pool)}};
 }
 
-std::string selectorString(const api::WorkerPool& pool) {
+std::string labelSelectorString(const std::map<std::string, std::string>& labels) {
   std::string s;
-  for (const auto& [k, v] : selectorLabels(pool)) {
+  for (const auto& [k, v] : labels) {
     if (!s.empty()) s += ",";
     s += k + "=" + v;
   }
   return s;
 }
+
+std::string selectorString(const api::WorkerPool& pool) { return labelSelectorString(selectorLabels(pool)); }
 
 std::map<std::string, std::string> objectLabels(const api::WorkerPool& pool) {
   auto l = selectorLabels(pool);
@@ -177,6 +188,59 @@ json ownerReference(const api::WorkerPool& pool) {
   return json{{"apiVersion", api::kApiVersion}, {"kind", api::kWorkerPoolKind},
               {"name", pool.metadata.name},     {"uid", pool.metadata.uid},
               {"controller", true},             {"blockOwnerDeletion", true}};
+}
+
+std::pair<json, json> secretFileVolumes(const std::vector<SecretFile>& files) {
+  // One read-only Secret volume per directory, with only the keys we need;
+  // mode 0440 with fsGroup so the non-root user can read them.
+  json secretVolumes = json::array();
+  json secretMounts = json::array();
+  for (const auto& f : files) {
+    json* vol = nullptr;
+    for (auto& v : secretVolumes) {
+      if (v["name"] == f.volumeName) vol = &v;
+    }
+    if (!vol) {
+      secretVolumes.push_back({{"name", f.volumeName},
+                               {"secret",
+                                {{"secretName", f.ref.name},
+                                 {"defaultMode", 0440},
+                                 {"items", json::array()}}}});
+      secretMounts.push_back({{"name", f.volumeName},
+                              {"mountPath", std::string(kSecretFilesMountRoot) + "/" + f.volumeName},
+                              {"readOnly", true}});
+      vol = &secretVolumes.back();
+    }
+    (*vol)["secret"]["items"].push_back({{"key", f.ref.key}, {"path", f.fileName}});
+  }
+  return {secretVolumes, secretMounts};
+}
+
+json hardenedPodSpec(json container, const std::string& configMapName, int64_t terminationGracePeriodSeconds,
+                     const std::vector<SecretFile>& files) {
+  auto [secretVolumes, secretMounts] = secretFileVolumes(files);
+  container["securityContext"] = {{"allowPrivilegeEscalation", false},
+                                  {"readOnlyRootFilesystem", true},
+                                  {"runAsNonRoot", true},
+                                  {"capabilities", {{"drop", {"ALL"}}}}};
+  container["volumeMounts"] = {{{"name", "config"}, {"mountPath", kConfigMountPath}, {"readOnly", true}},
+                               {{"name", "tmp"}, {"mountPath", "/tmp"}}};
+  for (const auto& m : secretMounts) container["volumeMounts"].push_back(m);
+  json podSpec = {
+      {"terminationGracePeriodSeconds", terminationGracePeriodSeconds},
+      {"securityContext",
+       {{"runAsNonRoot", true},
+        {"runAsUser", 65532},
+        {"runAsGroup", 65532},
+        {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
+      {"containers", {container}},
+      {"volumes",
+       {{{"name", "config"}, {"configMap", {{"name", configMapName}}}},
+        {{"name", "tmp"}, {"emptyDir", json::object()}}}},
+  };
+  for (const auto& v : secretVolumes) podSpec["volumes"].push_back(v);
+  if (!secretVolumes.empty()) podSpec["securityContext"]["fsGroup"] = 65532;
+  return podSpec;
 }
 
 json renderConfigMap(const api::Pipeline& pipeline, const api::WorkerPool& pool,
@@ -202,28 +266,6 @@ json renderDeployment(const api::Pipeline& pipeline, const api::WorkerPool& pool
                  {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.name"}}}}}});
   for (const auto& s : secrets) env.push_back(envFromSecret(s));
   for (const auto& f : files) env.push_back({{"name", f.envName}, {"value", f.path()}});
-  // One read-only Secret volume per directory, with only the keys we need;
-  // mode 0440 with fsGroup (below) so the non-root worker user can read them.
-  json secretVolumes = json::array();
-  json secretMounts = json::array();
-  for (const auto& f : files) {
-    json* vol = nullptr;
-    for (auto& v : secretVolumes) {
-      if (v["name"] == f.volumeName) vol = &v;
-    }
-    if (!vol) {
-      secretVolumes.push_back({{"name", f.volumeName},
-                               {"secret",
-                                {{"secretName", f.ref.name},
-                                 {"defaultMode", 0440},
-                                 {"items", json::array()}}}});
-      secretMounts.push_back({{"name", f.volumeName},
-                              {"mountPath", std::string(kSecretFilesMountRoot) + "/" + f.volumeName},
-                              {"readOnly", true}});
-      vol = &secretVolumes.back();
-    }
-    (*vol)["secret"]["items"].push_back({{"key", f.ref.key}, {"path", f.fileName}});
-  }
   if (t.env.is_array()) {
     for (const auto& e : t.env) {
       // Ours win: a user env var of the same name would fight the rendering.
@@ -257,32 +299,11 @@ json renderDeployment(const api::Pipeline& pipeline, const api::WorkerPool& pool
        {{"httpGet", {{"path", "/readyz"}, {"port", "http"}}},
         {"periodSeconds", 5},
         {"failureThreshold", 2}}},
-      {"securityContext",
-       {{"allowPrivilegeEscalation", false},
-        {"readOnlyRootFilesystem", true},
-        {"runAsNonRoot", true},
-        {"capabilities", {{"drop", {"ALL"}}}}}},
-      {"volumeMounts",
-       {{{"name", "config"}, {"mountPath", kConfigMountPath}, {"readOnly", true}},
-        {{"name", "tmp"}, {"mountPath", "/tmp"}}}},
   };
-  for (const auto& m : secretMounts) container["volumeMounts"].push_back(m);
   if (t.resources.is_object()) container["resources"] = t.resources;
 
-  json podSpec = {
-      {"terminationGracePeriodSeconds", pool.spec.terminationGracePeriodSeconds},
-      {"securityContext",
-       {{"runAsNonRoot", true},
-        {"runAsUser", 65532},
-        {"runAsGroup", 65532},
-        {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
-      {"containers", {container}},
-      {"volumes",
-       {{{"name", "config"}, {"configMap", {{"name", configMapName(pool)}}}},
-        {{"name", "tmp"}, {"emptyDir", json::object()}}}},
-  };
-  for (const auto& v : secretVolumes) podSpec["volumes"].push_back(v);
-  if (!secretVolumes.empty()) podSpec["securityContext"]["fsGroup"] = 65532;
+  json podSpec =
+      hardenedPodSpec(std::move(container), configMapName(pool), pool.spec.terminationGracePeriodSeconds, files);
   if (!t.serviceAccountName.empty()) podSpec["serviceAccountName"] = t.serviceAccountName;
   if (!t.priorityClassName.empty()) podSpec["priorityClassName"] = t.priorityClassName;
   if (t.nodeSelector.is_object()) podSpec["nodeSelector"] = t.nodeSelector;

@@ -78,7 +78,14 @@ std::vector<std::string> scalingSpecProblems(const api::WorkerPool& pool) {
 }
 
 Result<probe::RedisTarget> redisTargetOf(const api::Pipeline& pipeline, ResourceStore& store) {
-  const api::RedisSource& r = pipeline.spec.redis;
+  return redisTargetOf(pipeline.spec.redis, pipeline.metadata.namespace_,
+                       [&](const std::string& ns, const api::SecretKeyRef& ref) {
+                         return store.getSecretValue(ns, ref);
+                       });
+}
+
+Result<probe::RedisTarget> redisTargetOf(const api::RedisSource& r, const std::string& ns,
+                                         const SecretLookup& secrets) {
   probe::RedisTarget t;
   t.url = r.url;
   t.address = r.address;
@@ -89,7 +96,7 @@ Result<probe::RedisTarget> redisTargetOf(const api::Pipeline& pipeline, Resource
   t.tlsServerName = r.tlsServerName;
   auto secret = [&](const api::SecretKeyRef& ref, std::string* out) -> Result<void> {
     if (ref.empty()) return {};
-    auto v = store.getSecretValue(pipeline.metadata.namespace_, ref);
+    auto v = secrets(ns, ref);
     if (!v.ok()) return v.error();
     if (!v.value()) {
       return makeError(Errc::kNotFound,

@@ -21,6 +21,8 @@
 #include "shoal/local/history.h"
 #include "shoal/local/local_runner.h"
 #include "shoal/local/process_backend.h"
+#include "shoal/local/receiver_processes.h"
+#include "shoal/probe/redis_ping.h"
 #include "shoal/probe/backlog_probe.h"
 
 namespace {
@@ -57,11 +59,12 @@ Exit codes: 0 after a clean stop, 2 bad arguments or resource files, 1 otherwise
 
 bool isExecutable(const std::string& p) { return !p.empty() && ::access(p.c_str(), X_OK) == 0; }
 
-std::string findWorkerBinary() {
+/// `name` next to shoal-local, else on PATH, else at `buildPath`; "" if none.
+std::string findSiblingBinary(const std::string& name, const char* buildPath) {
   std::error_code ec;
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
-    const fs::path next = self.parent_path() / "shoal-worker";
+    const fs::path next = self.parent_path() / name;
     if (isExecutable(next.string())) return next.string();
   }
   if (const char* path = std::getenv("PATH")) {
@@ -71,14 +74,28 @@ std::string findWorkerBinary() {
       size_t end = p.find(':', start);
       if (end == std::string::npos) end = p.size();
       const std::string dir = p.substr(start, end - start);
-      if (!dir.empty() && isExecutable(dir + "/shoal-worker")) return dir + "/shoal-worker";
+      if (!dir.empty() && isExecutable(dir + "/" + name)) return dir + "/" + name;
       start = end + 1;
     }
   }
-#ifdef SHOAL_WORKER_BUILD_PATH
-  if (isExecutable(SHOAL_WORKER_BUILD_PATH)) return SHOAL_WORKER_BUILD_PATH;
-#endif
+  if (buildPath != nullptr && isExecutable(buildPath)) return buildPath;
   return "";
+}
+
+std::string findWorkerBinary() {
+#ifdef SHOAL_WORKER_BUILD_PATH
+  return findSiblingBinary("shoal-worker", SHOAL_WORKER_BUILD_PATH);
+#else
+  return findSiblingBinary("shoal-worker", nullptr);
+#endif
+}
+
+std::string findReceiverBinary() {
+#ifdef SHOAL_RECEIVER_BUILD_PATH
+  return findSiblingBinary("shoal-receiver", SHOAL_RECEIVER_BUILD_PATH);
+#else
+  return findSiblingBinary("shoal-receiver", nullptr);
+#endif
 }
 
 int terminalWidth() {
@@ -106,7 +123,7 @@ int main(int argc, char** argv) {
       "shoal-local: runs Shoal Pipelines and WorkerPools from YAML files on this machine, with\n"
       "the operator's controllers and scaling policy and shoal-worker processes as the workers."};
   std::vector<std::string> files;
-  std::string statusFile, historyFile, chartFile, summaryFile, workerBinary, view, redisUrl;
+  std::string statusFile, historyFile, chartFile, summaryFile, workerBinary, receiverBinary, view, redisUrl;
   std::string workDir, logFile, logLevel = "info", workerLogLevel = "info";
   app.add_option("-f,--file", files, "Resource file (YAML); repeat for more")->required()
       ->check(CLI::ExistingFile);
@@ -117,12 +134,14 @@ int main(int argc, char** argv) {
   app.add_option("--summary-file", summaryFile, "Run summary per pool (key=value), written on exit");
   app.add_option("--worker-binary", workerBinary,
                  "shoal-worker to run (default: next to shoal-local, then PATH)");
+  app.add_option("--receiver-binary", receiverBinary,
+                 "shoal-receiver to run for Receivers (default: next to shoal-local, then PATH)");
   app.add_option("--view", view,
                  "live (ANSI redraw every second), log (a line per pool every 2 s) or none "
                  "(default: live on a terminal, else log)")
       ->check(CLI::IsMember({"live", "log", "none"}));
   app.add_option("--redis-url", redisUrl,
-                 "Point every Pipeline at this Redis (redis://host:port[/db], no credentials)");
+                 "Point every Pipeline and Receiver at this Redis (redis://host:port[/db], no credentials)");
   app.add_option("--work-dir", workDir,
                  "Rendered worker configs and worker logs (default: a new /tmp/shoal-local-*)");
   app.add_option("--log-file", logFile,
@@ -149,8 +168,8 @@ int main(int argc, char** argv) {
   }
   shoal::local::ResourceSet resources = std::move(loaded.value());
   for (const auto& w : resources.warnings) std::cerr << "shoal-local: warning: " << w << "\n";
-  if (resources.workerPools.empty()) {
-    std::cerr << "shoal-local: no WorkerPool in the given files: nothing to run\n";
+  if (resources.workerPools.empty() && resources.receivers.empty()) {
+    std::cerr << "shoal-local: no WorkerPool or Receiver in the given files: nothing to run\n";
     return 2;
   }
   if (!redisUrl.empty()) {
@@ -167,6 +186,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   workerBinary = fs::absolute(workerBinary).string();
+  if (!resources.receivers.empty()) {
+    if (receiverBinary.empty()) receiverBinary = findReceiverBinary();
+    if (!isExecutable(receiverBinary)) {
+      std::cerr << "shoal-local: shoal-receiver not found" << (receiverBinary.empty() ? "" : " at " + receiverBinary)
+                << " (build it, put it on PATH, or pass --receiver-binary)\n";
+      return 2;
+    }
+    receiverBinary = fs::absolute(receiverBinary).string();
+  }
   if (workDir.empty()) {
     std::string tmpl = (std::getenv("TMPDIR") ? std::string(std::getenv("TMPDIR")) : "/tmp") +
                        "/shoal-local-XXXXXX";
@@ -198,7 +226,8 @@ int main(int argc, char** argv) {
   }
 
   std::cerr << "shoal-local: " << resources.pipelines.size() << " Pipeline(s), "
-            << resources.workerPools.size() << " WorkerPool(s); worker " << workerBinary
+            << resources.workerPools.size() << " WorkerPool(s), " << resources.receivers.size()
+            << " Receiver(s); worker " << workerBinary
             << "; work dir " << workDir << "; status " << statusFile << "\n";
   if (!logFile.empty()) {
     int fd = ::open(logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -220,6 +249,7 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
 
   auto& clock = shoal::SystemClock::instance();
+  auto receiverObjects = resources.receivers;
   shoal::local::FileResourceStore store(std::move(resources));
   shoal::local::EventLog events(clock);
   auto runner = shoal::local::makeOsProcessRunner();
@@ -230,9 +260,45 @@ int main(int argc, char** argv) {
   shoal::local::ProcessBackend backend(opts, *runner, store, &events, clock);
   shoal::probe::BacklogProbe probe(shoal::probe::makeRedisStreamInspector(clock), clock);
   shoal::local::LocalRunner loop(store, backend, events, probe, clock);
+  // Receivers: the operator's Receiver reconciler over local processes,
+  // each reconciled again when it asks (RedisReachable is re-checked so).
+  shoal::local::LocalReceiverStore receiverStore(std::move(receiverObjects), store);
+  shoal::local::ReceiverProcessOptions ropts;
+  ropts.receiverBinary = receiverBinary;
+  ropts.workDir = workDir;
+  ropts.logLevel = workerLogLevel;
+  shoal::local::ReceiverProcessBackend receivers(ropts, *runner, store, &events, clock);
+  auto pinger = shoal::probe::makeRedisPinger(clock);
+  shoal::controllers::ReceiverReconciler receiverReconciler(receiverStore, receivers, events, *pinger, clock);
+  std::map<std::string, shoal::MonoTime> receiverDue;
+  nlohmann::json receiverProcesses;
+  auto stepReceivers = [&] {
+    receivers.tick();
+    const auto now = clock.now();
+    // A process started, stopped or changed readiness: what the owned
+    // Deployment's watch is on Kubernetes, so reconcile now.
+    if (auto seen = receivers.snapshot(); seen != receiverProcesses) {
+      receiverProcesses = std::move(seen);
+      receiverDue.clear();
+    }
+    for (const auto& [ns, name] : receiverStore.keys()) {
+      auto& due = receiverDue[ns + "/" + name];
+      if (now < due) continue;
+      auto r = receiverReconciler.reconcile(ns, name);
+      // Errors retry soon; otherwise when the reconcile asked, or after the
+      // Redis re-check interval when it waits for a change that cannot come
+      // (the files are read once).
+      due = now + (!r.ok() ? std::chrono::seconds(2)
+                           : r.value().requeueAfter.value_or(shoal::controllers::kRedisRecheck));
+      if (!r.ok()) shoal::log::warn("receiver reconcile failed", {{"receiver", ns + "/" + name},
+                                                                  {"error", r.error().message}});
+    }
+  };
 
   auto writeOutputs = [&] {
     auto st = loop.statusJson();
+    st["receivers"] = receiverStore.snapshot();
+    st["receiverProcesses"] = receivers.snapshot();
     if (auto w = shoal::local::writeFileAtomically(statusFile, st.dump(2) + "\n"); !w.ok()) {
       shoal::log::warn("cannot write the status file", {{"error", w.error().message}});
     }
@@ -250,6 +316,7 @@ int main(int argc, char** argv) {
   auto lastView = clock.now() - std::chrono::seconds(10);
   int stopSignal = 0;
   while (stopSignal == 0) {
+    stepReceivers();
     loop.step();
     auto st = writeOutputs();
     const auto now = clock.now();
@@ -271,7 +338,10 @@ int main(int argc, char** argv) {
   if (live) std::cout << "\x1b[?25h";
   std::cout << "shoal-local: " << (stopSignal == SIGINT ? "SIGINT" : "SIGTERM")
             << ": stopping the workers (each drains, then exits)..." << std::endl;
-  shoal::log::info("stopping: draining every worker");
+  // Receivers first: they stop accepting and finish what they took in, then
+  // the workers drain everything that reached the streams.
+  shoal::log::info("stopping: receivers, then draining every worker");
+  receivers.shutdown();
   backend.shutdown();
   writeOutputs();
 

@@ -75,3 +75,7 @@ for rbac.scope namespace, else empty (all namespaces).
 {{- define "shoal.workerImage" -}}
 {{- printf "%s:%s" .Values.workerImage.repository (default .Chart.AppVersion .Values.workerImage.tag) -}}
 {{- end -}}
+
+{{- define "shoal.receiverImage" -}}
+{{- printf "%s:%s" .Values.receiverImage.repository (default .Chart.AppVersion .Values.receiverImage.tag) -}}
+{{- end -}}

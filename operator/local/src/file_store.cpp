@@ -1,5 +1,7 @@
 // Local mode's file-backed ResourceStore: YAML documents in, status in memory.
 #include "shoal/local/file_store.h"
+
+#include "shoal/api/receiver.h"
 #include "shoal/common/base64.h"
 
 
@@ -194,7 +196,8 @@ Result<void> parseResourceText(const std::string& text, const std::string& fileN
     const std::string name = api::stringAt(api::objectAt(obj, "metadata"), "name");
     const std::string where = errorContext(fileName, index, kind, name);
     if (kind.empty()) return makeError(Errc::kInvalidInput, where + ": kind: missing");
-    if (kind != api::kPipelineKind && kind != api::kWorkerPoolKind && kind != "Secret") {
+    if (kind != api::kPipelineKind && kind != api::kWorkerPoolKind && kind != api::kReceiverKind &&
+        kind != "Secret") {
       into.warnings.push_back(where + ": kind " + kind + " is not used by local mode; ignored");
       continue;
     }
@@ -222,6 +225,10 @@ Result<void> parseResourceText(const std::string& text, const std::string& fileN
       auto parsed = api::pipelineFromJson(obj);
       if (!parsed.ok()) return makeError(Errc::kInvalidInput, where + ": " + parsed.error().message);
       into.pipelines[key] = obj;
+    } else if (kind == api::kReceiverKind) {
+      auto parsed = api::receiverFromJson(obj);
+      if (!parsed.ok()) return makeError(Errc::kInvalidInput, where + ": " + parsed.error().message);
+      into.receivers[key] = obj;
     } else {
       auto parsed = api::workerPoolFromJson(obj);
       if (!parsed.ok()) return makeError(Errc::kInvalidInput, where + ": " + parsed.error().message);
@@ -259,6 +266,11 @@ Result<void> overrideRedisUrl(ResourceSet& set, const std::string& url) {
   }
   for (auto& [key, obj] : set.pipelines) {
     json& redis = obj["spec"]["source"]["redis"];
+    redis.erase("address");
+    redis["url"] = url;
+  }
+  for (auto& [key, obj] : set.receivers) {
+    json& redis = obj["spec"]["redis"];
     redis.erase("address");
     redis["url"] = url;
   }

@@ -245,6 +245,52 @@ controllers::WorkloadObservation ProcessBackend::observationOf(const Pool& p) co
   return o;
 }
 
+Result<void> resolveSecrets(controllers::ResourceStore& secrets, const std::string& ns, const std::string& workDir,
+                            const std::string& stem, const std::vector<controllers::SecretEnv>& secretEnv,
+                            const std::vector<controllers::SecretFile>& secretFiles,
+                            std::map<std::string, std::string>& env) {
+  auto secretValue = [&](const api::SecretKeyRef& ref) -> Result<std::string> {
+    auto v = secrets.getSecretValue(ns, ref);
+    if (!v.ok()) return v.error();
+    if (!v.value()) {
+      return makeError(Errc::kNotFound, "Secret " + ref.name + " has no key " + ref.key +
+                                            " (define the Secret in a file, or set " +
+                                            secretEnvName(ref.name, ref.key) + ")");
+    }
+    return *v.value();
+  };
+  for (const auto& s : secretEnv) {
+    auto v = secretValue(s.ref);
+    if (!v.ok()) return v.error();
+    env[s.name] = v.value();
+  }
+  // TLS material: what a Secret volume holds on Kubernetes becomes a file of
+  // our own (0600, under workDir) and the worker's *_FILE variable names it.
+  for (const auto& f : secretFiles) {
+    auto v = secretValue(f.ref);
+    if (!v.ok()) return v.error();
+    const std::string dir = workDir + "/secrets/" + stem + "/" + f.volumeName;
+    const std::string path = dir + "/" + f.fileName;
+    env[f.envName] = path;
+    // ensure() runs every poll: write only when the Secret's value changed.
+    {
+      std::ifstream in(path, std::ios::binary);
+      std::string current((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (in.is_open() && current == v.value()) continue;
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return makeError(Errc::kIo, "creating " + dir + ": " + ec.message());
+    std::filesystem::permissions(workDir + "/secrets", std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::replace, ec);
+    if (auto w = writeFileAtomically(path, v.value()); !w.ok()) return w.error();
+    std::filesystem::permissions(path,
+                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::replace, ec);
+  }
+  return {};
+}
+
 Result<controllers::WorkloadObservation> ProcessBackend::observe(const api::WorkerPool& pool) {
   std::lock_guard lock(mu_);
   auto it = pools_.find(pool.metadata.namespace_ + "/" + pool.metadata.name);
@@ -264,47 +310,12 @@ Result<std::map<std::string, std::string>> ProcessBackend::envFor(
       }
     }
   }
-  auto secretValue = [&](const api::SecretKeyRef& ref) -> Result<std::string> {
-    auto v = secrets_.getSecretValue(intent.pipeline->metadata.namespace_, ref);
-    if (!v.ok()) return v.error();
-    if (!v.value()) {
-      return makeError(Errc::kNotFound, "Secret " + ref.name + " has no key " + ref.key +
-                                            " (define the Secret in a file, or set " +
-                                            secretEnvName(ref.name, ref.key) + ")");
-    }
-    return *v.value();
-  };
-  for (const auto& s : controllers::workerSecretEnv(*intent.pipeline)) {
-    auto v = secretValue(s.ref);
-    if (!v.ok()) return v.error();
-    env[s.name] = v.value();
-  }
-  // TLS material: what a Secret volume holds on Kubernetes becomes a file of
-  // our own (0600, under workDir) and the worker's *_FILE variable names it.
-  for (const auto& f : controllers::workerSecretFiles(*intent.pipeline)) {
-    auto v = secretValue(f.ref);
-    if (!v.ok()) return v.error();
-    const std::string dir = opts_.workDir + "/secrets/" +
-                            fileStem(intent.pool->metadata.namespace_, intent.pool->metadata.name) +
-                            "/" + f.volumeName;
-    const std::string path = dir + "/" + f.fileName;
-    env[f.envName] = path;
-    // ensure() runs every poll: write only when the Secret's value changed.
-    {
-      std::ifstream in(path, std::ios::binary);
-      std::string current((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      if (in.is_open() && current == v.value()) continue;
-    }
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) return makeError(Errc::kIo, "creating " + dir + ": " + ec.message());
-    std::filesystem::permissions(opts_.workDir + "/secrets", std::filesystem::perms::owner_all,
-                                 std::filesystem::perm_options::replace, ec);
-    if (auto w = writeFileAtomically(path, v.value()); !w.ok()) return w.error();
-    std::filesystem::permissions(path,
-                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
-                                 std::filesystem::perm_options::replace, ec);
-  }
+  if (auto r = resolveSecrets(secrets_, intent.pipeline->metadata.namespace_, opts_.workDir,
+                              fileStem(intent.pool->metadata.namespace_, intent.pool->metadata.name),
+                              controllers::workerSecretEnv(*intent.pipeline),
+                              controllers::workerSecretFiles(*intent.pipeline), env);
+      !r.ok())
+    return r.error();
   return env;
 }
 

@@ -47,9 +47,11 @@ class ChartTest : public ::testing::Test {
     static bool installed = false;  // one cluster per binary: once is enough
     if (installed) return;
     auto r = k().kubectl("apply --server-side -f " + sourcePath("crds/shoal.dev_pipelines.yaml") + " -f " +
-                         sourcePath("crds/shoal.dev_workerpools.yaml"));
+                         sourcePath("crds/shoal.dev_workerpools.yaml") + " -f " +
+                         sourcePath("crds/shoal.dev_receivers.yaml"));
     ASSERT_TRUE(r.ok()) << r.output;
-    auto w = k().kubectl("wait --for=condition=Established --timeout=30s crd/pipelines.shoal.dev crd/workerpools.shoal.dev");
+    auto w = k().kubectl("wait --for=condition=Established --timeout=30s crd/pipelines.shoal.dev crd/workerpools.shoal.dev "
+                         "crd/receivers.shoal.dev");
     ASSERT_TRUE(w.ok()) << w.output;
     installed = true;
   }
@@ -168,7 +170,7 @@ TEST_F(ChartTest, InstallUpgradeAndUninstallKeepTheCrds) {
   EXPECT_THAT(install.output, HasSubstr("kubectl get shoal")) << "NOTES.txt should say what to do next";
 
   // Everything exists.
-  for (const std::string& what : std::vector<std::string>{"crd/pipelines.shoal.dev", "crd/workerpools.shoal.dev", "clusterrole/shoal", "clusterrolebinding/shoal",
+  for (const std::string& what : std::vector<std::string>{"crd/pipelines.shoal.dev", "crd/workerpools.shoal.dev", "crd/receivers.shoal.dev", "clusterrole/shoal", "clusterrolebinding/shoal",
         "-n " + ns + " serviceaccount/shoal", "-n " + ns + " deployment/shoal", "-n " + ns + " service/shoal-metrics",
         "-n " + ns + " role/shoal-leader-election", "-n " + ns + " rolebinding/shoal-leader-election"}) {
     auto r = k().kubectl("get " + what);
@@ -249,13 +251,14 @@ std::set<std::string> expectedOperatorGrants() {
   auto add = [&](const std::string& gr, std::initializer_list<const char*> verbs) {
     for (const char* v : verbs) out.insert(gr + ":" + v);
   };
-  for (const char* r : {"pipelines", "workerpools"}) {
+  for (const char* r : {"pipelines", "workerpools", "receivers"}) {
     add(std::string("shoal.dev/") + r, {"get", "list", "watch", "update", "patch"});
     add(std::string("shoal.dev/") + r + "/status", {"get", "update", "patch"});
     add(std::string("shoal.dev/") + r + "/finalizers", {"update"});
   }
   add("apps/deployments", {"get", "list", "watch", "create", "update", "patch", "delete"});
   add("core/configmaps", {"get", "list", "watch", "create", "update", "patch", "delete"});
+  add("core/services", {"get", "list", "watch", "create", "update", "patch", "delete"});
   add("core/events", {"create", "patch"});
   add("events.k8s.io/events", {"create", "patch"});
   add("core/secrets", {"get"});
@@ -318,7 +321,8 @@ TEST_F(ChartTest, ServiceAccountMayDoWhatTheOperatorNeedsAndNothingElse) {
   };
   for (const std::string& yes : std::vector<std::string>{"watch workerpools.shoal.dev -A", "patch workerpools.shoal.dev/status -n team-a",
         "update pipelines.shoal.dev/finalizers -n team-a", "create deployments.apps -n team-a",
-        "delete configmaps -n team-a", "create events -n team-a", "get secrets/redis-password -n team-a",
+        "delete configmaps -n team-a", "create events -n team-a", "watch receivers.shoal.dev -A",
+        "patch receivers.shoal.dev/status -n team-a", "create services -n team-a", "get secrets/redis-password -n team-a",
         "update leases.coordination.k8s.io -n " + ns})
     EXPECT_TRUE(can(yes)) << "the operator needs: " << yes;
   for (const std::string& no : std::vector<std::string>{"list secrets -n team-a", "watch secrets -n team-a", "create secrets -n team-a",
@@ -326,7 +330,8 @@ TEST_F(ChartTest, ServiceAccountMayDoWhatTheOperatorNeedsAndNothingElse) {
         "create pods -n team-a", "update leases.coordination.k8s.io -n team-a",
         "create customresourcedefinitions.apiextensions.k8s.io", "create clusterroles.rbac.authorization.k8s.io",
         "update workerpools.shoal.dev --subresource=scale -n team-a",
-        "patch pipelines.shoal.dev --subresource=scale -n team-a"})
+        "patch pipelines.shoal.dev --subresource=scale -n team-a", "delete receivers.shoal.dev -n team-a",
+        "update receivers.shoal.dev --subresource=scale -n team-a"})
     EXPECT_FALSE(can(no)) << "least privilege forbids: " << no;
   auto un = k().helm("uninstall shoal-rbac --namespace " + ns);
   EXPECT_TRUE(un.ok()) << un.output;
@@ -381,7 +386,13 @@ TEST_F(ChartTest, OperatorAsTheChartServiceAccountReconcilesTheExamples) {
           return false;
         auto wp = k().kubectl("get wp/app-logs -n " + apps + " -o jsonpath='{.status.conditions[*].type}'");
         auto pl = k().kubectl("get pipeline/app-logs -n " + apps + " -o jsonpath='{.status.conditions[*].type}'");
-        return wp.output.find("Ready") != std::string::npos && pl.output.find("Ready") != std::string::npos;
+        // The Receiver: its Service (services), its status (receivers/status).
+        auto svc = k().kubectl("get service/app-logs-front-receiver -n " + apps +
+                               " -o jsonpath='{.metadata.ownerReferences[0].kind}'");
+        auto rc = k().kubectl("get receiver/app-logs-front -n " + apps + " -o jsonpath='{.status.conditions[*].type}'");
+        return wp.output.find("Ready") != std::string::npos && pl.output.find("Ready") != std::string::npos &&
+               owners.find("app-logs-front") != std::string::npos && svc.output.find("Receiver") != std::string::npos &&
+               rc.output.find("RedisReachable") != std::string::npos;
       },
       std::chrono::seconds(60), std::chrono::milliseconds(250));
   const std::string out = shoal::testing::Process::readFile(logs.file("operator.out")) +
@@ -432,6 +443,7 @@ TEST_F(ChartTest, ExamplesApplyCleanlyAndGetTheirDefaults) {
   EXPECT_EQ(jsonpath("workerpool/app-logs", ns, "{.spec.scaling.pollIntervalSeconds}"), "2");
   EXPECT_EQ(jsonpath("workerpool/edge-metrics", ns, "{.spec.scaling.policy}"), "targetBacklogPerReplica");
   EXPECT_EQ(jsonpath("workerpool/edge-metrics", ns, "{.spec.imagePullPolicy}"), "IfNotPresent");
+  EXPECT_EQ(jsonpath("receiver/app-logs-front", ns, "{.spec.http.routes.logs.shards}"), "1");
 }
 
 // ---------------------------------------------------------------- validation

@@ -24,9 +24,11 @@ class WorkerConfigCompatTest : public ::testing::Test {
     cluster_ = sharedChartCluster(whyNot_);
     if (!cluster_) GTEST_SKIP() << whyNot_;
     auto r = cluster_->kubectl("apply --server-side -f " + sourcePath("crds/shoal.dev_pipelines.yaml") + " -f " +
-                               sourcePath("crds/shoal.dev_workerpools.yaml"));
+                               sourcePath("crds/shoal.dev_workerpools.yaml") + " -f " +
+                               sourcePath("crds/shoal.dev_receivers.yaml"));
     ASSERT_TRUE(r.ok()) << r.output;
-    ASSERT_TRUE(cluster_->kubectl("wait --for=condition=Established --timeout=30s crd/pipelines.shoal.dev").ok());
+    ASSERT_TRUE(cluster_->kubectl("wait --for=condition=Established --timeout=30s crd/pipelines.shoal.dev "
+                                  "crd/receivers.shoal.dev").ok());
   }
 
   // Applies `yaml` into a fresh namespace and returns the stored Pipeline `name`.

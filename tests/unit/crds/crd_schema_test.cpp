@@ -138,7 +138,7 @@ class CrdFileTest : public ::testing::TestWithParam<std::string> {};
 TEST(CrdDrift, ChartCrdsAreIdenticalToTopLevelCrds) {
   const auto top = crdFiles(kSource / "crds");
   const auto chart = crdFiles(kSource / "charts/shoal/crds");
-  ASSERT_EQ(top.size(), 2u) << "expected the Pipeline and WorkerPool CRDs in crds/";
+  ASSERT_EQ(top.size(), 3u) << "expected the Pipeline, Receiver and WorkerPool CRDs in crds/";
   ASSERT_EQ(chart.size(), top.size()) << "charts/shoal/crds/ must hold exactly the CRDs of crds/";
   for (size_t i = 0; i < top.size(); ++i) {
     EXPECT_EQ(top[i].filename(), chart[i].filename());
@@ -215,10 +215,12 @@ TEST_P(CrdFileTest, PrinterColumnsPointAtSchemaFields) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Crds, CrdFileTest,
-                         ::testing::Values("shoal.dev_pipelines.yaml", "shoal.dev_workerpools.yaml"),
+                         ::testing::Values("shoal.dev_pipelines.yaml", "shoal.dev_workerpools.yaml",
+                                           "shoal.dev_receivers.yaml"),
                          [](const auto& info) {
-                           return info.param.find("pipelines") != std::string::npos ? std::string("Pipeline")
-                                                                                    : std::string("WorkerPool");
+                           if (info.param.find("pipelines") != std::string::npos) return std::string("Pipeline");
+                           if (info.param.find("receivers") != std::string::npos) return std::string("Receiver");
+                           return std::string("WorkerPool");
                          });
 
 std::vector<std::string> columnNames(const YAML::Node& crd, int priority) {
@@ -249,19 +251,35 @@ TEST(WorkerPoolCrd, ShowsPoolColumnsAndRatesWhenWide) {
   EXPECT_TRUE(wp) << "`kubectl get wp` is documented";
 }
 
-TEST(WorkerPoolCrd, ScaleSubresourcePointsAtReplicasAndSelector) {
-  const YAML::Node crd = loadCrd("shoal.dev_workerpools.yaml");
+// /scale reads .spec.replicas, .status.replicas and .status.selector.
+void expectScaleSubresourceOnReplicasAndSelector(const YAML::Node& crd) {
   const YAML::Node scale = versionOf(crd)["subresources"]["scale"];
   ASSERT_TRUE(scale.IsDefined());
   EXPECT_EQ(scale["specReplicasPath"].as<std::string>(), ".spec.replicas");
   EXPECT_EQ(scale["statusReplicasPath"].as<std::string>(), ".status.replicas");
   EXPECT_EQ(scale["labelSelectorPath"].as<std::string>(), ".status.selector");
+}
+
+TEST(WorkerPoolCrd, ScaleSubresourcePointsAtReplicasAndSelector) {
+  const YAML::Node crd = loadCrd("shoal.dev_workerpools.yaml");
+  expectScaleSubresourceOnReplicasAndSelector(crd);
   const YAML::Node root = rootSchema(crd);
   EXPECT_EQ(schemaAt(root, "spec.replicas")["type"].as<std::string>(), "integer");
   EXPECT_EQ(schemaAt(root, "status.replicas")["type"].as<std::string>(), "integer");
   EXPECT_EQ(schemaAt(root, "status.selector")["type"].as<std::string>(), "string");
   EXPECT_FALSE(schemaAt(root, "spec.replicas")["default"].IsDefined())
       << "a default would fight the scaler for ownership of spec.replicas";
+}
+
+TEST(ReceiverCrd, ShowsReplicasReadyThrottlingAndAgeAndScalesThroughSlashScale) {
+  const YAML::Node crd = loadCrd("shoal.dev_receivers.yaml");
+  EXPECT_EQ(columnNames(crd, 0), (std::vector<std::string>{"Replicas", "Ready", "Throttling", "Age"}));
+  expectScaleSubresourceOnReplicasAndSelector(crd);
+  const YAML::Node root = rootSchema(crd);
+  EXPECT_EQ(schemaAt(root, "status.selector")["type"].as<std::string>(), "string");
+  // The operator's default (api::ReceiverSpec) and the CRD's agree.
+  EXPECT_EQ(schemaAt(root, "spec.replicas")["default"].as<int>(), 1);
+  EXPECT_EQ(schemaAt(root, "spec.metricsPort")["default"].as<int>(), 9090);
 }
 
 TEST(Crds, ParentsOfDefaultedFieldsDefaultToEmptyObjects) {
@@ -346,7 +364,7 @@ TEST(PipelineCrd, RetentionDefaultsAndBoundsMatchTheApi) {
 // Credentials are referenced, never inlined: no schema field may be named like
 // a secret value.
 TEST(Crds, NoFieldHoldsACredential) {
-  for (const char* f : {"shoal.dev_pipelines.yaml", "shoal.dev_workerpools.yaml"}) {
+  for (const char* f : {"shoal.dev_pipelines.yaml", "shoal.dev_workerpools.yaml", "shoal.dev_receivers.yaml"}) {
     std::vector<std::string> offenders;
     std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& n,
                                                                          const std::string& path) {

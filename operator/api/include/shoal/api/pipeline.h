@@ -106,6 +106,11 @@ struct Pipeline {
   PipelineStatus status;
 };
 
+/// The connection fields of a `redis` section (url | address, db, tls,
+/// credentials' Secret references, cluster) at `path` (for errors, e.g.
+/// "spec.redis"); the stream fields are left at their defaults. A Pipeline's
+/// source and a Receiver's target share them.
+Result<RedisSource> redisConnectionFromJson(const nlohmann::json& redis, const std::string& path);
 /// Parses a Pipeline object. Errors name the field ("spec.source.redis.stream").
 Result<Pipeline> pipelineFromJson(const nlohmann::json& j);
 nlohmann::json toJson(const PipelineStatus& s);

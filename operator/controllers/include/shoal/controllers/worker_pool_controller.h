@@ -18,6 +18,7 @@
 // Thread-safe: reconciles of different pools may run concurrently.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -51,6 +52,13 @@ std::vector<std::string> scalingSpecProblems(const api::WorkerPool& pool);
 /// Where the probe reads a Pipeline's stream, with credentials from Secrets.
 /// Fails (kNotFound) with a message naming the Secret when one is missing.
 Result<probe::RedisTarget> redisTargetOf(const api::Pipeline& pipeline, ResourceStore& store);
+/// The value of a Secret key in a namespace (nullopt: missing), as
+/// ResourceStore::getSecretValue answers.
+using SecretLookup =
+    std::function<Result<std::optional<std::string>>(const std::string& ns, const api::SecretKeyRef& ref)>;
+/// The same for any Redis connection section (a Receiver's spec.redis).
+Result<probe::RedisTarget> redisTargetOf(const api::RedisSource& redis, const std::string& ns,
+                                         const SecretLookup& secrets);
 
 /// Inputs of the pure status computation for a pool.
 struct PoolStatusInputs {

@@ -1,4 +1,4 @@
-// Local mode's ResourceStore: Pipelines, WorkerPools and Secrets read from the
+// Local mode's ResourceStore: Pipelines, WorkerPools, Receivers and Secrets read from the
 // YAML files a user would `kubectl apply -f` (multi-document, any order, other
 // kinds ignored with a warning), status kept in memory and exported as one
 // JSON snapshot for the status file and the live view.
@@ -34,6 +34,7 @@ namespace shoal::local {
 struct ResourceSet {
   std::map<std::string, nlohmann::json> pipelines;    // "ns/name" -> object
   std::map<std::string, nlohmann::json> workerPools;  // "ns/name" -> object
+  std::map<std::string, nlohmann::json> receivers;    // "ns/name" -> object (receiver_processes.h)
   std::map<std::string, std::map<std::string, std::string>> secrets;  // "ns/name" -> data
   std::map<std::string, std::string> origin;  // "Kind ns/name" -> "file (document N)"
   std::vector<std::string> warnings;          // documents ignored, and why
@@ -51,8 +52,8 @@ Result<void> parseResourceText(const std::string& text, const std::string& fileN
 /// Reads and parses every file, in order.
 Result<ResourceSet> loadResourceFiles(const std::vector<std::string>& paths);
 
-/// Points every Pipeline at this Redis URL (spec.source.redis.url, address
-/// removed). Fails for URLs carrying credentials (those belong in Secrets).
+/// Points every Pipeline (spec.source.redis.url) and Receiver
+/// (spec.redis.url) at this Redis URL, address removed. Fails for URLs carrying credentials (those belong in Secrets).
 Result<void> overrideRedisUrl(ResourceSet& set, const std::string& url);
 
 /// The env var a Secret key may come from: SHOAL_SECRET_<NAME>_<KEY>.

@@ -34,6 +34,7 @@
 
 #include "shoal/common/clock.h"
 #include "shoal/controllers/interfaces.h"
+#include "shoal/controllers/render.h"
 
 namespace shoal::local {
 
@@ -118,6 +119,15 @@ class RestartBackoff {
   std::optional<MonoTime> lastCrash_;
   std::optional<MonoTime> notBefore_;
 };
+
+/// Fills `env` with the Secret-backed env of a process: each SecretEnv's
+/// value, and each SecretFile written (0600, only when its value changed)
+/// under <workDir>/secrets/<stem>/<volume>/, its *_FILE variable naming it.
+/// Errors name the missing Secret key and the env var that may supply it.
+Result<void> resolveSecrets(controllers::ResourceStore& secrets, const std::string& ns, const std::string& workDir,
+                            const std::string& stem, const std::vector<controllers::SecretEnv>& secretEnv,
+                            const std::vector<controllers::SecretFile>& secretFiles,
+                            std::map<std::string, std::string>& env);
 
 struct ProcessBackendOptions {
   std::string workerBinary = "shoal-worker";
