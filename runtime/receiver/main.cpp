@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "shoal/common/clock.h"
+#include "shoal/common/signals.h"
 #include "shoal/common/log.h"
 #include "shoal/http/server.h"
 #include "shoal/receiver/appender.h"
@@ -64,12 +65,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // Block the shutdown signals in every thread; one thread waits for them.
+  sigset_t sigs = shoal::blockShutdownSignals();
 
   auto& clock = shoal::SystemClock::instance();
   auto registry = std::make_shared<prometheus::Registry>();

@@ -1,6 +1,6 @@
 #include "shoal/receiver/syslog_sink.h"
 
-#include <algorithm>
+#include <map>
 
 #include "shoal/common/log.h"
 
@@ -14,7 +14,8 @@ syslog_input::Accept SyslogSink::offer(syslog_input::Transport from, std::vector
   if (frames.empty()) return syslog_input::Accept::kAccepted;
   std::vector<Append> appends;
   appends.reserve(frames.size());
-  std::vector<std::string_view> accepted;  // per appended entry: its stream, for the counts
+  std::map<std::string_view, int64_t> accepted;  // per stream, counted once Redis holds the batch
+  std::map<std::string_view, int64_t> rejected;  // per reason
   for (const auto& f : frames) {
     const std::string& stream = routes_.streamFor(f.message);
     if (gate_.throttled(stream)) {
@@ -26,6 +27,7 @@ syslog_input::Accept SyslogSink::offer(syslog_input::Transport from, std::vector
       a.stream = stream;
       a.fields[0] = {"message", f.message};
       a.fieldCount = 1;
+      ++accepted[stream];
     } else {
       auto it = rejected_.find(stream);
       if (it == rejected_.end()) it = rejected_.emplace(stream, stream + ":rejected").first;
@@ -34,6 +36,7 @@ syslog_input::Accept SyslogSink::offer(syslog_input::Transport from, std::vector
       a.fields[1] = {"payload", std::string_view(f.message).substr(0, kRejectedPayloadBytes)};
       a.fields[2] = {"transport", syslog_input::transportName(from)};
       a.fieldCount = 3;
+      ++rejected[syslog_input::errorReason(f.error)];
     }
     appends.push_back(a);
   }
@@ -46,12 +49,8 @@ syslog_input::Accept SyslogSink::offer(syslog_input::Transport from, std::vector
                {"error", r.error().message}});
     return syslog_input::Accept::kPaused;
   }
-  for (const auto& f : frames) {
-    if (f.ok())
-      stats_.accepted(routes_.streamFor(f.message), 1);
-    else
-      stats_.rejected(syslog_input::errorReason(f.error), 1);
-  }
+  for (const auto& [stream, n] : accepted) stats_.accepted(stream, n);
+  for (const auto& [reason, n] : rejected) stats_.rejected(reason, n);
   return syslog_input::Accept::kAccepted;
 }
 

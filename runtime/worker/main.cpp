@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "shoal/common/clock.h"
+#include "shoal/common/signals.h"
 #include "shoal/common/log.h"
 #include "shoal/worker/config.h"
 #include "shoal/stream/shards.h"
@@ -112,12 +113,7 @@ int main(int argc, char** argv) {
   shoal::log::setLevel(shoal::log::parseLevel(logLevel));
 
   // Block the shutdown signals in every thread; one thread waits for them.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  sigset_t sigs = shoal::blockShutdownSignals();
 
   auto& clock = shoal::SystemClock::instance();
   auto registry = std::make_shared<prometheus::Registry>();
