@@ -17,6 +17,7 @@
 #include "operator_metrics.h"
 #include "shoal/common/clock.h"
 #include "shoal/common/log.h"
+#include "shoal/common/signals.h"
 #include "shoal/controllers/kube_backends.h"
 #include "shoal/controllers/kube_receiver_backends.h"
 #include "shoal/controllers/pipeline_controller.h"
@@ -266,12 +267,7 @@ std::string randomSuffix() {
 int run(const Options& opts) {
   log::setLevel(log::parseLevel(opts.logLevel));
   // Signals are taken by a dedicated thread (sigwait), never in a handler.
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  sigset_t sigs = blockShutdownSignals();
 
   auto cfg = kube::loadDefaultConfig(opts.kubeconfig, opts.context);
   if (!cfg.ok()) {

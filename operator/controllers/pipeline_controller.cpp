@@ -149,7 +149,7 @@ ReconcileResult PipelineReconciler::reconcile(const std::string& ns, const std::
     if (wantsFinalizer) {
       if (!redisTarget.ok()) return redisTarget.error();
       for (const std::string& stream : p.spec.redis.streams()) {
-        auto d = probe_.inspector().destroyGroup(redisTarget.value(), stream, p.spec.redis.consumerGroup);
+        auto d = probe_.destroyGroup(redisTarget.value(), stream, p.spec.redis.consumerGroup);
         if (!d.ok()) {
           events_.record(target, "Warning", "ConsumerGroupDeletionFailed", d.error().message);
           return d.error();
@@ -183,7 +183,7 @@ ReconcileResult PipelineReconciler::reconcile(const std::string& ns, const std::
       // backlog is measurable before the first worker starts.
       Result<void> created;
       for (const std::string& stream : p.spec.redis.streams()) {
-        created = probe_.inspector().ensureGroup(redisTarget.value(), stream, p.spec.redis.consumerGroup,
+        created = probe_.ensureGroup(redisTarget.value(), stream, p.spec.redis.consumerGroup,
                                                  p.spec.redis.startId);
         if (!created.ok()) break;
       }

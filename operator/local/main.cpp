@@ -16,6 +16,7 @@
 #include "shoal/api/meta.h"
 #include "shoal/common/clock.h"
 #include "shoal/common/log.h"
+#include "shoal/common/signals.h"
 #include "shoal/local/event_log.h"
 #include "shoal/local/file_store.h"
 #include "shoal/local/history.h"
@@ -241,12 +242,7 @@ int main(int argc, char** argv) {
 
   // Signals are taken synchronously by the main loop (sigtimedwait); children
   // get a clean mask (see the process runner).
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t sigs = shoal::blockShutdownSignals();
 
   auto& clock = shoal::SystemClock::instance();
   auto receiverObjects = resources.receivers;

@@ -39,6 +39,18 @@ std::vector<Result<TrimOutcome>> BacklogProbe::trim(const RedisTarget& target, c
   return out;
 }
 
+Result<void> BacklogProbe::ensureGroup(const RedisTarget& target, const std::string& stream,
+                                       const std::string& group, const std::string& startId) {
+  std::lock_guard l(inspectMu_);
+  return inspector_->ensureGroup(target, stream, group, startId);
+}
+
+Result<void> BacklogProbe::destroyGroup(const RedisTarget& target, const std::string& stream,
+                                        const std::string& group) {
+  std::lock_guard l(inspectMu_);
+  return inspector_->destroyGroup(target, stream, group);
+}
+
 BacklogProbe::BacklogProbe(std::shared_ptr<StreamInspector> inspector, Clock& clock,
                            ProbeObserver* observer)
     : inspector_(std::move(inspector)), clock_(clock), observer_(observer) {}

@@ -137,7 +137,12 @@ class BacklogProbe {
   /// a backlog that leaves a shard out.
   BacklogReading read(const RedisTarget& target, const std::vector<std::string>& shardStreams,
                       const std::string& group, Duration maxAge);
-  StreamInspector& inspector() { return *inspector_; }
+  /// StreamInspector::ensureGroup / destroyGroup, serialized with the
+  /// readings and trims (the inspector is not thread-safe: every call to it
+  /// goes through the probe).
+  Result<void> ensureGroup(const RedisTarget& target, const std::string& stream, const std::string& group,
+                           const std::string& startId);
+  Result<void> destroyGroup(const RedisTarget& target, const std::string& stream, const std::string& group);
   /// Trims each of the streams (the shards of one pipeline) in turn, each
   /// atomically (StreamInspector::trim), serialized with the readings. One
   /// result per stream, in order; a failed shard does not stop the others.
