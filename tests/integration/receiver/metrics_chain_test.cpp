@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "shoal/testing/curl.h"
 #include "shoal/testing/process.h"
@@ -72,14 +73,17 @@ TEST(ReceiverMetricsChain, APrometheusSeriesArrivesThroughTheReceiverAndAWorkerI
   Json event;
   ASSERT_TRUE(waitUntil(
       [&] {
-        const std::string range = redis.cli("XRANGE metrics:rw - + COUNT 100");
-        const auto at = range.find("{\"name\":\"shoal_chain_probe\"");
-        if (at == std::string::npos) return false;
-        event = Json::parse(range.substr(at, range.find('\n', at) - at), nullptr, false);
-        return event.is_object();
+        // redis-cli prints one reply element per line; the events are the JSON lines.
+        std::istringstream range(redis.cli("XRANGE metrics:rw - + COUNT 1000"));
+        for (std::string line; std::getline(range, line);) {
+          if (line.empty() || line[0] != '{') continue;
+          event = Json::parse(line, nullptr, false);
+          if (event.is_object() && event.value("name", "") == "shoal_chain_probe") return true;
+        }
+        return false;
       },
       30s))
-      << Process::readFile(dir.file("receiver.log"));
+      << redis.cli("XLEN metrics:rw") << " entries; receiver log:\n" << Process::readFile(dir.file("receiver.log"));
   EXPECT_EQ(event["value"], 42.5);
   EXPECT_EQ(event["labels"]["origin"], "source");
   EXPECT_EQ(event["type"], "gauge");

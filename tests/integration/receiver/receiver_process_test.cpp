@@ -497,8 +497,13 @@ TEST_F(ReceiverProcessTest, AStreamFromFieldTargetOverMaxBacklogIs429AndTheOther
   const std::string checkout = file("checkout.ndjson", body);
   ASSERT_EQ(post("/v1/logs", checkout).status, 200);
   ASSERT_TRUE(waitUntil([&] { return post("/v1/logs", checkout).status == 429; })) << log();
+  const int64_t stored = xlen("logs:checkout");
+  EXPECT_EQ(stored % 5, 0) << "a request is stored whole or not at all";
+  // Another stream of the same route is not held back; the throttled one stays refused.
   EXPECT_EQ(post("/v1/logs", file("other.ndjson", "{\"service\":\"billing\"}\n")).status, 200);
-  EXPECT_EQ(xlen("logs:checkout"), 5);
+  EXPECT_EQ(xlen("logs:app"), 1);
+  EXPECT_EQ(post("/v1/logs", checkout).status, 429);
+  EXPECT_EQ(xlen("logs:checkout"), stored);
 }
 
 TEST_F(ReceiverProcessTest, AStreamFromFieldMistakeExits2NamingTheField) {
