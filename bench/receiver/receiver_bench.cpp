@@ -6,8 +6,16 @@
 //            throughput: events/s and the receiver's peak RSS (VmHWM of
 //            --pid); --phase latency: the p99 of one request (run it with one
 //            connection, so that it is the request's time, not our queue's)
+//   syslog   sends ~300-byte RFC 5424 lines (newline framing) to a running
+//            shoal-receiver's syslog TCP port over N connections and waits
+//            until the target stream holds them all (XLEN through Redis):
+//            events/s from the first byte sent to the last entry stored
 // Each prints `bench: <name> <value> <unit>` lines.
 #include <CLI/CLI.hpp>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -129,6 +137,63 @@ int httpLoad(const std::string& url, int64_t batches, int connections, int pid, 
   return failed.load() == 0 ? 0 : 1;
 }
 
+// An RFC 5424 line of about 300 bytes, unique per i.
+std::string syslogLine(int64_t i) {
+  std::string m = "<134>1 2026-12-04T18:00:00.000000+00:00 host-" + std::to_string(i % 50) +
+                  " checkout 1234 ID47 - GET /api/v1/items/" + std::to_string(i) + " returned 200 ";
+  m.append(300 - std::min<size_t>(m.size(), 299), 'x');
+  return m;
+}
+
+bool sendAll(int port, const std::string& data) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  for (size_t off = 0; ok && off < data.size();) {
+    const ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    ok = n > 0;
+    if (ok) off += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  return ok;
+}
+
+int syslogLoad(int port, const std::string& redisUrl, const std::string& stream, int64_t frames, int connections) {
+  auto o = shoal::redis::parseUrl(redisUrl);
+  if (!o) return 2;
+  shoal::redis::Client client(*o, shoal::SystemClock::instance());
+  auto xlen = [&]() -> int64_t {
+    auto r = client.command({"XLEN", stream});
+    return r ? r->asInt().value_or(-1) : -1;
+  };
+  const int64_t before = xlen();
+  if (before < 0) {
+    std::cerr << "syslog: cannot read XLEN " << stream << "\n";
+    return 1;
+  }
+  // Each connection's lines, built before the clock starts.
+  std::vector<std::string> parts(static_cast<size_t>(connections));
+  for (int64_t i = 0; i < frames; ++i) parts[static_cast<size_t>(i % connections)] += syslogLine(i) + "\n";
+  const auto t0 = SteadyClock::now();
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (const auto& p : parts) threads.emplace_back([&] { failed += sendAll(port, p) ? 0 : 1; });
+  for (auto& t : threads) t.join();
+  int64_t stored = 0;
+  while ((stored = xlen() - before) < frames && SteadyClock::now() - t0 < std::chrono::seconds(300))
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling the figure, not synchronizing a test
+  const double s = std::chrono::duration<double>(SteadyClock::now() - t0).count();
+  if (failed.load() != 0 || stored != frames) {
+    std::cerr << "syslog: " << stored << " of " << frames << " lines stored, " << failed.load() << " senders failed\n";
+    return 1;
+  }
+  std::printf("bench: receiver_syslog_tcp_events_per_s %.0f events/s\n", static_cast<double>(frames) / s);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -150,7 +215,16 @@ int main(int argc, char** argv) {
   std::string phase = "throughput";
   h->add_option("--phase", phase, "throughput: events/s and peak RSS; latency: p99 of one request")
       ->check(CLI::IsMember({"throughput", "latency"}));
+  auto* sl = app.add_subcommand("syslog", "TCP syslog load against shoal-receiver, stored entries counted in Redis");
+  int syslogPort = 0;
+  int64_t frames = 500000;
+  sl->add_option("--port", syslogPort, "the receiver's syslog TCP port")->required();
+  sl->add_option("--redis", redisUrl, "the Redis the receiver writes to")->required();
+  sl->add_option("--stream", stream, "the syslog route's stream")->required();
+  sl->add_option("--frames", frames);
+  sl->add_option("--connections", connections);
   CLI11_PARSE(app, argc, argv);
   if (c->parsed()) return ceiling(redisUrl, stream, batches, connections);
+  if (sl->parsed()) return syslogLoad(syslogPort, redisUrl, stream, frames, connections);
   return httpLoad(url, batches, connections, pid, phase);
 }

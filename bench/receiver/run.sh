@@ -3,10 +3,13 @@
 # 500-entry NDJSON batches of ~300-byte logs POSTed over 4 keep-alive
 # connections (throughput, peak RSS), then 400 more over one connection (the
 # p99 of a request), and in the same run the XADD ceiling of that Redis (the
-# same entries, pipelined 500 at a time, straight from 4 connections). Prints:
+# same entries, pipelined 500 at a time, straight from 4 connections); then
+# ~300-byte syslog lines over 2 TCP connections to the receiver's syslog
+# port, timed until the stream holds them all (XLEN). Prints:
 #   bench: redis_xadd_ceiling_per_s, receiver_http_ndjson_events_per_s,
-#   receiver_p99_request_ms, receiver_peak_rss_mib
-# Usage: bench/receiver/run.sh <build-dir> [batches]
+#   receiver_p99_request_ms, receiver_peak_rss_mib,
+#   receiver_syslog_tcp_events_per_s
+# Usage: bench/receiver/run.sh <build-dir> [batches] (SHOAL_BENCH_SYSLOG_FRAMES, default 500000)
 set -euo pipefail
 BUILD=${1:?usage: run.sh <build-dir> [batches]}
 BATCHES=${2:-2000}
@@ -31,6 +34,7 @@ redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$
 REDIS_PID=$!
 HPORT=$(freeport)
 MPORT=$(freeport)
+SPORT=$(freeport)
 cat > "$DIR/receiver.yaml" <<YAML
 spec:
   redis: {address: "127.0.0.1:$RPORT"}
@@ -38,6 +42,9 @@ spec:
     port: $HPORT
     routes:
       logs: {stream: bench-logs}
+  syslog:
+    tcp: {port: $SPORT}
+    route: {stream: bench-syslog}
   backpressure: {maxBacklog: 0}
   metricsPort: $MPORT
 YAML
@@ -56,3 +63,7 @@ fi
 # The ceiling second, on a Redis as warm as the receiver had it.
 redis-cli -p "$RPORT" del bench-logs >/dev/null
 "$BENCH" ceiling --redis "redis://127.0.0.1:$RPORT" --stream bench-ceiling --batches "$BATCHES"
+# Syslog over TCP through the receiver into Redis (the ceiling's entries freed first).
+redis-cli -p "$RPORT" del bench-ceiling >/dev/null
+"$BENCH" syslog --port "$SPORT" --redis "redis://127.0.0.1:$RPORT" --stream bench-syslog \
+  --frames "${SHOAL_BENCH_SYSLOG_FRAMES:-500000}" --connections 2

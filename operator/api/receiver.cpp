@@ -64,7 +64,8 @@ Result<SecretKeyRef> requiredSecretRef(const json& parent, const char* key, cons
   return ref;
 }
 
-Result<ReceiverRoute> routeOf(const json& n, const std::string& path) {
+// streamFromField.field defaults to `_index` (the item's index) on the bulk route.
+Result<ReceiverRoute> routeOf(const json& n, const std::string& path, bool bulk) {
   if (!n.is_object()) return invalid(path, "must be an object");
   ReceiverRoute r;
   r.stream = stringAt(n, "stream");
@@ -76,6 +77,23 @@ Result<ReceiverRoute> routeOf(const json& n, const std::string& path) {
     r.shards = static_cast<int32_t>(s.get<int64_t>());
   }
   r.shardKey = stringAt(n, "shardKey");
+  if (present(n, "streamFromField")) {
+    const std::string fp = path + ".streamFromField";
+    const json& f = n["streamFromField"];
+    if (!f.is_object()) return invalid(fp, "must be an object with field and streams");
+    if (r.shards > 1) return invalid(fp, "cannot be combined with shards > 1 (the field picks the stream)");
+    r.fromField = stringAt(f, "field", bulk ? "_index" : "");
+    if (r.fromField.empty()) return invalid(fp + ".field", "missing");
+    if (!present(f, "streams") || !f["streams"].is_object() || f["streams"].empty())
+      return invalid(fp + ".streams", "must map at least one field value to a stream");
+    if (f["streams"].size() > kMaxReceiverStreamsFromField)
+      return invalid(fp + ".streams", "at most " + std::to_string(kMaxReceiverStreamsFromField) + " values");
+    for (auto it = f["streams"].begin(); it != f["streams"].end(); ++it) {
+      if (!it.value().is_string() || it.value().get<std::string>().empty())
+        return invalid(fp + ".streams." + it.key(), "must name a stream");
+      r.streamsByValue[it.key()] = it.value().get<std::string>();
+    }
+  }
   return r;
 }
 
@@ -92,7 +110,7 @@ Result<void> parseHttp(const json& http, ReceiverSpec& s) {
     if (std::find(known.begin(), known.end(), it.key()) == known.end())
       return invalid(rp, "unknown route (logs, metrics, bulk or remoteWrite)");
     if (it.value().is_null()) continue;
-    auto r = routeOf(it.value(), rp);
+    auto r = routeOf(it.value(), rp, it.key() == "bulk");
     if (!r.ok()) return r.error();
     s.routes[it.key()] = std::move(r.value());
   }
@@ -197,7 +215,10 @@ std::vector<std::string> ReceiverSpec::targetStreams() const {
       if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(std::move(s));
     }
   };
-  for (const auto& [name, r] : routes) add(r.stream, r.shards);
+  for (const auto& [name, r] : routes) {
+    add(r.stream, r.shards);
+    for (const auto& [value, stream] : r.streamsByValue) add(stream, 1);
+  }
   if (!syslogStream.empty()) add(syslogStream, 1);
   for (const auto& [facility, stream] : byFacility) add(stream, 1);
   return out;
@@ -238,6 +259,15 @@ Result<Receiver> receiverFromJson(const json& j) {
     s.metricsPort = m.value();
   }
   if (auto d = checkPortsDistinct(s); !d.ok()) return d.error();
+  auto backpressure = sectionAt(spec, "backpressure", "spec.backpressure");
+  if (!backpressure.ok()) return backpressure.error();
+  for (auto [key, field] : {std::pair<const char*, int64_t*>{"maxBacklog", &s.maxBacklog}, {"maxLength", &s.maxLength}}) {
+    if (!present(*backpressure.value(), key)) continue;
+    const json& v = (*backpressure.value())[key];
+    if (!v.is_number_integer() || v.get<int64_t>() < 0)
+      return invalid(std::string("spec.backpressure.") + key, "must be an integer >= 0");
+    *field = v.get<int64_t>();
+  }
 
   r.status = receiverStatusFromJson(objectAt(j, "status"));
   return r;

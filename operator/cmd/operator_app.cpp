@@ -72,17 +72,18 @@ bool receiversServed(kube::Client& client, const std::string& ns) {
 }
 
 /// The Receiver controller's parts: an informer of Receivers and one of the
-/// Services it renders, the seams, the reconciler and its Controller.
+/// Services it renders, the seams, the reconciler (measuring Throttling with
+/// the operator's BacklogProbe) and its Controller.
 struct ReceiverParts {
   ReceiverParts(kube::Client& client, Clock& clock, kube::WatcherOptions receivers, kube::WatcherOptions services,
                 controllers::KubeResourceStore& secrets, kube::Informer& deployments, kube::Informer& configMaps,
-                controllers::EventSink& events, kube::Controller::Options options)
+                controllers::EventSink& events, probe::BacklogProbe& probe, kube::Controller::Options options)
       : receiverInformer(client, clock, std::move(receivers)),
         serviceInformer(client, clock, std::move(services)),
         store(client, secrets, &receiverInformer),
         backend(client, &deployments, &configMaps, &serviceInformer),
         pinger(probe::makeRedisPinger(clock)),
-        reconciler(store, backend, events, *pinger, clock),
+        reconciler(store, backend, events, *pinger, clock, &probe),
         controller(receiverInformer, clock, std::move(options)) {
     controller.owns(deployments, api::kReceiverKind, api::kGroup);
     controller.owns(serviceInformer, api::kReceiverKind, api::kGroup);
@@ -141,7 +142,7 @@ class ControllerSet {
       receivers_ = std::make_unique<ReceiverParts>(
           client, clock, watcherOptions(controllers::receiversResource()),
           watcherOptions(controllers::servicesResource(), "app.kubernetes.io/managed-by=shoal-operator"), store_,
-          deployments_, configMaps_, events_,
+          deployments_, configMaps_, events_, probe_,
           controllerOptions("receiver", std::max(1, opts.workers / 2), mayAct, metrics));
     }
   }

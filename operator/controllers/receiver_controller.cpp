@@ -19,14 +19,56 @@ const std::vector<std::string>& ownedConditions() {
   return types;
 }
 
-void setThrottlingNotObserved(std::vector<api::Condition>& c, int64_t gen, WallTime now) {
-  setCondition(c, kConditionThrottling, api::kUnknown, "NotObserved",
-               "The receivers decide on back-pressure themselves (shoal_receiver_entries_throttled_total); "
-               "the operator does not observe it.",
-               gen, now);
+// "logs:app (backlog 1500 > maxBacklog 1000)".
+std::string overText(const std::string& stream, const StreamLoad& l, const ThrottleLimits& lim) {
+  if (lim.maxBacklog > 0 && l.backlog > lim.maxBacklog)
+    return stream + " (backlog " + std::to_string(l.backlog) + " > maxBacklog " + std::to_string(lim.maxBacklog) + ")";
+  return stream + " (length " + std::to_string(l.length) + " >= maxLength " + std::to_string(lim.maxLength) + ")";
 }
 
+constexpr size_t kStreamsNamed = 5;  // the most streams one message lists
+
 }  // namespace
+
+ThrottlingJudgement judgeThrottling(const api::ReceiverSpec& spec, const ReceiverStatusInputs& in) {
+  const std::vector<std::string> streams = spec.targetStreams();
+  if (!in.loads || in.loads->size() != streams.size()) {
+    if (in.loadsError.empty())
+      return {api::kUnknown, "NotObserved", "The operator does not measure the target streams' backlog.", false};
+    return {api::kUnknown, "BacklogNotMeasured", "The target streams' backlog could not be read: " + in.loadsError,
+            true};
+  }
+  const ThrottleLimits lim{spec.maxBacklog, spec.maxLength};
+  if (lim.maxBacklog == 0 && lim.maxLength == 0)
+    return {api::kFalse, "NoLimit", "spec.backpressure sets neither maxBacklog nor maxLength: the receivers never throttle.",
+            false};
+  std::vector<std::string> over;
+  bool backlogOver = false, near = false;
+  size_t worst = 0;
+  for (size_t i = 0; i < streams.size(); ++i) {
+    const StreamLoad& l = (*in.loads)[i];
+    if (overLimit(l, lim)) {
+      over.push_back(overText(streams[i], l, lim));
+      backlogOver |= lim.maxBacklog > 0 && l.backlog > lim.maxBacklog;
+    }
+    near |= (lim.maxBacklog > 0 && l.backlog * 2 > lim.maxBacklog) || (lim.maxLength > 0 && l.length * 2 >= lim.maxLength);
+    if (l.backlog > (*in.loads)[worst].backlog) worst = i;
+  }
+  if (!over.empty()) {
+    std::string list;
+    for (size_t i = 0; i < over.size() && i < kStreamsNamed; ++i) list += (i ? ", " : "") + over[i];
+    if (over.size() > kStreamsNamed) list += " and " + std::to_string(over.size() - kStreamsNamed) + " more";
+    return {api::kTrue, backlogOver ? "BacklogOverLimit" : "LengthAtCap",
+            "The receivers refuse writes to " + list +
+                ": HTTP answers 429, TCP syslog is not read, UDP syslog is dropped (counted).",
+            true};
+  }
+  std::string message = "No target stream is over its limit";
+  if (!streams.empty())
+    message += "; the largest backlog is " + streams[worst] + " at " + std::to_string((*in.loads)[worst].backlog) +
+               (lim.maxBacklog > 0 ? " of maxBacklog " + std::to_string(lim.maxBacklog) : std::string());
+  return {api::kFalse, "BacklogUnderLimit", message + ".", near};
+}
 
 api::ReceiverStatus computeReceiverStatus(const ReceiverStatusInputs& in) {
   const api::Receiver& r = *in.receiver;
@@ -68,7 +110,8 @@ api::ReceiverStatus computeReceiverStatus(const ReceiverStatusInputs& in) {
   } else {
     setCondition(c, kConditionRedisReachable, api::kTrue, "Pong", "Redis answered PING.", gen, in.now);
   }
-  setThrottlingNotObserved(c, gen, in.now);
+  const ThrottlingJudgement t = judgeThrottling(r.spec, in);
+  setCondition(c, kConditionThrottling, t.status, t.reason, t.message, gen, in.now);
   return st;
 }
 
@@ -82,13 +125,13 @@ api::ReceiverStatus invalidReceiverStatus(const api::ObjectMeta& meta, const api
   setCondition(c, kConditionReady, api::kFalse, "InvalidSpec", problem, gen, now);
   setCondition(c, kConditionRedisReachable, api::kUnknown, "InvalidSpec", "Not checked: the spec is invalid.",
                gen, now);
-  setThrottlingNotObserved(c, gen, now);
+  setCondition(c, kConditionThrottling, api::kUnknown, "InvalidSpec", "Not measured: the spec is invalid.", gen, now);
   return st;
 }
 
 ReceiverReconciler::ReceiverReconciler(ReceiverStore& store, ReceiverBackend& backend, EventSink& events,
-                                       probe::RedisPinger& pinger, Clock& clock)
-    : store_(store), backend_(backend), events_(events), pinger_(pinger), clock_(clock) {}
+                                       probe::RedisPinger& pinger, Clock& clock, probe::BacklogProbe* probe)
+    : store_(store), backend_(backend), events_(events), pinger_(pinger), clock_(clock), probe_(probe) {}
 
 ReconcileResult ReceiverReconciler::reconcile(const std::string& ns, const std::string& name) {
   auto got = store_.getReceiver(ns, name);
@@ -142,15 +185,28 @@ ReconcileResult ReceiverReconciler::reconcile(const std::string& ns, const std::
   } else if (auto pong = pinger_.ping(redisTarget.value()); !pong.ok()) {
     in.redisError = pong.error();
     in.redisProblemReason = "Unreachable";
+  } else if (probe_ != nullptr) {
+    auto loads = probe_->loads(redisTarget.value(), receiver.spec.targetStreams());
+    if (loads.ok()) {
+      in.loads = std::move(loads.value());
+    } else {
+      in.loadsError = loads.error().message;
+    }
   }
+  if (probe_ != nullptr && in.redisError) in.loadsError = "Redis is not reachable: " + in.redisError->message;
 
   api::ReceiverStatus st = computeReceiverStatus(in);
+  const api::Condition* was = findCondition(receiver.status.conditions, kConditionThrottling);
+  const api::Condition* is = findCondition(st.conditions, kConditionThrottling);
+  if (is != nullptr && is->status == api::kTrue && (was == nullptr || was->status != api::kTrue))
+    events_.record(target, "Warning", is->reason, is->message);
   json next = api::toJson(st);
   if (next != api::toJson(receiver.status)) {
     if (auto w = store_.writeReceiverStatus(receiver, next); !w.ok()) return w.error();
   }
   if (!ensured.ok()) return ensured.error();
-  return Action::requeue(in.redisError ? kRedisRetry : kRedisRecheck);
+  if (in.redisError) return Action::requeue(kRedisRetry);
+  return Action::requeue(judgeThrottling(receiver.spec, in).near ? kThrottleRecheck : kRedisRecheck);
 }
 
 }  // namespace shoal::controllers

@@ -265,7 +265,7 @@ int main(int argc, char** argv) {
   ropts.logLevel = workerLogLevel;
   shoal::local::ReceiverProcessBackend receivers(ropts, *runner, store, &events, clock);
   auto pinger = shoal::probe::makeRedisPinger(clock);
-  shoal::controllers::ReceiverReconciler receiverReconciler(receiverStore, receivers, events, *pinger, clock);
+  shoal::controllers::ReceiverReconciler receiverReconciler(receiverStore, receivers, events, *pinger, clock, &probe);
   std::map<std::string, shoal::MonoTime> receiverDue;
   nlohmann::json receiverProcesses;
   auto stepReceivers = [&] {

@@ -31,6 +31,32 @@ Result<TrimOutcome> StreamInspector::trim(const RedisTarget&, const std::string&
   return makeError(Errc::kInvalidInput, "this stream inspector cannot trim");
 }
 
+Result<StreamLoad> StreamInspector::load(const RedisTarget&, const std::string&) {
+  return makeError(Errc::kInvalidInput, "this stream inspector cannot measure a stream's load");
+}
+
+Result<std::vector<StreamLoad>> BacklogProbe::loads(const RedisTarget& target,
+                                                    const std::vector<std::string>& streams) {
+  std::vector<StreamLoad> out;
+  std::lock_guard l(inspectMu_);
+  for (const std::string& stream : streams) {
+    auto r = inspector_->load(target, stream);
+    {
+      std::lock_guard c(mu_);
+      ++roundTrips_;
+    }
+    if (!r.ok()) {
+      if (observer_ != nullptr)
+        observer_->readFailed(r.error().code == Errc::kServer || r.error().code == Errc::kProtocol
+                                  ? ReadFailure::kProtocol
+                                  : ReadFailure::kUnreachable);
+      return makeError(r.error().code, stream + ": " + r.error().message);
+    }
+    out.push_back(r.value());
+  }
+  return out;
+}
+
 std::vector<Result<TrimOutcome>> BacklogProbe::trim(const RedisTarget& target, const std::vector<std::string>& streams,
                                                     const RetentionRule& rule, int64_t nowMs) {
   std::vector<Result<TrimOutcome>> out;

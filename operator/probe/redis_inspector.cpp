@@ -9,6 +9,7 @@
 #include "shoal/probe/redis_connection.h"
 #include "shoal/redis/client.h"
 #include "shoal/redis_cluster/keyed_client.h"
+#include "shoal/redis_cluster/stream_load.h"
 
 namespace shoal::probe {
 namespace {
@@ -73,6 +74,12 @@ class RedisStreamInspector final : public StreamInspector {
     if (!r.ok()) return r.error();
     // An error reply here means the stream does not exist: nothing to destroy.
     return {};
+  }
+
+  Result<StreamLoad> load(const RedisTarget& target, const std::string& stream) override {
+    auto c = clientFor(target);
+    if (!c.ok()) return c.error();
+    return redis::readStreamLoad(*c.value(), stream);
   }
 
   Result<TrimOutcome> trim(const RedisTarget& target, const std::string& stream, const RetentionRule& rule,

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "shoal/redis_cluster/keyed_client.h"
+#include "shoal/redis_cluster/stream_load.h"
 
 namespace shoal::receiver {
 
@@ -53,23 +54,7 @@ namespace {
 class RedisLoadSource final : public LoadSource {
  public:
   RedisLoadSource(const RedisSourceConfig& c, Clock& clock) : client_(redis::keyedClientFor(c, clock)) {}
-
-  // Two commands, each routed on its own (a cluster follows redirects per command).
-  Result<StreamLoad> load(const std::string& stream) override {
-    auto len = client_->on(stream, [&](redis::Client& c) { return c.command({"XLEN", stream}); });
-    if (!len) return len.error();
-    const auto n = len->asInt();
-    if (!n) return makeError(Errc::kProtocol, "XLEN " + stream + ": " + (len->isError() ? len->str : "not a number"));
-    StreamLoad l{*n, *n};
-    if (*n == 0) return l;  // also a stream that does not exist
-    auto groups = client_->on(stream, [&](redis::Client& c) { return c.groups(stream); });
-    if (!groups) return groups.error().code == Errc::kNotFound ? Result<StreamLoad>(l) : Result<StreamLoad>(groups.error());
-    if (groups->empty()) return l;
-    int64_t worst = 0;
-    for (const auto& g : *groups) worst = std::max(worst, g.lag.value_or(*n) + g.pending);
-    l.backlog = worst;
-    return l;
-  }
+  Result<StreamLoad> load(const std::string& stream) override { return redis::readStreamLoad(*client_, stream); }
 
  private:
   std::unique_ptr<redis::KeyedClient> client_;

@@ -19,18 +19,46 @@ bool present(const YAML::Node& parent, const std::string& key) {
   return n && !n.IsNull();
 }
 
+// streamFromField: {field, streams: {value: stream}}. On the bulk route the
+// field defaults to `_index` (the item's index).
+StreamFromField parseStreamFromField(const YAML::Node& n, const std::string& p, bool bulk) {
+  if (!n.IsMap()) throw ConfigError(p, "must be a mapping with field and streams");
+  checkKeys(n, p, {"field", "streams"});
+  StreamFromField f;
+  f.field = bulk ? stringField(n, "field", p, "_index") : config::requiredString(n, "field", p);
+  if (f.field.empty()) throw ConfigError(p + ".field", "must not be empty");
+  const YAML::Node streams = n["streams"];
+  if (!streams || streams.IsNull()) throw ConfigError(p + ".streams", "required: a mapping of field value to stream");
+  if (!streams.IsMap()) throw ConfigError(p + ".streams", "must be a mapping of field value to stream");
+  if (streams.size() == 0) throw ConfigError(p + ".streams", "must list at least one value");
+  if (streams.size() > kMaxStreamsFromField)
+    throw ConfigError(p + ".streams", "lists " + std::to_string(streams.size()) + " values, at most " +
+                                          std::to_string(kMaxStreamsFromField) + " are allowed");
+  for (const auto& kv : streams) {
+    const std::string value = kv.first.as<std::string>();
+    if (!kv.second.IsScalar() || kv.second.Scalar().empty())
+      throw ConfigError(p + ".streams." + value, "must name a stream");
+    f.streams[value] = kv.second.Scalar();
+  }
+  return f;
+}
+
 RouteConfig parseRoute(const YAML::Node& routes, const std::string& key, const std::string& path) {
   RouteConfig r;
   if (!present(routes, key)) return r;
   const std::string p = path + "." + key;
   const YAML::Node n = routes[key];
   checkKeys(n, p, {"stream", "shards", "shardKey", "streamFromField"});
-  if (present(n, "streamFromField")) throw ConfigError(p + ".streamFromField", "not supported yet by shoal-receiver");
   r.enabled = true;
   r.stream = config::requiredString(n, "stream", p);
   if (r.stream.empty()) throw ConfigError(p + ".stream", "must not be empty");
   r.shards = static_cast<int32_t>(intField(n, "shards", p, 1, 1, kMaxShards));
   r.shardKey = stringField(n, "shardKey", p, "");
+  if (present(n, "streamFromField")) {
+    if (r.shards > 1)
+      throw ConfigError(p + ".streamFromField", "cannot be combined with shards > 1 (the field picks the stream)");
+    r.fromField = parseStreamFromField(n["streamFromField"], p + ".streamFromField", key == "bulk");
+  }
   return r;
 }
 

@@ -31,7 +31,8 @@ const char* kHelp = R"(Environment:
   SHOAL_RECEIVER_TLS_CERT_FILE/_KEY_FILE  serve HTTPS and syslog over TLS
 
 Config (YAML, a Receiver or its spec; see docs/receiver.md):
-  spec.redis, spec.http{port, maxBodyBytes, routes{logs, metrics, bulk: {stream, shards, shardKey}}},
+  spec.redis, spec.http{port, maxBodyBytes, routes{logs, metrics, bulk, remoteWrite:
+    {stream, shards, shardKey, streamFromField{field, streams}}}},
   spec.syslog{tcp, udp, tls: {port}, route: {stream, byFacility}},
   spec.limits, spec.backpressure, spec.durability, spec.metricsPort
 

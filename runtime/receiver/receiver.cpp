@@ -72,16 +72,17 @@ bool equalConstantTime(std::string_view a, std::string_view b) {
 
 std::vector<std::string> targetStreams(const ReceiverConfig& cfg) {
   std::vector<std::string> out;
+  auto add = [&](const std::string& s) {
+    if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+  };
   for (const RouteConfig* r : {&cfg.logs, &cfg.metrics, &cfg.bulk, &cfg.remoteWrite}) {
     if (!r->enabled) continue;
-    for (auto& s : shardStreams(r->stream, r->shards))
-      if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+    for (auto& s : shardStreams(r->stream, r->shards)) add(s);
+    for (const auto& [value, stream] : r->fromField.streams) add(stream);
   }
   if (cfg.syslogListeners.any()) {
-    std::vector<std::string> syslog{cfg.syslogListeners.stream};
-    for (const auto& [facility, stream] : cfg.syslogListeners.byFacility) syslog.push_back(stream);
-    for (auto& s : syslog)
-      if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+    add(cfg.syslogListeners.stream);
+    for (const auto& [facility, stream] : cfg.syslogListeners.byFacility) add(stream);
   }
   return out;
 }
@@ -134,6 +135,11 @@ bool Receiver::authorized(const ServerRequest& req) const {
 }
 
 std::string_view Receiver::pick(Target& t, bool hasKey, std::string_view key) {
+  if (const StreamFromField& by = t.route->fromField; !by.field.empty()) {
+    auto it = hasKey ? by.streams.find(key) : by.streams.end();
+    if (it != by.streams.end()) return it->second;
+    return t.streams[0];  // the field missing or its value not listed: the route's stream
+  }
   const int32_t n = static_cast<int32_t>(t.streams.size());
   if (n == 1) return t.streams[0];
   if (!t.route->shardKey.empty() && hasKey) return t.streams[static_cast<size_t>(shardForKey(key, n))];
@@ -205,7 +211,7 @@ ServerResponse Receiver::events(Kind kind, const ServerRequest& req) {
   if (!authorized(req)) return unauthorized();
   Target& t = kind == Kind::kLogs ? *logs_ : *metrics_;
   const std::string_view field = kind == Kind::kLogs ? "message" : "event";
-  DecodedEvents d = decodeEvents(req.body, t.route->shardKey);
+  DecodedEvents d = decodeEvents(req.body, t.route->keyMember());
   if (d.error) {
     stats_.rejected(d.error->utf8 ? "invalid_utf8" : "malformed_json", 1);
     return json(400, {{"error", d.error->describe()},
@@ -230,6 +236,18 @@ ServerResponse Receiver::events(Kind kind, const ServerRequest& req) {
   if (auto refused = store(t, appends, ids)) return *refused;
   if (!rejected.empty()) stats_.rejected(kTooLarge, static_cast<int64_t>(rejected.size()));
   return json(200, {{"accepted", appends.size() - rejected.size()}, {"rejected", rejected}});
+}
+
+std::string_view Receiver::bulkTarget(Target& t, const BulkItem& item) {
+  const RouteConfig& r = *t.route;
+  if (r.fromField.field == "_index") return pick(t, true, item.index);
+  ScanCapture cap;
+  if (!r.fromField.field.empty() || (!r.shardKey.empty() && t.streams.size() > 1)) {
+    cap.member = r.keyMember();
+    size_t pos = item.source.find('{');
+    scanValue(item.source, pos, &cap);
+  }
+  return pick(t, cap.found, cap.value);
 }
 
 ServerResponse Receiver::bulk(const ServerRequest& req) {
@@ -275,14 +293,8 @@ ServerResponse Receiver::bulk(const ServerRequest& req) {
       ++tooLarge;
       continue;
     }
-    ScanCapture cap;
-    if (!t.route->shardKey.empty() && t.streams.size() > 1) {
-      cap.member = t.route->shardKey;
-      size_t pos = item.source.find('{');
-      scanValue(item.source, pos, &cap);
-    }
     o.append = appends.size();
-    appends.push_back(entryAppend(pick(t, cap.found, cap.value), "message", item.source));
+    appends.push_back(entryAppend(bulkTarget(t, item), "message", item.source));
   }
   std::vector<std::string> ids;
   if (auto refused = store(t, appends, ids)) return *refused;
@@ -312,7 +324,7 @@ ServerResponse Receiver::bulk(const ServerRequest& req) {
 ServerResponse Receiver::remoteWrite(const ServerRequest& req) {
   if (!authorized(req)) return unauthorized();
   Target& t = *remoteWrite_;
-  auto decoded = remoteWriteEvents(req.body, t.route->shardKey);
+  auto decoded = remoteWriteEvents(req.body, t.route->keyMember());
   if (!decoded) {
     stats_.rejected("malformed_remote_write", 1);
     return json(400, {{"error", decoded.error().message}});

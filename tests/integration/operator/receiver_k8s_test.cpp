@@ -2,7 +2,8 @@
 // (kube-apiserver, etcd, kube-controller-manager), the real kubectl and a
 // real redis-server: the rendered ConfigMap (run by the real shoal-receiver
 // when it is built), Deployment and Service with one
-// port per listener, conditions (RedisReachable through a Redis outage),
+// port per listener, conditions (RedisReachable through a Redis outage,
+// Throttling from the operator's reading of a target stream's backlog),
 // `kubectl scale` through /scale, the printer
 // columns of `kubectl get receivers`, garbage collection.
 // Skips (GTEST_SKIP) when the control-plane binaries are missing.
@@ -12,6 +13,7 @@
 #include <sys/wait.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "shoal/testing/kube_control_plane.h"
 #include "shoal/testing/process.h"
@@ -182,11 +184,13 @@ TEST_F(ReceiverK8sTest, ReceiverGetsConfigMapDeploymentAndServiceScalesAndIsColl
                                  json::array({"metrics", kMetricsPort, "TCP", "metrics"})}));
   EXPECT_EQ(svc["spec"]["selector"]["app.kubernetes.io/name"], "shoal-receiver");
 
-  // Status: the selector for /scale, Redis answered, Throttling not observed.
+  // Status: the selector for /scale, Redis answered, the (empty) target
+  // streams are not throttled.
   EXPECT_TRUE(waitUntil([&] { return condition("receiver/front", "RedisReachable").value("status", "") == "True"; },
                         30s, 200ms))
       << get("receiver/front").dump() << "\n" << env->log();
-  EXPECT_EQ(condition("receiver/front", "Throttling").value("status", ""), "Unknown");
+  EXPECT_EQ(condition("receiver/front", "Throttling").value("status", ""), "False");
+  EXPECT_EQ(condition("receiver/front", "Throttling").value("reason", ""), "BacklogUnderLimit");
   EXPECT_EQ(condition("receiver/front", "Ready").value("status", ""), "False") << "no kubelet: no pod is ready";
   EXPECT_EQ(get("receiver/front")["status"]["selector"],
             "app.kubernetes.io/instance=front-receiver,app.kubernetes.io/name=shoal-receiver");
@@ -198,6 +202,8 @@ TEST_F(ReceiverK8sTest, ReceiverGetsConfigMapDeploymentAndServiceScalesAndIsColl
                         45s, 250ms))
       << get("receiver/front").dump();
   EXPECT_EQ(condition("receiver/front", "RedisReachable").value("reason", ""), "Unreachable");
+  EXPECT_EQ(condition("receiver/front", "Throttling").value("status", ""), "Unknown");
+  EXPECT_EQ(condition("receiver/front", "Throttling").value("reason", ""), "BacklogNotMeasured");
   env->redis.restart();
   EXPECT_TRUE(waitUntil([&] { return condition("receiver/front", "RedisReachable").value("status", "") == "True"; },
                         20s, 250ms))
@@ -234,7 +240,7 @@ TEST_F(ReceiverK8sTest, ReceiverGetsConfigMapDeploymentAndServiceScalesAndIsColl
   const std::string row = r.out.substr(r.out.find('\n') + 1);
   EXPECT_EQ(row.rfind("front ", 0), 0u) << r.out;
   EXPECT_NE(row.find(" 3 "), std::string::npos) << r.out;
-  EXPECT_NE(row.find("Unknown"), std::string::npos) << r.out;
+  EXPECT_NE(row.find("False"), std::string::npos) << r.out;
 
   // Deleting the Receiver garbage-collects what it owns.
   r = kubectl({"delete", "-n", kNs, "receiver/front", "--wait=true"});
@@ -243,6 +249,50 @@ TEST_F(ReceiverK8sTest, ReceiverGetsConfigMapDeploymentAndServiceScalesAndIsColl
     return !get("deployment/front-receiver").is_object() && !get("service/front-receiver").is_object() &&
            !get("configmap/front-receiver-config").is_object();
   }, 60s, 250ms));
+}
+
+// Throttling is the operator's own reading of the target streams: a group
+// behind by more than maxBacklog on a stream the Receiver writes to (here one
+// that streamFromField names) makes it True naming the stream, and it clears
+// within a re-check once the group has acknowledged.
+TEST_F(ReceiverK8sTest, ThrottlingFollowsTheBacklogOfATargetStream) {
+  const auto& redis = env->redis;
+  redis.cli("XGROUP CREATE logs:busy g '$' MKSTREAM");
+  for (int i = 0; i < 8; ++i) redis.cli("XADD logs:busy '*' message m" + std::to_string(i));
+  json busy = receiver("busy");
+  busy["spec"]["http"]["routes"]["logs"]["streamFromField"] = {{"field", "service"},
+                                                               {"streams", {{"checkout", "logs:busy"}}}};
+  busy["spec"]["backpressure"] = {{"maxBacklog", 5}};
+  busy["spec"].erase("syslog");
+  busy["spec"]["metricsPort"] = 0;
+  auto r = kubectl({"apply", "-f", "-"}, busy.dump());
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(waitUntil([&] { return condition("receiver/busy", "Throttling").value("status", "") == "True"; }, 30s,
+                        200ms))
+      << get("receiver/busy").dump() << "\n" << env->log();
+  EXPECT_EQ(condition("receiver/busy", "Throttling").value("reason", ""), "BacklogOverLimit");
+  EXPECT_NE(condition("receiver/busy", "Throttling").value("message", "").find("logs:busy (backlog 8 > maxBacklog 5)"),
+            std::string::npos)
+      << get("receiver/busy").dump();
+  r = kubectl({"get", "-n", kNs, "receiver/busy"});
+  EXPECT_NE(r.out.find("True"), std::string::npos) << r.out;  // the THROTTLING column
+
+  // The group reads and acknowledges everything: False within a re-check (5 s while throttled).
+  // redis-cli prints one reply element per line: the ids are the lines of the form <ms>-<seq>.
+  std::istringstream read(redis.cli("XREADGROUP GROUP g c COUNT 100 STREAMS logs:busy >"));
+  std::string ids;
+  for (std::string line; std::getline(read, line);) {
+    const size_t dash = line.find('-');
+    if (dash != std::string::npos && dash > 0 && line.find_first_not_of("0123456789-") == std::string::npos)
+      ids += " " + line;
+  }
+  redis.cli("XACK logs:busy g" + ids);
+  ASSERT_EQ(redis.cli("XPENDING logs:busy g").rfind("0\n", 0), 0u) << ids;
+  EXPECT_TRUE(waitUntil([&] { return condition("receiver/busy", "Throttling").value("status", "") == "False"; }, 20s,
+                        250ms))
+      << get("receiver/busy").dump();
+  r = kubectl({"delete", "-n", kNs, "receiver/busy", "--wait=true"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
 }
 
 // The API server refuses a Receiver with nothing to listen on (CEL rule);
@@ -255,6 +305,13 @@ TEST_F(ReceiverK8sTest, BadSpecsGetOneDefinedOutcomeEach) {
   auto r = kubectl({"apply", "-f", "-"}, none.dump());
   EXPECT_NE(r.exitCode, 0);
   EXPECT_NE(r.err.find("nothing to listen on"), std::string::npos) << r.err;
+
+  json both = receiver("both");
+  both["spec"]["http"]["routes"]["logs"]["shards"] = 2;
+  both["spec"]["http"]["routes"]["logs"]["streamFromField"] = {{"field", "service"}, {"streams", {{"a", "logs:a"}}}};
+  r = kubectl({"apply", "-f", "-"}, both.dump());
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("streamFromField cannot be combined with shards > 1"), std::string::npos) << r.err;
 
   json certs = receiver("certs");
   certs["spec"]["http"]["tlsSecretName"] = "a-tls";

@@ -3,7 +3,9 @@
 // item answers, gzip bodies, 413, 400 with the position, 429 while a group's
 // backlog is over maxBacklog and 2xx again once it acknowledged, 503 and
 // /readyz while Redis is down, WAIT for replicas, config errors and SIGTERM;
-// and a real Prometheus remote-writing to it.
+// a real Prometheus remote-writing to it; routing by a field
+// (streamFromField); syslog from the real logger, Python's SysLogHandler and
+// openssl s_client over TLS.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
@@ -16,6 +18,7 @@
 #include "shoal/stream/shards.h"
 #include "shoal/testing/curl.h"
 #include "shoal/testing/servers.h"
+#include "shoal/testing/syslog_clients.h"
 
 #ifndef SHOAL_RECEIVER_BINARY
 #error "SHOAL_RECEIVER_BINARY must name the shoal-receiver executable"
@@ -43,6 +46,8 @@ struct Options {
   std::map<std::string, std::string> env;
   std::string redis;  // the spec.redis flow mapping; empty: the test's redis-server
   std::string logsRoute = "{stream: \"logs:app\"}";
+  std::string metricsRoute = "{stream: \"metrics:app\"}";
+  std::string bulkRoute = "{stream: \"logs:bulk\"}";
 };
 
 class ReceiverProcessTest : public ::testing::Test {
@@ -66,8 +71,8 @@ class ReceiverProcessTest : public ::testing::Test {
                           : o.redis)
       << "\n"
       << "  http:\n    port: " << httpPort_ << "\n    maxBodyBytes: " << o.maxBodyBytes << "\n"
-      << "    routes:\n      logs: " << o.logsRoute << "\n      metrics: {stream: \"metrics:app\"}\n"
-      << "      bulk: {stream: \"logs:bulk\"}\n      remoteWrite: {stream: \"metrics:rw\"}\n"
+      << "    routes:\n      logs: " << o.logsRoute << "\n      metrics: " << o.metricsRoute << "\n"
+      << "      bulk: " << o.bulkRoute << "\n      remoteWrite: {stream: \"metrics:rw\"}\n"
       << "  limits: {maxEntryBytes: " << o.maxEntryBytes << ", readTimeoutSeconds: 5}\n"
       << "  backpressure: {maxBacklog: " << o.maxBacklog << ", retryAfterSeconds: 2, checkIntervalMilliseconds: 50}\n"
       << "  durability: {waitReplicas: " << o.waitReplicas << ", waitTimeoutMilliseconds: 50}\n"
@@ -448,6 +453,130 @@ TEST_F(ReceiverProcessTest, SyslogOverTcpAndUdpFromLoggerIsStoredByFacilityAndTh
     held.insert(m.substr(m.find("held ")));
   }
   EXPECT_EQ(held, (std::set<std::string>{"held 0", "held 1", "held 2", "held 3", "held 4"}));
+}
+
+TEST_F(ReceiverProcessTest, StreamFromFieldSendsEachEntryToTheStreamItsFieldNames) {
+  Options o;
+  o.logsRoute = "{stream: \"logs:app\", streamFromField: {field: service, streams: {checkout: \"logs:checkout\"}}}";
+  o.metricsRoute = "{stream: \"metrics:app\", streamFromField: {field: name, streams: {up: \"metrics:up\"}}}";
+  o.bulkRoute = "{stream: \"logs:bulk\", streamFromField: {streams: {nginx: \"logs:nginx\"}}}";  // by _index
+  Process p = start(o);
+  std::string body;
+  for (int i = 0; i < 6; ++i) body += logLine(i) + "\n";  // service checkout
+  body += "{\"service\":\"billing\",\"n\":1}\n{\"n\":2}\n{\"service\":{\"name\":\"checkout\"}}\n";
+  auto r = post("/v1/logs", file("mixed.ndjson", body));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(xlen("logs:checkout"), 6);
+  EXPECT_EQ(entries("logs:checkout")[5].fields[0].second, logLine(5));
+  // Unknown value, missing field, a value that is not a scalar: the route's stream.
+  EXPECT_EQ(xlen("logs:app"), 3);
+  EXPECT_EQ(entries("logs:app")[0].fields[0].second, "{\"service\":\"billing\",\"n\":1}");
+
+  ASSERT_EQ(post("/v1/metrics", file("m.json", R"([{"name":"up","value":1},{"name":"load1","value":0.5}])")).status, 200);
+  EXPECT_EQ(xlen("metrics:up"), 1);
+  EXPECT_EQ(xlen("metrics:app"), 1);
+
+  auto b = post("/nginx/_bulk", file("bulk.ndjson", "{\"index\":{}}\n{\"m\":1}\n"
+                                                    "{\"index\":{\"_index\":\"other\"}}\n{\"m\":2}\n"));
+  ASSERT_EQ(b.status, 200) << b.body;
+  EXPECT_EQ(xlen("logs:nginx"), 1);
+  EXPECT_EQ(xlen("logs:bulk"), 1);
+  auto metrics = curl({opsUrl("/metrics")});
+  EXPECT_NE(metrics.body.find(R"(shoal_receiver_entries_accepted_total{stream="logs:checkout"} 6)"), std::string::npos)
+      << metrics.body;
+}
+
+TEST_F(ReceiverProcessTest, AStreamFromFieldTargetOverMaxBacklogIs429AndTheOthersStillFlow) {
+  Options o;
+  o.maxBacklog = 3;
+  o.logsRoute = "{stream: \"logs:app\", streamFromField: {field: service, streams: {checkout: \"logs:checkout\"}}}";
+  ASSERT_TRUE(client_->createGroup("logs:checkout", "g", "$").ok());
+  Process p = start(o);
+  std::string body;
+  for (int i = 0; i < 5; ++i) body += logLine(i) + "\n";
+  const std::string checkout = file("checkout.ndjson", body);
+  ASSERT_EQ(post("/v1/logs", checkout).status, 200);
+  ASSERT_TRUE(waitUntil([&] { return post("/v1/logs", checkout).status == 429; })) << log();
+  const int64_t stored = xlen("logs:checkout");
+  EXPECT_EQ(stored % 5, 0) << "a request is stored whole or not at all";
+  // Another stream of the same route is not held back; the throttled one stays refused.
+  EXPECT_EQ(post("/v1/logs", file("other.ndjson", "{\"service\":\"billing\"}\n")).status, 200);
+  EXPECT_EQ(xlen("logs:app"), 1);
+  EXPECT_EQ(post("/v1/logs", checkout).status, 429);
+  EXPECT_EQ(xlen("logs:checkout"), stored);
+}
+
+TEST_F(ReceiverProcessTest, AStreamFromFieldMistakeExits2NamingTheField) {
+  Options o;
+  o.logsRoute = "{stream: \"logs:app\", shards: 2, streamFromField: {field: service, streams: {a: b}}}";
+  Process::Options po;
+  po.argv = {SHOAL_RECEIVER_BINARY, "--config", writeConfig(o)};
+  po.stderrPath = dir_.file("bad-from-field.log");
+  Process bad(po);
+  auto st = bad.wait(10s);
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(WEXITSTATUS(*st), 2);
+  EXPECT_NE(Process::readFile(po.stderrPath).find("spec.http.routes.logs.streamFromField: cannot be combined"),
+            std::string::npos)
+      << Process::readFile(po.stderrPath);
+}
+
+// RFC 5425 through the process: the certificate and key from files; a
+// client that trusts the certificate delivers octet-counted frames into the
+// stream, one that trusts another CA refuses the handshake and nothing of it
+// is stored.
+TEST_F(ReceiverProcessTest, SyslogOverTlsWithTheCertificateFromFilesAndAClientWithAWrongCaIsRefused) {
+  const auto server = shoal::testing::selfSignedCertificate(dir_, "server");
+  const auto other = shoal::testing::selfSignedCertificate(dir_, "other");
+  const int tls = freePort();
+  Options o;
+  o.env = {{"SHOAL_RECEIVER_TLS_CERT_FILE", server.cert}, {"SHOAL_RECEIVER_TLS_KEY_FILE", server.key}};
+  o.extra = "  syslog:\n    tls: {port: " + std::to_string(tls) + ", secretName: front-tls}\n" +
+            "    route: {stream: \"syslog:tls\", byFacility: {local0: \"syslog:local0\"}}\n";
+  Process p = start(o);
+  ASSERT_TRUE(waitUntil([&] { return shoal::testing::portOpen(tls); })) << log();
+  const std::string one = "<134>1 2026-12-06T10:00:00Z host app - - - over tls one";
+  const std::string two = "<13>1 2026-12-06T10:00:01Z host app - - - over tls two";
+  const std::string frames = std::to_string(one.size()) + " " + one + std::to_string(two.size()) + " " + two;
+  int rc = -1;
+  std::string out = shoal::testing::opensslClient(tls, server.cert, file("frames", frames), &rc);
+  ASSERT_EQ(rc, 0) << out;
+  ASSERT_TRUE(waitUntil([&] { return xlen("syslog:local0") == 1 && xlen("syslog:tls") == 1; })) << out << log();
+  EXPECT_EQ(*entries("syslog:local0")[0].field("message"), one);
+  EXPECT_EQ(*entries("syslog:tls")[0].field("message"), two);
+
+  out = shoal::testing::opensslClient(tls, other.cert, file("refused", "13 <13>must not"), &rc);
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_NE(out.find("verify"), std::string::npos) << out;
+  // The receiver goes on: another trusted client is served, and nothing of the refused one was stored.
+  out = shoal::testing::opensslClient(tls, server.cert, file("again", "9 <13>again"), &rc);
+  ASSERT_EQ(rc, 0) << out;
+  ASSERT_TRUE(waitUntil([&] { return xlen("syslog:tls") == 2; })) << log();
+  EXPECT_EQ(*entries("syslog:tls")[1].field("message"), "<13>again");
+  EXPECT_EQ(xlen("syslog:tls:rejected"), 0);
+  EXPECT_EQ(xlen("syslog:local0"), 1);
+}
+
+// Python's logging.handlers.SysLogHandler, the standard library's syslog
+// client (TCP frames end with NUL), through the process into the streams.
+TEST_F(ReceiverProcessTest, PythonSysLogHandlerOverTcpAndUdpArrivesInTheStreams) {
+  const int tcp = freePort(), udp = freePort();
+  Options o;
+  o.extra = "  syslog:\n    tcp: {port: " + std::to_string(tcp) + "}\n    udp: {port: " + std::to_string(udp) +
+            "}\n    route: {stream: \"syslog:app\", byFacility: {local0: \"syslog:local0\"}}\n";
+  Process p = start(o);
+  ASSERT_TRUE(waitUntil([&] { return shoal::testing::portOpen(tcp); })) << log();
+  shoal::testing::pythonSysLog(dir_, tcp, true, "LOCAL0", {"tcp one", "tcp two"});
+  shoal::testing::pythonSysLog(dir_, udp, false, "AUTH", {"udp one"});
+  ASSERT_TRUE(waitUntil([&] { return xlen("syslog:local0") == 2 && xlen("syslog:app") == 1; })) << log();
+  // warning = severity 4: local0 (16) -> <132>, auth (4) -> <36>; the raw message, unparsed.
+  const auto tcpEntries = entries("syslog:local0");
+  EXPECT_EQ(*tcpEntries[0].field("message"), "<132>tcp one");
+  EXPECT_EQ(*tcpEntries[1].field("message"), "<132>tcp two");
+  EXPECT_EQ(*entries("syslog:app")[0].field("message"), "<36>udp one");
+  auto metrics = curl({opsUrl("/metrics")});
+  EXPECT_NE(metrics.body.find(R"(shoal_receiver_entries_accepted_total{stream="syslog:local0"} 2)"), std::string::npos)
+      << metrics.body;
 }
 
 TEST_F(ReceiverProcessTest, AMalformedRemoteWriteBodyIs400) {

@@ -23,6 +23,7 @@
 #include "shoal/syslog_input/listener.h"
 #include "shoal/testing/process.h"
 #include "shoal/testing/servers.h"
+#include "shoal/testing/syslog_clients.h"
 
 namespace shoal::syslog_input {
 namespace {
@@ -213,20 +214,8 @@ TEST(SyslogListener, PythonSysLogHandlerOverTcpAndUdpRoutesByFacility) {
   Started tcp(options(Transport::kTcp));
   Started udp(options(Transport::kUdp));
   TempDir dir;
-  std::ofstream(dir.file("send.py")) << R"(
-import logging, logging.handlers, socket, sys
-def send(port, kind, facility, msgs):
-    h = logging.handlers.SysLogHandler(address=('127.0.0.1', port), facility=facility, socktype=kind)
-    log = logging.getLogger('t%d' % port)
-    log.addHandler(h)
-    log.setLevel(logging.INFO)
-    for m in msgs:
-        log.warning(m)
-    h.close()
-send(int(sys.argv[1]), socket.SOCK_STREAM, logging.handlers.SysLogHandler.LOG_LOCAL0, ['tcp one', 'tcp two'])
-send(int(sys.argv[2]), socket.SOCK_DGRAM, logging.handlers.SysLogHandler.LOG_AUTH, ['udp one'])
-)";
-  runCommand("python3 " + dir.file("send.py") + " " + port(*tcp.listener) + " " + port(*udp.listener));
+  shoal::testing::pythonSysLog(dir, tcp.listener->port(), true, "LOCAL0", {"tcp one", "tcp two"});
+  shoal::testing::pythonSysLog(dir, udp.listener->port(), false, "AUTH", {"udp one"});
   ASSERT_TRUE(waitUntil([&] { return tcp.sink.count() == 2 && udp.sink.count() == 1; }));
   // warning = severity 4: local0 (16) -> 132, auth (4) -> 36.
   EXPECT_EQ(tcp.sink.messages(), (std::vector<std::string>{"<132>tcp one", "<132>tcp two"}));
@@ -241,17 +230,11 @@ send(int(sys.argv[2]), socket.SOCK_DGRAM, logging.handlers.SysLogHandler.LOG_AUT
 
 struct Certs {
   TempDir dir;
-  Certs() {
-    for (const char* name : {"server", "other"}) {
-      runCommand(std::string("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 ") +
-                 "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
-                 dir.file(std::string(name) + "-key.pem") + " -out " + dir.file(std::string(name) + ".pem") +
-                 " 2>/dev/null");
-    }
-  }
-  std::string cert() const { return dir.file("server.pem"); }
-  std::string key() const { return dir.file("server-key.pem"); }
-  std::string other() const { return dir.file("other.pem"); }
+  shoal::testing::CertificateFiles server = shoal::testing::selfSignedCertificate(dir, "server");
+  shoal::testing::CertificateFiles otherCa = shoal::testing::selfSignedCertificate(dir, "other");
+  std::string cert() const { return server.cert; }
+  std::string key() const { return server.key; }
+  std::string other() const { return otherCa.cert; }
 };
 
 ListenerOptions tlsOptions(const Certs& c) {
@@ -262,9 +245,7 @@ ListenerOptions tlsOptions(const Certs& c) {
 }
 
 std::string sClient(int port, const std::string& ca, const std::string& input, int* rc) {
-  return runCommand("openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
-                        " -verify_return_error -CAfile " + ca + " -no_ign_eof < " + input + " 2>&1",
-                    false, rc);
+  return shoal::testing::opensslClient(port, ca, input, rc);
 }
 
 TEST(SyslogListener, TlsClientWithTheRightCaDeliversFrames) {

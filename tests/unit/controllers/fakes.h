@@ -182,6 +182,15 @@ class FakeInspector : public probe::StreamInspector {
     }
     return probe::applyTrim(it->second, rule, nowMs);
   }
+  /// What load() answers, by stream; a stream not here has load {0, 0}.
+  std::map<std::string, StreamLoad> loads;
+  int loadReads = 0;
+  Result<StreamLoad> load(const probe::RedisTarget&, const std::string& stream) override {
+    ++loadReads;
+    if (!reachable) return makeError(Errc::kIo, "connection refused");
+    auto it = loads.find(stream);
+    return it == loads.end() ? StreamLoad{} : it->second;
+  }
   void setBacklog(int64_t lag, int64_t pending) {
     snapshot.lag = lag;
     snapshot.pending = pending;

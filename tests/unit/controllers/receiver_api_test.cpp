@@ -2,6 +2,8 @@
 // defined error naming the field for each kind of bad spec.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "shoal/api/receiver.h"
 
 namespace shoal::api {
@@ -113,6 +115,55 @@ TEST(ReceiverFromJson, EachBadSpecNamesItsField) {
                  s.erase("syslog");
                }),
                "spec.http.port");
+}
+
+TEST(ReceiverFromJson, StreamFromFieldStreamsAreTargetsAndMistakesNameTheField) {
+  json j = sampleReceiver();
+  j["spec"]["http"]["routes"]["metrics"]["streamFromField"] = {{"field", "name"}, {"streams", {{"up", "metrics:up"}}}};
+  j["spec"]["http"]["routes"]["bulk"] = {{"stream", "logs:bulk"}, {"streamFromField", {{"streams", {{"nginx", "logs:nginx"}}}}}};
+  auto r = receiverFromJson(j);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->spec.routes.at("metrics").fromField, "name");
+  EXPECT_EQ(r->spec.routes.at("bulk").fromField, "_index");  // bulk's default: the item's index
+  const auto streams = r->spec.targetStreams();
+  for (const char* s : {"metrics:up", "logs:nginx", "logs:bulk", "metrics:app"})
+    EXPECT_NE(std::find(streams.begin(), streams.end(), s), streams.end()) << s;
+
+  auto with = [](auto edit) {
+    json j = sampleReceiver();
+    edit(j["spec"]["http"]["routes"]["metrics"]);
+    return errorOf(j);
+  };
+  auto startsWith = [](const std::string& msg, const std::string& field) { return msg.rfind(field + ":", 0) == 0; };
+  const std::string p = "spec.http.routes.metrics.streamFromField";
+  EXPECT_PRED2(startsWith, with([](json& m) { m["streamFromField"] = "name"; }), p);
+  EXPECT_PRED2(startsWith, with([](json& m) { m["streamFromField"] = {{"streams", {{"a", "b"}}}}; }), p + ".field");
+  EXPECT_PRED2(startsWith, with([](json& m) { m["streamFromField"] = {{"field", "f"}}; }), p + ".streams");
+  EXPECT_PRED2(startsWith, with([](json& m) { m["streamFromField"] = {{"field", "f"}, {"streams", {{"a", 1}}}}; }),
+               p + ".streams.a");
+  EXPECT_PRED2(startsWith,
+               with([](json& m) {
+                 m["shards"] = 2;
+                 m["streamFromField"] = {{"field", "f"}, {"streams", {{"a", "b"}}}};
+               }),
+               p);
+}
+
+TEST(ReceiverFromJson, BackpressureLimitsDefaultToTheReceiversAndAreChecked) {
+  json j = sampleReceiver();
+  auto r = receiverFromJson(j);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->spec.maxBacklog, 1000000);
+  EXPECT_EQ(r->spec.maxLength, 0);
+  j["spec"]["backpressure"] = {{"maxBacklog", 10}, {"maxLength", 500}};
+  r = receiverFromJson(j);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->spec.maxBacklog, 10);
+  EXPECT_EQ(r->spec.maxLength, 500);
+  j["spec"]["backpressure"] = {{"maxBacklog", -1}};
+  EXPECT_EQ(errorOf(j).rfind("spec.backpressure.maxBacklog:", 0), 0u) << errorOf(j);
+  j["spec"]["backpressure"] = {{"maxLength", "lots"}};
+  EXPECT_EQ(errorOf(j).rfind("spec.backpressure.maxLength:", 0), 0u) << errorOf(j);
 }
 
 TEST(ReceiverFromJson, UdpMayShareATcpPortNumber) {

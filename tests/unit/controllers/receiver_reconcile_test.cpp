@@ -1,6 +1,7 @@
 // The Receiver's rendering (config without replicas, env from Secrets,
 // ports per listener, probes) and its reconciler against in-memory seams:
-// conditions, scaling through spec.replicas, invalid specs, Redis down.
+// conditions, scaling through spec.replicas, invalid specs, Redis down,
+// Throttling from the operator's own probe of the target streams.
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
@@ -281,6 +282,105 @@ TEST(ReceiverReconcile, ScaledToZeroIsReady) {
   EXPECT_EQ(e.backend.lastReplicas, 0);
   EXPECT_EQ(e.condition("Ready"), "True");
   EXPECT_EQ(e.condition("Ready", "reason"), "ScaledToZero");
+}
+
+// ---- Throttling, from the operator's own probe of the target streams
+
+struct ProbedEnv : Env {
+  std::shared_ptr<testfakes::FakeInspector> inspector = std::make_shared<testfakes::FakeInspector>();
+  probe::BacklogProbe probe{inspector, clock};
+  ReceiverReconciler probed{store, backend, events, pinger, clock, &probe};
+  ProbedEnv() {
+    backend.ready = 2;
+    store.objects["ns/front"]["spec"]["backpressure"] = {{"maxBacklog", 100}, {"maxLength", 1000}};
+  }
+  ReconcileResult reconcile() { return probed.reconcile("ns", "front"); }
+};
+
+TEST(ReceiverReconcile, ThrottlingIsTrueNamingTheStreamOverMaxBacklogAndClearsWhenItDrains) {
+  ProbedEnv e;
+  e.inspector->loads["logs:app"] = {10, 10};
+  auto r = e.reconcile();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(e.condition("Throttling"), "False");
+  EXPECT_EQ(e.condition("Throttling", "reason"), "BacklogUnderLimit");
+  EXPECT_EQ(e.condition("Throttling", "message"),
+            "No target stream is over its limit; the largest backlog is logs:app at 10 of maxBacklog 100.");
+  EXPECT_EQ(r->requeueAfter, kRedisRecheck);
+  EXPECT_EQ(e.inspector->loadReads, 2) << "logs:app and syslog:app";
+
+  // The slowest group falls behind on syslog:app: the receivers refuse it.
+  e.inspector->loads["syslog:app"] = {150, 400};
+  e.clock.advance(std::chrono::seconds(30));
+  r = e.reconcile();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(e.condition("Throttling"), "True");
+  EXPECT_EQ(e.condition("Throttling", "reason"), "BacklogOverLimit");
+  EXPECT_NE(e.condition("Throttling", "message").find("syslog:app (backlog 150 > maxBacklog 100)"), std::string::npos)
+      << e.condition("Throttling", "message");
+  EXPECT_EQ(e.condition("Throttling", "message").find("logs:app ("), std::string::npos);
+  EXPECT_EQ(r->requeueAfter, kThrottleRecheck) << "checked again soon while throttled";
+  EXPECT_EQ(e.events.count("BacklogOverLimit"), 1);
+  const std::string since = e.condition("Throttling", "lastTransitionTime");
+  e.clock.advance(kThrottleRecheck);
+  ASSERT_TRUE(e.reconcile().ok());
+  EXPECT_EQ(e.events.count("BacklogOverLimit"), 1) << "one event per transition";
+  EXPECT_EQ(e.condition("Throttling", "lastTransitionTime"), since);
+
+  // The group catches up: not throttled any more.
+  e.inspector->loads["syslog:app"] = {20, 400};
+  e.clock.advance(kThrottleRecheck);
+  r = e.reconcile();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(e.condition("Throttling"), "False");
+  EXPECT_EQ(e.condition("Throttling", "reason"), "BacklogUnderLimit");
+  EXPECT_EQ(r->requeueAfter, kRedisRecheck);
+}
+
+TEST(ReceiverReconcile, ThrottlingAtTheLengthCapAndWithoutLimits) {
+  ProbedEnv e;
+  e.inspector->loads["logs:app"] = {5, 1000};
+  ASSERT_TRUE(e.reconcile().ok());
+  EXPECT_EQ(e.condition("Throttling"), "True");
+  EXPECT_EQ(e.condition("Throttling", "reason"), "LengthAtCap");
+  EXPECT_NE(e.condition("Throttling", "message").find("logs:app (length 1000 >= maxLength 1000)"), std::string::npos);
+
+  e.store.objects["ns/front"]["spec"]["backpressure"] = {{"maxBacklog", 0}};
+  e.store.objects["ns/front"]["metadata"]["generation"] = 2;
+  ASSERT_TRUE(e.reconcile().ok());
+  EXPECT_EQ(e.condition("Throttling"), "False");
+  EXPECT_EQ(e.condition("Throttling", "reason"), "NoLimit");
+}
+
+TEST(ReceiverReconcile, ThrottlingIsUnknownWhileTheBacklogCannotBeRead) {
+  ProbedEnv e;
+  e.pinger.fail = makeError(Errc::kIo, "connection refused");
+  ASSERT_TRUE(e.reconcile().ok());
+  EXPECT_EQ(e.condition("Throttling"), "Unknown");
+  EXPECT_EQ(e.condition("Throttling", "reason"), "BacklogNotMeasured");
+  EXPECT_NE(e.condition("Throttling", "message").find("connection refused"), std::string::npos);
+  EXPECT_EQ(e.inspector->loadReads, 0) << "no load read when PING failed";
+
+  e.pinger.fail.reset();
+  e.inspector->reachable = false;  // PING answered, the XINFO round trips fail
+  ASSERT_TRUE(e.reconcile().ok());
+  EXPECT_EQ(e.condition("Throttling"), "Unknown");
+  EXPECT_NE(e.condition("Throttling", "message").find("logs:app: connection refused"), std::string::npos)
+      << e.condition("Throttling", "message");
+}
+
+TEST(ReceiverThrottling, TheMessageNamesAtMostFiveStreams) {
+  api::Receiver r = sampleReceiver();
+  r.spec.routes["logs"].fromField = "service";
+  for (int i = 0; i < 7; ++i) r.spec.routes["logs"].streamsByValue["v" + std::to_string(i)] = "logs:s" + std::to_string(i);
+  r.spec.maxBacklog = 1;
+  ReceiverStatusInputs in;
+  in.receiver = &r;
+  in.loads = std::vector<StreamLoad>(r.spec.targetStreams().size(), StreamLoad{5, 5});
+  const ThrottlingJudgement t = judgeThrottling(r.spec, in);
+  EXPECT_EQ(t.status, api::kTrue);
+  EXPECT_NE(t.message.find(" and 4 more"), std::string::npos) << t.message;  // 9 streams over, 5 named
+  EXPECT_TRUE(t.near);
 }
 
 TEST(ReceiverReconcile, AGoneReceiverIsNotAnError) {

@@ -2,6 +2,9 @@
 // environment on top, and one ConfigError naming the field for each mistake.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "shoal/api/receiver.h"
 #include "shoal/receiver/config.h"
 #include "shoal/receiver/receiver.h"
 
@@ -118,8 +121,6 @@ TEST(ReceiverConfig, EachMistakeNamesItsField) {
   EXPECT_EQ(errorOf(redis + "  http: {port: 8080, routes: {logs: {stream: s, shards: 0}}}\n"),
             "spec.http.routes.logs.shards");
   EXPECT_EQ(errorOf(redis + "  http: {port: 8080, routes: {logz: {stream: s}}}\n"), "spec.http.routes.logz");
-  EXPECT_EQ(errorOf(redis + "  http: {port: 8080, routes: {remoteWrite: {streamFromField: {field: a}}}}\n"),
-            "spec.http.routes.remoteWrite.streamFromField");
   EXPECT_EQ(errorOf(redis + "  http: {port: 8080, maxBodyBytes: 0, routes: {logs: {stream: s}}}\n"),
             "spec.http.maxBodyBytes");
   EXPECT_EQ(errorOf(redis + logs + "  limits: {maxEntryBytes: many}\n"), "spec.limits.maxEntryBytes");
@@ -131,6 +132,68 @@ TEST(ReceiverConfig, EachMistakeNamesItsField) {
             "spec.http.auth");
   EXPECT_EQ(errorOf(kMinimal, {{"SHOAL_RECEIVER_TLS_CERT_FILE", "/c.pem"}}), "env SHOAL_RECEIVER_TLS_CERT_FILE");
   EXPECT_EQ(errorOf(kMinimal, {{"SHOAL_RECEIVER_USERNAME", "u"}}), "env SHOAL_RECEIVER_USERNAME");
+}
+
+TEST(ReceiverConfig, StreamFromFieldMapsValuesToStreamsAndTheyAreTargets) {
+  auto c = load(R"(
+spec:
+  redis: {address: "r:1"}
+  http:
+    port: 8080
+    routes:
+      logs: {stream: "logs:other", streamFromField: {field: service, streams: {api: "logs:api", web: "logs:web"}}}
+      bulk: {stream: "logs:bulk", streamFromField: {streams: {nginx-2026: "logs:nginx"}}}
+      remoteWrite: {stream: "metrics:rw", streamFromField: {field: __name__, streams: {up: "metrics:up"}}}
+)");
+  EXPECT_EQ(c.logs.fromField.field, "service");
+  EXPECT_EQ(c.logs.fromField.streams.at("web"), "logs:web");
+  EXPECT_EQ(c.logs.keyMember(), "service");
+  EXPECT_EQ(c.bulk.fromField.field, "_index");  // the bulk route's default: the item's index
+  EXPECT_EQ(c.remoteWrite.keyMember(), "__name__");
+  EXPECT_TRUE(c.metrics.fromField.field.empty());
+  EXPECT_EQ(targetStreams(c), (std::vector<std::string>{"logs:other", "logs:api", "logs:web", "logs:bulk",
+                                                        "logs:nginx", "metrics:rw", "metrics:up"}));
+}
+
+TEST(ReceiverConfig, StreamFromFieldMistakesNameTheirField) {
+  const std::string head = "spec:\n  redis: {address: \"r:1\"}\n  http:\n    port: 8080\n    routes:\n      logs: ";
+  const std::string p = "spec.http.routes.logs.streamFromField";
+  EXPECT_EQ(errorOf(head + "{stream: s, streamFromField: service}\n"), p);
+  EXPECT_EQ(errorOf(head + "{stream: s, streamFromField: {streams: {a: b}}}\n"), p + ".field");
+  EXPECT_EQ(errorOf(head + "{stream: s, streamFromField: {field: \"\", streams: {a: b}}}\n"), p + ".field");
+  EXPECT_EQ(errorOf(head + "{stream: s, streamFromField: {field: f}}\n"), p + ".streams");
+  EXPECT_EQ(errorOf(head + "{stream: s, streamFromField: {field: f, streams: {}}}\n"), p + ".streams");
+  EXPECT_EQ(errorOf(head + "{stream: s, streamFromField: {field: f, streams: [a]}}\n"), p + ".streams");
+  EXPECT_EQ(errorOf(head + "{stream: s, streamFromField: {field: f, streams: {api: \"\"}}}\n"), p + ".streams.api");
+  EXPECT_EQ(errorOf(head + "{stream: s, streamFromField: {field: f, streams: {api: {x: 1}}}}\n"), p + ".streams.api");
+  EXPECT_EQ(errorOf(head + "{stream: s, streamFromField: {field: f, streams: {a: b}, typo: 1}}\n"), p + ".typo");
+  EXPECT_EQ(errorOf(head + "{stream: s, shards: 2, streamFromField: {field: f, streams: {a: b}}}\n"), p);
+  std::string many = "{";
+  for (size_t i = 0; i <= kMaxStreamsFromField; ++i) many += (i ? ", v" : "v") + std::to_string(i) + ": s";
+  EXPECT_EQ(errorOf(head + "{stream: s, streamFromField: {field: f, streams: " + many + "}}}\n"), p + ".streams");
+}
+
+// The operator judges a Receiver's Throttling itself (api::ReceiverSpec,
+// operator/controllers): it must read the same limits, defaults included,
+// and probe exactly the streams this receiver throttles.
+TEST(ReceiverConfig, TheOperatorSeesTheSameLimitsAndTargetStreams) {
+  const std::string yaml = R"({"metadata": {"name": "front"}, "spec": {
+    "redis": {"address": "r:1"},
+    "http": {"port": 8080, "routes": {
+      "logs": {"stream": "logs:app", "shards": 3},
+      "metrics": {"stream": "metrics:app", "streamFromField": {"field": "name", "streams": {"up": "metrics:up"}}},
+      "bulk": {"stream": "logs:bulk", "streamFromField": {"streams": {"nginx": "logs:nginx"}}}}},
+    "syslog": {"udp": {"port": 5140}, "route": {"stream": "syslog:app", "byFacility": {"local0": "syslog:l0"}}}}})";
+  auto op = api::receiverFromJson(nlohmann::json::parse(yaml));
+  ASSERT_TRUE(op.ok()) << op.error().message;
+  const ReceiverConfig c = load(yaml);  // JSON is YAML
+  EXPECT_EQ(c.maxBacklog, op->spec.maxBacklog);
+  EXPECT_EQ(c.maxLength, op->spec.maxLength);
+  auto mine = targetStreams(c), theirs = op->spec.targetStreams();
+  std::sort(mine.begin(), mine.end());
+  std::sort(theirs.begin(), theirs.end());
+  EXPECT_EQ(mine, theirs);
+  EXPECT_EQ(mine.size(), 9u);  // three shards, two per streamFromField route, two syslog
 }
 
 TEST(ReceiverConfig, SyslogListenersAndTheirRoutes) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <mutex>
 
 #include "shoal/metrics/remote_write_codec.h"
@@ -178,6 +179,75 @@ TEST_F(ReceiverTest, ShardKeyPicksAStableShardAndNoKeyGoesRoundRobin) {
   EXPECT_EQ(appender_.written[0].stream, appender_.written[1].stream);
   EXPECT_EQ(appender_.written[0].stream, "logs:app:{" + std::to_string(shardForKey("a", 4)) + "}");
   EXPECT_NE(appender_.written[2].stream, appender_.written[3].stream);
+}
+
+TEST_F(ReceiverTest, StreamFromFieldPicksTheListedStreamAndTheRestGoToTheRouteStream) {
+  cfg_.logs.fromField = {"service", {{"api", "logs:api"}, {"web", "logs:web"}}};
+  auto r = receiver().events(Receiver::Kind::kLogs,
+                             post("{\"service\":\"api\",\"n\":1}\n{\"service\":\"web\"}\n{\"n\":3}\n"
+                                  "{\"service\":\"db\"}\n{\"nested\":{\"service\":\"api\"}}\n{\"service\":7}\n"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::vector<std::string> streams;
+  for (const auto& w : appender_.written) streams.push_back(w.stream);
+  // Missing, unknown, nested (not top-level) and a number not listed: the default.
+  EXPECT_EQ(streams, (std::vector<std::string>{"logs:api", "logs:web", "logs:app", "logs:app", "logs:app",
+                                               "logs:app"}));
+  EXPECT_EQ(stats_.acceptedBy["logs:api"], 1);
+  EXPECT_EQ(stats_.acceptedBy["logs:app"], 4);
+  // A mapped stream is a throttle target of its own: refused while it is over the limit.
+  const auto targets = targetStreams(cfg_);
+  const size_t web = static_cast<size_t>(std::find(targets.begin(), targets.end(), "logs:web") - targets.begin());
+  ASSERT_LT(web, targets.size());
+  gate_->set(web, true);
+  EXPECT_EQ(receiver().events(Receiver::Kind::kLogs, post("{\"service\":\"web\"}")).status, 429);
+  EXPECT_EQ(receiver().events(Receiver::Kind::kLogs, post("{\"service\":\"api\"}")).status, 200);
+}
+
+TEST_F(ReceiverTest, StreamFromFieldOnMetricEvents) {
+  cfg_.metrics.fromField = {"name", {{"up", "metrics:up"}}};
+  auto r = receiver().events(Receiver::Kind::kMetrics, post(R"([{"name":"up","value":1},{"name":"load","value":2}])"));
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(appender_.written.size(), 2u);
+  EXPECT_EQ(appender_.written[0].stream, "metrics:up");
+  EXPECT_EQ(appender_.written[1].stream, "metrics:app");
+}
+
+TEST_F(ReceiverTest, BulkStreamFromIndexUsesTheActionsIndexElseThePaths) {
+  cfg_.bulk.fromField = {"_index", {{"nginx", "logs:nginx"}, {"app", "logs:appidx"}}};
+  auto r = receiver().bulk(post("{\"index\":{\"_index\":\"nginx\"}}\n{\"a\":1}\n"
+                                "{\"create\":{}}\n{\"a\":2}\n"
+                                "{\"index\":{\"_index\":\"other\"}}\n{\"a\":3}\n",
+                                {"app"}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(appender_.written.size(), 3u);
+  EXPECT_EQ(appender_.written[0].stream, "logs:nginx");
+  EXPECT_EQ(appender_.written[1].stream, "logs:appidx");  // no _index: the path's
+  EXPECT_EQ(appender_.written[2].stream, "logs:bulk");    // not listed: the route's stream
+  EXPECT_EQ(Json::parse(r.body)["items"][2]["index"]["_index"], "other");
+}
+
+TEST_F(ReceiverTest, BulkStreamFromADocumentField) {
+  cfg_.bulk.fromField = {"kind", {{"audit", "logs:audit"}}};
+  auto r = receiver().bulk(post("{\"index\":{}}\n{\"kind\":\"audit\"}\n{\"index\":{}}\n{\"kind\":\"x\"}\n"));
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(appender_.written.size(), 2u);
+  EXPECT_EQ(appender_.written[0].stream, "logs:audit");
+  EXPECT_EQ(appender_.written[1].stream, "logs:bulk");
+}
+
+TEST_F(ReceiverTest, RemoteWriteStreamFromALabel) {
+  cfg_.maxEntryBytes = 1000;
+  cfg_.remoteWrite.fromField = {"__name__", {{"up", "metrics:up"}}};
+  const metrics::LabelSet up = {{"__name__", "up"}, {"job", "node"}};
+  const metrics::LabelSet load = {{"__name__", "load1"}, {"job", "node"}};
+  const std::vector<std::pair<int64_t, double>> samples = {{1733300000000, 1}};
+  const metrics::SeriesSlice slices[] = {{&up, samples}, {&load, samples}};
+  std::string raw;
+  metrics::encodeWriteRequest(std::span(slices, 2), raw);
+  EXPECT_EQ(receiver().remoteWrite(post(metrics::snappyCompress(raw))).status, 204);
+  ASSERT_EQ(appender_.written.size(), 2u);
+  EXPECT_EQ(appender_.written[0].stream, "metrics:up");
+  EXPECT_EQ(appender_.written[1].stream, "metrics:rw");
 }
 
 TEST_F(ReceiverTest, BulkAnswersPerItemInTheElasticsearchShape) {

@@ -25,11 +25,18 @@ inline constexpr const char* kDefaultReceiverImage = "ghcr.io/shoal-dev/shoal-re
 /// chart sets it), else kDefaultReceiverImage.
 std::string defaultReceiverImage();
 
+/// The most values one route's streamFromField.streams may list.
+inline constexpr size_t kMaxReceiverStreamsFromField = 256;
+
 /// One route of spec.http.routes (logs, metrics, bulk, remoteWrite).
 struct ReceiverRoute {
   std::string stream;
   int32_t shards = 1;
   std::string shardKey;
+  /// streamFromField: the field (empty: none) and value -> stream; entries
+  /// whose field is missing or not listed go to `stream`.
+  std::string fromField;
+  std::map<std::string, std::string> streamsByValue;
 };
 
 /// One network listener of a receiver pod, as its container and Service
@@ -59,6 +66,12 @@ struct ReceiverSpec {
   std::string syslogStream;                      // syslog.route.stream
   std::map<std::string, std::string> byFacility;  // syslog.route.byFacility
   int32_t metricsPort = 9090;  // /metrics, /healthz, /readyz; 0: none
+  /// spec.backpressure: a target stream whose backlog (the slowest group's
+  /// lag + pending, XLEN with no group) is over maxBacklog, or whose XLEN
+  /// reached maxLength, is throttled by the receivers; 0: no such limit.
+  /// The defaults are shoal-receiver's (runtime/receiver config.h).
+  int64_t maxBacklog = 1000000;
+  int64_t maxLength = 0;
   nlohmann::json raw = nlohmann::json::object();  // the spec as written
 
   /// Every listener with a port, in the order http, syslog-tcp, syslog-udp,

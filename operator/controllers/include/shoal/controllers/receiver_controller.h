@@ -15,8 +15,15 @@
 // - RedisReachable is one PING per reconcile; reconciles repeat every
 //   kRedisRecheck (kRedisRetry while Redis does not answer) so the condition
 //   follows Redis going away and coming back.
-// - Throttling is the receivers' own observation (their backlog monitor);
-//   the operator does not measure it and reports it Unknown (NotObserved).
+// - Throttling is the operator's own measurement, judged by the receivers'
+//   rule (shoal/stream/stream_load.h): every reconcile reads the load of
+//   each target stream through the BacklogProbe (the slowest group's lag +
+//   pending, XLEN with no group) and compares it with spec.backpressure;
+//   True (BacklogOverLimit / LengthAtCap, the message naming the streams)
+//   when the receivers refuse writes to any of them. Reconciles repeat every
+//   kThrottleRecheck while it is True or near, so it clears soon after.
+//   Unknown when the loads cannot be read (Redis unreachable) or without a
+//   probe (NotObserved).
 // Thread-safe: reconciles of different Receivers may run concurrently.
 #pragma once
 
@@ -24,10 +31,12 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "shoal/api/receiver.h"
 #include "shoal/controllers/interfaces.h"
 #include "shoal/controllers/reconcile.h"
+#include "shoal/probe/backlog_probe.h"
 #include "shoal/probe/redis_ping.h"
 
 namespace shoal::controllers {
@@ -38,6 +47,8 @@ inline constexpr const char* kConditionThrottling = "Throttling";
 inline constexpr Duration kRedisRecheck = std::chrono::seconds(30);
 /// ... and while Redis does not answer, so that RedisReachable recovers soon.
 inline constexpr Duration kRedisRetry = std::chrono::seconds(5);
+/// ... and while a target stream is throttled or past half its limit.
+inline constexpr Duration kThrottleRecheck = std::chrono::seconds(5);
 
 /// \brief Reads Receivers and Secret values, writes Receiver status.
 /// Implementations must be thread-safe.
@@ -78,8 +89,21 @@ struct ReceiverStatusInputs {
   std::string workloadError;  // the backend failed
   std::optional<Error> redisError;  // nullopt: PING answered
   std::string redisProblemReason;   // CamelCase, with redisError
+  /// The load of each of spec.targetStreams(), in that order; nullopt: not
+  /// measured (no probe, or Redis not reached), loadsError says why.
+  std::optional<std::vector<StreamLoad>> loads;
+  std::string loadsError;
   WallTime now{};
 };
+
+/// The Throttling condition's judgement of one reconcile's loads. Pure.
+struct ThrottlingJudgement {
+  std::string status;  // api::kTrue / kFalse / kUnknown
+  std::string reason;
+  std::string message;
+  bool near = false;  // throttled, or some stream past half a limit
+};
+ThrottlingJudgement judgeThrottling(const api::ReceiverSpec& spec, const ReceiverStatusInputs& in);
 
 /// The full status (conditions included) from the previous status and what
 /// this reconcile saw. Pure.
@@ -92,8 +116,10 @@ api::ReceiverStatus invalidReceiverStatus(const api::ObjectMeta& meta, const api
 
 class ReceiverReconciler {
  public:
+  /// `probe` measures the target streams' loads (Throttling); nullptr:
+  /// Throttling stays Unknown (NotObserved).
   ReceiverReconciler(ReceiverStore& store, ReceiverBackend& backend, EventSink& events,
-                     probe::RedisPinger& pinger, Clock& clock);
+                     probe::RedisPinger& pinger, Clock& clock, probe::BacklogProbe* probe = nullptr);
 
   ReconcileResult reconcile(const std::string& ns, const std::string& name);
 
@@ -103,6 +129,7 @@ class ReceiverReconciler {
   EventSink& events_;
   probe::RedisPinger& pinger_;
   Clock& clock_;
+  probe::BacklogProbe* probe_;
 };
 
 }  // namespace shoal::controllers

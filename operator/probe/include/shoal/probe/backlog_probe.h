@@ -31,6 +31,7 @@
 #include "shoal/common/clock.h"
 #include "shoal/common/result.h"
 #include "shoal/probe/retention.h"
+#include "shoal/stream/stream_load.h"
 
 namespace shoal::probe {
 
@@ -100,6 +101,10 @@ class StreamInspector {
   /// error (streamExists false). Inspectors that cannot trim say so.
   virtual Result<TrimOutcome> trim(const RedisTarget& target, const std::string& stream,
                                    const RetentionRule& rule, int64_t nowMs);
+  /// The stream's load over all its groups, as the receivers' back-pressure
+  /// reads it (shoal/redis_cluster/stream_load.h): a Receiver's Throttling.
+  /// A missing stream is {0, 0}. Inspectors that cannot measure it say so.
+  virtual Result<StreamLoad> load(const RedisTarget& target, const std::string& stream);
 };
 
 /// What a pool or pipeline sees: a snapshot (or why not) plus derived rates.
@@ -148,6 +153,9 @@ class BacklogProbe {
   /// result per stream, in order; a failed shard does not stop the others.
   std::vector<Result<TrimOutcome>> trim(const RedisTarget& target, const std::vector<std::string>& streams,
                                         const RetentionRule& rule, int64_t nowMs);
+  /// The load of each stream (StreamInspector::load), uncached, serialized
+  /// with the readings; stops at the first stream that cannot be read.
+  Result<std::vector<StreamLoad>> loads(const RedisTarget& target, const std::vector<std::string>& streams);
   /// Round trips made so far (for tests and metrics).
   int64_t roundTrips() const;
   /// Forget readings older than maxIdle (pools that went away).

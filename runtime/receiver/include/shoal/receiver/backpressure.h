@@ -5,8 +5,9 @@
 // before anything is written.
 //
 // Design note
-//  - The decision (overLimit) is a pure function of one reading and the
-//    limits. The gate is read on every request without a lock (one atomic
+//  - The decision (overLimit, shoal/stream/stream_load.h, which the
+//    operator's Throttling condition uses too) is a pure function of one
+//    reading and the limits. The gate is read on every request without a lock (one atomic
 //    per stream, the set of streams fixed at start-up). The monitor runs its
 //    round on the injected Clock; checkOnce() is the round alone, which is
 //    what the unit tests drive.
@@ -27,23 +28,9 @@
 #include "shoal/common/clock.h"
 #include "shoal/common/result.h"
 #include "shoal/stream/pipeline_config.h"
+#include "shoal/stream/stream_load.h"  // StreamLoad, ThrottleLimits, overLimit
 
 namespace shoal::receiver {
-
-struct StreamLoad {
-  int64_t backlog = 0;  // the slowest group's lag + pending; XLEN with no group
-  int64_t length = 0;   // XLEN
-};
-
-struct ThrottleLimits {
-  int64_t maxBacklog = 0;  // 0: none
-  int64_t maxLength = 0;   // 0: none
-};
-
-/// Whether writes to a stream with this load are to be refused.
-inline bool overLimit(const StreamLoad& l, const ThrottleLimits& lim) {
-  return (lim.maxBacklog > 0 && l.backlog > lim.maxBacklog) || (lim.maxLength > 0 && l.length >= lim.maxLength);
-}
 
 /// \brief Which streams are throttled now. Thread-safe; the streams are fixed
 /// at construction.

@@ -16,14 +16,34 @@
 
 namespace shoal::receiver {
 
+/// The most values a route's streamFromField may list.
+inline constexpr size_t kMaxStreamsFromField = 256;
+
+/// A route's streamFromField: the value of one field of each entry picks its
+/// stream from a bounded mapping; a missing field or a value not listed goes
+/// to the route's `stream`. The field is a top-level member of the JSON
+/// object (value as written: a string's text between the quotes, a number
+/// as written), for remoteWrite a label (`__name__` routes by metric name),
+/// for bulk `_index` (the default there) is the item's index: the action's
+/// `_index`, else the path's `/<index>/_bulk`.
+struct StreamFromField {
+  std::string field;  // empty: the route has no streamFromField
+  std::map<std::string, std::string, std::less<>> streams;  // value -> stream
+};
+
 /// One HTTP route's target: `stream`, or its `shards` shard streams
 /// (shoal/stream/shards.h), the shard picked by the `shardKey` member's value
-/// (for remoteWrite: the label's) or round robin.
+/// (for remoteWrite: the label's) or round robin; or, with streamFromField
+/// (never with shards > 1), the stream its field's value names.
 struct RouteConfig {
   bool enabled = false;  // absent route: its path answers 404
   std::string stream;
   int32_t shards = 1;
   std::string shardKey;
+  StreamFromField fromField;
+  /// The member (label) each entry's key is read from: streamFromField's
+  /// field when set, else shardKey.
+  const std::string& keyMember() const { return fromField.field.empty() ? shardKey : fromField.field; }
 };
 
 struct ReceiverConfig {

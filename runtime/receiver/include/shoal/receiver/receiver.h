@@ -68,7 +68,11 @@ class Receiver {
  private:
   struct Target;
   bool authorized(const http::ServerRequest& req) const;
+  /// The stream of one entry: by streamFromField, else the shard (by key or
+  /// round robin).
   std::string_view pick(Target& t, bool hasKey, std::string_view key);
+  /// pick() for a bulk item (its index, or a member of its source).
+  std::string_view bulkTarget(Target& t, const BulkItem& item);
   http::ServerResponse throttledResponse(int64_t entries);
   /// Refuses (429) if an entry is bound for a throttled stream, else writes
   /// them all; a response when they were not all stored (429, 503).
