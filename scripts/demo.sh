@@ -170,7 +170,8 @@ while :; do
   n=$(delivered || echo 0)
   dead=$(rcli XLEN "$STREAM:dead" 2>/dev/null || echo 0)
   if [ -z "$DRAINED_AT" ] && [ "$b" = 0 ] && [ $((n + dead)) -ge "$ACCEPTED" ]; then DRAINED_AT=$SECONDS; fi
-  if [ -n "$DRAINED_AT" ] && [ "$PEAK" -gt 1 ] && [ "$r" = 1 ] && [ "$d" = 1 ]; then break; fi
+  # Drained and back at one worker (a small burst may never have needed a second).
+  if [ -n "$DRAINED_AT" ] && [ "$r" = 1 ] && [ "$d" = 1 ]; then break; fi
   if [ $((SECONDS - BURST_AT)) -ge "$TIMEOUT" ]; then
     echo "demo: not drained and scaled down within ${TIMEOUT}s (delivered $n of $ACCEPTED, replicas $r)" >&2
     exit 1
@@ -208,4 +209,7 @@ if [ "$DELIVERED" != "$ACCEPTED" ]; then
   exit 1
 fi
 say "accepted = delivered: every entry the receiver took reached the sink, once"
+if [ "$(field peak_replicas)" = 1 ]; then
+  say "the burst drained before the pool needed a second worker; a larger DEMO_ENTRIES shows it scale"
+fi
 
