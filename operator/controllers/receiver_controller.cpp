@@ -83,7 +83,14 @@ api::ReceiverStatus computeReceiverStatus(const ReceiverStatusInputs& in) {
     st.readyReplicas = in.workload->readyReplicas;
   }
 
-  const int32_t want = r.spec.replicas;
+  // What can run: spec.replicas, unless the backend runs fewer (local mode),
+  // which Ready then says instead of waiting for pods that never come.
+  int32_t want = r.spec.replicas;
+  std::string limited;
+  if (in.workload && in.workload->replicaLimit > 0 && want > in.workload->replicaLimit) {
+    want = in.workload->replicaLimit;
+    limited = " (spec.replicas is " + std::to_string(r.spec.replicas) + "; " + in.workload->replicaLimitReason + ")";
+  }
   if (!in.workloadError.empty()) {
     setCondition(c, kConditionReady, api::kFalse, "WorkloadApplyFailed", in.workloadError, gen, in.now);
   } else if (in.workload) {
@@ -96,10 +103,12 @@ api::ReceiverStatus computeReceiverStatus(const ReceiverStatusInputs& in) {
                    gen, in.now);
     } else if (w.readyReplicas >= want) {
       setCondition(c, kConditionReady, api::kTrue, "ReceiversReady",
-                   std::to_string(w.readyReplicas) + " of " + podsText(want) + " ready.", gen, in.now);
+                   std::to_string(w.readyReplicas) + " of " + podsText(want) + " ready" + limited + ".", gen,
+                   in.now);
     } else {
       setCondition(c, kConditionReady, api::kFalse, "WaitingForReceivers",
-                   std::to_string(w.readyReplicas) + " of " + podsText(want) + " ready.", gen, in.now);
+                   std::to_string(w.readyReplicas) + " of " + podsText(want) + " ready" + limited + ".", gen,
+                   in.now);
     }
   }
 

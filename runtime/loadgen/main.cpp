@@ -1,4 +1,6 @@
-// shoal-loadgen: sends synthetic logs or metric events into a Redis stream.
+// shoal-loadgen: sends synthetic logs or metric events into a Redis stream,
+// or with --http posts them to shoal-receiver in NDJSON batches (each batch
+// sent again after 429/503 until it is taken: http_batches.h).
 // Modes combine: an initial burst, a steady rate, repeated bursts, a fixed
 // total. A sharded pipeline's streams ("<stream>:{i}") are written by key
 // hash, round robin, or with one hot shard; a Redis Cluster is reached
@@ -12,6 +14,9 @@
 #include <nlohmann/json.hpp>
 
 #include "shoal/common/clock.h"
+#include "shoal/http/client.h"
+#include "shoal/http/url.h"
+#include "shoal/loadgen/http_batches.h"
 #include "shoal/loadgen/payloads.h"
 #include "shoal/loadgen/spread.h"
 #include "shoal/redis/client.h"
@@ -32,7 +37,8 @@ bool transient(const shoal::redis::Reply& r) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"shoal-loadgen: write synthetic log lines or metric events into a Redis stream"};
+  CLI::App app{"shoal-loadgen: write synthetic log lines or metric events into a Redis stream, or post them to "
+               "shoal-receiver (--http)"};
   std::string url = "redis://127.0.0.1:6379";
   std::string stream = "logs";
   std::string kindName = "json";
@@ -47,11 +53,14 @@ int main(int argc, char** argv) {
   int64_t pipelineDepth = 256;
   int64_t maxLen = -1;
   uint64_t seed = 1;
+  uint64_t firstSeq = 0;
   bool json = false;
   bool quiet = false;
   bool cluster = false;
   std::string spreadName = "round-robin";
   shoal::loadgen::Spread spread;
+  std::string httpUrl;
+  int64_t batch = 500;
   app.add_option("--redis", url, "Redis URL (redis:// or rediss://; env SHOAL_REDIS_URL)")
       ->envname("SHOAL_REDIS_URL");
   app.add_option("--stream", stream, "Stream key to XADD to (with --shards: the pipeline's stream name)");
@@ -74,6 +83,13 @@ int main(int argc, char** argv) {
   app.add_option("--pipeline", pipelineDepth, "XADD commands per round trip")->check(CLI::Range(1, 100000));
   app.add_option("--maxlen", maxLen, "XADD MAXLEN ~ n (-1 = unbounded)");
   app.add_option("--seed", seed, "Random seed (payloads are deterministic for a seed)");
+  app.add_option("--first-seq", firstSeq,
+                 "Number the entries (the seq each payload carries) from this one, so that several runs stay "
+                 "distinguishable");
+  app.add_option("--http", httpUrl,
+                 "Post NDJSON batches to shoal-receiver at this URL instead of XADD: its base (http://host:port; "
+                 "logs go to /v1/logs, metrics to /v1/metrics) or the full path; --kind json or metrics");
+  app.add_option("--batch", batch, "Entries per HTTP request with --http")->check(CLI::Range(int64_t{1}, int64_t{100000}));
   app.add_flag("--json", json, "Print the summary as JSON");
   app.add_flag("--quiet", quiet, "No progress on stderr");
   CLI11_PARSE(app, argc, argv);
@@ -88,34 +104,83 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (field.empty()) field = kind == shoal::loadgen::PayloadKind::kMetric ? "event" : "message";
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGTERM, onSignal);
+  auto& clock = shoal::SystemClock::instance();
+
+  // --http: the receiver picks the stream (its route); Redis is not contacted.
+  std::unique_ptr<shoal::http::Transport> transport;
+  std::unique_ptr<shoal::loadgen::BatchPoster> poster;
+  if (!httpUrl.empty()) {
+    if (kind != shoal::loadgen::PayloadKind::kJsonLog && kind != shoal::loadgen::PayloadKind::kMetric) {
+      std::cerr << "shoal-loadgen: --http posts JSON objects: use --kind json or metrics, not '" << kindName << "'\n";
+      return 2;
+    }
+    for (auto [given, name] : {std::pair{spread.shards > 1, "--shards"}, std::pair{cluster, "--cluster"},
+                               std::pair{maxLen >= 0, "--maxlen"}, std::pair{invalidEvery > 0, "--invalid-every"}}) {
+      if (given) {
+        std::cerr << "shoal-loadgen: " << name << " is for XADD; with --http the receiver's route decides\n";
+        return 2;
+      }
+    }
+    auto u = shoal::http::parseUrl(httpUrl);
+    if (!u) {
+      std::cerr << "shoal-loadgen: --http: " << u.error().message << "\n";
+      return 2;
+    }
+    shoal::http::ClientOptions co;
+    co.url = u->origin();
+    co.insecureSkipVerify = true;  // a load generator, often against a self-signed receiver
+    auto made = shoal::http::makeClient(co);
+    if (!made) {
+      std::cerr << "shoal-loadgen: --http: " << made.error().message << "\n";
+      return 2;
+    }
+    transport = std::move(*made);
+    shoal::loadgen::BatchPoster::Options po;
+    const bool bare = u->path.empty() || u->path == "/";
+    po.path = bare ? (kind == shoal::loadgen::PayloadKind::kMetric ? "/v1/metrics" : "/v1/logs") : u->path;
+    po.seed = seed;
+    auto lastWarn = clock.now() - std::chrono::seconds(10);
+    po.onRetry = [&clock, lastWarn, quiet](const shoal::http::Response& r) mutable {
+      if (quiet && r.status != 0) return;  // throttling is the normal case; no answer is worth saying
+      if (clock.now() - lastWarn < std::chrono::seconds(1)) return;
+      lastWarn = clock.now();
+      std::cerr << "shoal-loadgen: "
+                << (r.status == 0 ? "no answer (" + r.error + ")" : "answered " + std::to_string(r.status))
+                << "; sending the batch again\n";
+    };
+    poster = std::make_unique<shoal::loadgen::BatchPoster>(*transport, po, clock, [] { return g_stop != 0; });
+    httpUrl = u->origin() + po.path;
+  }
+
   auto opts = shoal::redis::parseUrl(url);
   if (!opts) {
     std::cerr << "shoal-loadgen: --redis: " << opts.error().message << "\n";
     return 2;
   }
-  std::signal(SIGINT, onSignal);
-  std::signal(SIGTERM, onSignal);
-
-  auto& clock = shoal::SystemClock::instance();
-  std::unique_ptr<shoal::redis::KeyedClient> client;
-  if (cluster) {
-    shoal::redis::ClusterOptions co;
-    co.seeds.push_back({opts->host, opts->port});
-    co.node = *opts;
-    client = std::make_unique<shoal::redis::KeyedClient>(std::move(co), clock);
-  } else {
-    client = std::make_unique<shoal::redis::KeyedClient>(*opts, clock);
-  }
-  if (auto c = client->pipeline(stream, {{"PING"}}); !c || (*c)[0].isError()) {
-    std::cerr << "shoal-loadgen: cannot reach " << opts->describe() << ": "
-              << (c ? (*c)[0].str : c.error().message) << "\n";
-    return 1;
+  std::unique_ptr<shoal::redis::KeyedClient> client;  // none with --http
+  if (!poster) {
+    if (cluster) {
+      shoal::redis::ClusterOptions co;
+      co.seeds.push_back({opts->host, opts->port});
+      co.node = *opts;
+      client = std::make_unique<shoal::redis::KeyedClient>(std::move(co), clock);
+    } else {
+      client = std::make_unique<shoal::redis::KeyedClient>(*opts, clock);
+    }
+    if (auto c = client->pipeline(stream, {{"PING"}}); !c || (*c)[0].isError()) {
+      std::cerr << "shoal-loadgen: cannot reach " << opts->describe() << ": "
+                << (c ? (*c)[0].str : c.error().message) << "\n";
+      return 1;
+    }
   }
   const std::vector<std::string> streams = shoal::shardStreams(stream, spread.shards);
   shoal::loadgen::PayloadGenerator gen(kind, payloadBytes, seed);
 
   const auto start = clock.now();
   int64_t sent = 0, invalid = 0, errors = 0;
+  int64_t accepted = 0, rejected = 0;  // --http: what the receiver's answers said
   int64_t burstsSent = 0;
   std::string firstId, lastId;
   double paced = 0;  // entries the steady rate allows so far
@@ -144,7 +209,7 @@ int main(int argc, char** argv) {
         clock.sleepFor(std::chrono::milliseconds(20));  // between bursts
         continue;
       }
-      want = pipelineDepth;
+      want = poster ? batch : pipelineDepth;
     } else {
       const auto now = clock.now();
       paced += rate * shoal::toSeconds(now - lastTick);
@@ -158,14 +223,35 @@ int main(int argc, char** argv) {
     }
     if (total > 0) want = std::min(want, total - sent);
 
-    while (want > 0 && !g_stop) {
+    while (poster && want > 0 && !g_stop) {
+      const int64_t n = std::min(want, batch);
+      const int64_t nowMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                clock.wallNow().time_since_epoch()).count();
+      std::string body;
+      body.reserve(static_cast<size_t>(n) * (payloadBytes + 64));
+      for (int64_t i = 0; i < n; ++i) {
+        body += gen.next(firstSeq + static_cast<uint64_t>(sent + i), nowMs);
+        body += '\n';
+      }
+      auto taken = poster->post(body);
+      if (!taken) {
+        if (taken.error().code == shoal::Errc::kRetryable) break;  // stopped: this batch is not counted
+        std::cerr << "shoal-loadgen: " << taken.error().message << "\n";
+        return 1;
+      }
+      accepted += taken->accepted;
+      rejected += taken->rejected;
+      sent += n;
+      want -= n;
+    }
+    while (!poster && want > 0 && !g_stop) {
       const int64_t n = std::min(want, pipelineDepth);
       // One batch per shard stream: on a cluster each goes to its own node.
       std::vector<std::vector<shoal::redis::Command>> perShard(streams.size());
       const int64_t nowMs = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 clock.wallNow().time_since_epoch()).count();
       for (int64_t i = 0; i < n; ++i) {
-        const uint64_t seq = static_cast<uint64_t>(sent + i);
+        const uint64_t seq = firstSeq + static_cast<uint64_t>(sent + i);
         const bool bad = invalidEvery > 0 && (seq + 1) % static_cast<uint64_t>(invalidEvery) == 0;
         const size_t shard = static_cast<size_t>(spread.shardOf(seq));
         shoal::redis::Command c = {"XADD", streams[shard]};
@@ -222,11 +308,35 @@ int main(int argc, char** argv) {
     }
     if (!quiet && clock.now() - lastProgress > std::chrono::seconds(1)) {
       lastProgress = clock.now();
-      std::fprintf(stderr, "shoal-loadgen: sent %lld in %.1fs\n", static_cast<long long>(sent), elapsed());
+      if (poster)
+        std::fprintf(stderr, "shoal-loadgen: sent %lld in %.1fs (accepted %lld, throttled %lld times)\n",
+                     static_cast<long long>(sent), elapsed(), static_cast<long long>(accepted),
+                     static_cast<long long>(poster->counts().throttled));
+      else
+        std::fprintf(stderr, "shoal-loadgen: sent %lld in %.1fs\n", static_cast<long long>(sent), elapsed());
     }
   }
 
   const double secs = elapsed();
+  const double perSecond = secs > 0 ? static_cast<double>(sent) / secs : 0.0;
+  if (poster) {
+    const auto& c = poster->counts();
+    if (json) {
+      nlohmann::json j = {{"url", httpUrl},         {"sent", sent},           {"accepted", accepted},
+                          {"rejected", rejected},   {"requests", c.requests}, {"throttled", c.throttled},
+                          {"unavailable", c.unavailable}, {"noResponse", c.noResponse}, {"seconds", secs},
+                          {"ratePerSecond", perSecond}};
+      std::cout << j.dump() << std::endl;
+    } else {
+      std::printf("loadgen: url=%s sent=%lld accepted=%lld rejected=%lld requests=%lld throttled=%lld "
+                  "unavailable=%lld no_response=%lld seconds=%.2f rate=%.0f/s\n",
+                  httpUrl.c_str(), static_cast<long long>(sent), static_cast<long long>(accepted),
+                  static_cast<long long>(rejected), static_cast<long long>(c.requests),
+                  static_cast<long long>(c.throttled), static_cast<long long>(c.unavailable),
+                  static_cast<long long>(c.noResponse), secs, perSecond);
+    }
+    return 0;
+  }
   if (json) {
     nlohmann::json j = {{"sent", sent},       {"invalid", invalid}, {"stream", stream}, {"shards", spread.shards},
                         {"firstId", firstId}, {"lastId", lastId},   {"seconds", secs},

@@ -115,6 +115,8 @@ Result<controllers::WorkloadObservation> ReceiverProcessBackend::ensure(const co
   o.updatedReplicas = running && p.runningHash == p.configHash ? 1 : 0;
   o.rolloutComplete = !running || p.runningHash == p.configHash;
   o.configHash = p.runningHash;
+  o.replicaLimit = 1;
+  o.replicaLimitReason = "local mode runs one shoal-receiver per Receiver";
   return o;
 }
 

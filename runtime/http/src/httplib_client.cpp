@@ -1,6 +1,7 @@
 // makeClient: the cpp-httplib implementation of Transport.
 #include <httplib.h>
 
+#include <cctype>
 #include <mutex>
 
 #include "shoal/http/client.h"
@@ -57,7 +58,13 @@ class HttplibClient final : public Transport {
 
   static Response convert(const httplib::Result& r) {
     if (!r) return Response{0, {}, httplib::to_string(r.error())};
-    return Response{r->status, r->body, {}};
+    Response out{r->status, r->body, {}, {}};
+    for (const auto& [name, value] : r->headers) {
+      std::string lower = name;
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out.headers[lower] = value;
+    }
+    return out;
   }
 
   std::mutex mu_;

@@ -214,11 +214,6 @@ json pipelineStatus(const std::string& path) {
   return s["pipelines"][0].value("status", json());
 }
 
-int64_t xlen(const RedisServer& redis, const std::string& stream) {
-  const std::string out = redis.cli("XLEN " + stream);
-  return out.empty() ? -1 : std::stoll(out);
-}
-
 // spec.retention in local mode (the same Pipeline reconciler): while a second
 // consumer group has read nothing, the delivered entries stay; once it has,
 // the stream is trimmed down to the acknowledged entries kept for replay.

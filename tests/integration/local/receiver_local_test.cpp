@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "local_status.h"
 #include "shoal/testing/process.h"
 #include "shoal/testing/servers.h"
 
@@ -20,24 +21,8 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-std::string readText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-json receiverStatus(const std::string& statusFile) {
-  json st = json::parse(readText(statusFile), nullptr, false);
-  if (!st.is_object() || !st.contains("receivers") || st["receivers"].empty()) return json();
-  return st["receivers"][0].value("status", json::object());
-}
-
 bool conditionIs(const json& st, const std::string& type, const std::string& status) {
-  if (!st.is_object()) return false;
-  for (const auto& c : st.value("conditions", json::array()))
-    if (c.value("type", "") == type) return c.value("status", "") == status;
-  return false;
+  return condition(st, type).value("status", "") == status;
 }
 
 TEST(LocalReceiver, ShoalLocalRunsTheReceiverAndEveryPostedLineReachesTheStream) {
@@ -60,7 +45,7 @@ TEST(LocalReceiver, ShoalLocalRunsTheReceiverAndEveryPostedLineReachesTheStream)
   o.stdoutPath = dir.file("local.out");
   o.stderrPath = dir.file("local.err");
   Process local(o);
-  auto diagnostics = [&] { return readText(dir.file("local.err")) + "\n" + readText(status); };
+  auto diagnostics = [&] { return readFile(dir.file("local.err")) + "\n" + readFile(status); };
 
   ASSERT_TRUE(waitUntil([&] { return conditionIs(receiverStatus(status), "Ready", "True"); }, 30s, 50ms))
       << diagnostics();
@@ -82,7 +67,7 @@ TEST(LocalReceiver, ShoalLocalRunsTheReceiverAndEveryPostedLineReachesTheStream)
   auto exit = local.wait(60000ms);
   ASSERT_TRUE(exit.has_value()) << diagnostics();
   EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << diagnostics();
-  const json procs = json::parse(readText(status), nullptr, false).value("receiverProcesses", json::array());
+  const json procs = json::parse(readFile(status), nullptr, false).value("receiverProcesses", json::array());
   ASSERT_EQ(procs.size(), 1u) << diagnostics();
   EXPECT_TRUE(procs[0]["pid"].is_null()) << "the receiver was stopped: " << procs.dump();
   EXPECT_EQ(procs[0]["restarts"], 0);

@@ -169,6 +169,33 @@ TEST_F(ReceiverProcessesTest, MoreReplicasStillRunOneProcessAndSaySoOnce) {
   EXPECT_EQ(eventsNamed("ReplicasLimited"), 1);
 }
 
+TEST_F(ReceiverProcessesTest, MoreReplicasAreReadyWithOneProcessAndTheStatusSaysWhy) {
+  json obj = *receiverStore->getReceiver("default", "front").value();
+  obj["spec"]["replicas"] = 3;
+  LocalReceiverStore three({{"default/front", obj}}, *store);
+  class Pong final : public probe::RedisPinger {
+   public:
+    Result<void> ping(const probe::RedisTarget&) override { return {}; }
+  } pinger;
+  controllers::ReceiverReconciler reconciler(three, *backend, events, pinger, clock);
+  ASSERT_TRUE(reconciler.reconcile("default", "front").ok());
+  backend->tick();
+  ASSERT_TRUE(reconciler.reconcile("default", "front").ok());
+  EXPECT_EQ(runner.running(), 1);
+  const json st = (*three.getReceiver("default", "front").value())["status"];
+  EXPECT_EQ(st["replicas"], 1);
+  EXPECT_EQ(st["readyReplicas"], 1);
+  json ready;
+  for (const auto& c : st["conditions"])
+    if (c["type"] == "Ready") ready = c;
+  EXPECT_EQ(ready["status"], "True") << st.dump();
+  EXPECT_EQ(ready["reason"], "ReceiversReady");
+  EXPECT_EQ(ready["message"],
+            "1 of 1 receiver pod ready (spec.replicas is 3; local mode runs one shoal-receiver per Receiver).");
+  EXPECT_EQ(eventsNamed("ReplicasLimited"), 1);
+  backend->shutdown();
+}
+
 TEST_F(ReceiverProcessesTest, AConfigChangeStartsTheNewProcessOnlyAfterTheOldExited) {
   runner.exitsOnTerm = false;  // drains slowly
   ensure(receiver());

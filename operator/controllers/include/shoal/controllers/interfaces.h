@@ -51,6 +51,11 @@ struct WorkloadObservation {
   int32_t updatedReplicas = 0;
   bool rolloutComplete = true;  // observedGeneration current and all updated
   std::string configHash;       // of the running template ("" if unknown)
+  /// The most replicas this backend can run, when that is fewer than some
+  /// specs ask for (local mode's receivers: one process, the ports bind
+  /// once); 0: no limit. `replicaLimitReason` says why, in words.
+  int32_t replicaLimit = 0;
+  std::string replicaLimitReason;
 };
 
 /// Everything a backend needs to run a pool's workers.

@@ -10,6 +10,10 @@
 // - spec.replicas is the user's (kubectl scale, through /scale): the
 //   Deployment gets it as is. It is not in the rendered config, so scaling
 //   changes no config hash and restarts no pod.
+// - A backend that can run fewer than spec.replicas says so in its
+//   observation (replicaLimit; local mode runs one process): Ready then
+//   counts against what can run and its message names the limit, rather
+//   than waiting forever for pods that never come.
 // - An invalid spec renders nothing (what runs keeps running): Ready=False
 //   InvalidSpec with the parser's message naming the field, and a Warning.
 // - RedisReachable is one PING per reconcile; reconciles repeat every

@@ -5,8 +5,10 @@
 //
 // Design note
 // - One process per Receiver whatever spec.replicas says (0 stops it): the
-//   listeners' ports can be bound only once on one machine. The status then
-//   says "1 of N ready", which is what runs; a Warning says why, once.
+//   listeners' ports can be bound only once on one machine. The observation
+//   says so (replicaLimit 1), so status.replicas is 1 and Ready is True once
+//   that one process is ready, its message naming spec.replicas and the
+//   limit; a Warning event (ReplicasLimited, also a log line) says it once.
 // - A config change stops the process (SIGTERM, SIGKILL after 30 s) and
 //   starts the new one only after the old one exited: both need the ports.
 // - A process that exits unasked is a crash, restarted after RestartBackoff.

@@ -27,6 +27,7 @@ struct Response {
   int status = 0;     // the HTTP status; 0: no response, see `error`
   std::string body;   // the whole body, never truncated (empty when status is 0)
   std::string error;  // status 0 only: what went wrong (refused, timeout, TLS, ...)
+  Headers headers;    // names in lower case ("retry-after"); a repeated one: its last value
 };
 
 /// \brief Sends requests to one base URL.
