@@ -2,9 +2,13 @@
 //   preload   XADD N ~300-byte JSON log entries (pipelined)
 //   ceiling   XREADGROUP COUNT 500 + XACK in a tight loop on its own group:
 //             the Redis read/ack ceiling for this machine
+//   idle      the machine's idle CPU over one second, in cores (what was free)
 //   drain     runs one shoal-worker process on a preloaded stream, measures the
-//             time until its group has read and acknowledged everything, and
-//             the worker's peak RSS (VmHWM)
+//             time until its group has read and acknowledged everything, the
+//             worker's CPU per event (utime+stime of every thread, start to
+//             exit), its peak RSS (VmHWM) and the bulk bytes on the wire per
+//             event; --parallelism, --compression and a fresh --group per run
+//             (a new group reads the same stream again)
 //   batch     the consumer loop in-process with the logs handler over an
 //             instant fake sink, 100-entry batches: p99 of one batch
 //             (read + transform + bulk encode/decode + XACK; sink time excluded)
@@ -16,6 +20,7 @@
 // Each prints `bench: <name> <value> <unit>` lines.
 #include <CLI/CLI.hpp>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +35,9 @@
 #include "shoal/redis/client.h"
 #include "shoal/worker/consumer_loop.h"
 #ifdef SHOAL_HAVE_LOGS
+#include <nlohmann/json.hpp>
+
+#include "shoal/http/client.h"
 #include "shoal/http/transport.h"
 #include "shoal/logs/bulk.h"
 #include "shoal/logs/ecs_fast.h"
@@ -121,15 +129,58 @@ int64_t vmHwmKiB(pid_t pid) {
   return -1;
 }
 
+// Idle CPU of the whole machine over `window`, in cores (from /proc/stat):
+// what was free for the worker, Redis and the bulk endpoint before a run.
+double idleCores(std::chrono::milliseconds window) {
+  auto sample = [] {
+    std::ifstream f("/proc/stat");
+    std::string cpu;
+    f >> cpu;
+    int64_t v, total = 0, idle = 0;
+    for (int i = 0; i < 10 && (f >> v); ++i) {
+      total += v;
+      if (i == 3 || i == 4) idle += v;  // idle, iowait
+    }
+    return std::make_pair(total, idle);
+  };
+  const auto a = sample();
+  std::this_thread::sleep_for(window);  // a measurement window, not synchronization
+  const auto b = sample();
+  const double share = b.first > a.first ? static_cast<double>(b.second - a.second) / static_cast<double>(b.first - a.first) : 0;
+  return share * static_cast<double>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+#ifdef SHOAL_HAVE_LOGS
+// The bulk endpoint's control API (shoal-bulk-server): reset, and the bytes it received.
+nlohmann::json bulkControl(const std::string& sinkUrl, const std::string& method, const std::string& path) {
+  auto client = shoal::http::makeClient({.url = sinkUrl});
+  if (!client) return {};
+  auto r = (*client)->send({.method = method, .path = path, .body = method == "POST" ? "{}" : "",
+                            .contentType = "application/json"});
+  return r.status == 200 ? nlohmann::json::parse(r.body, nullptr, false) : nlohmann::json();
+}
+#endif
+
+struct DrainRun {
+  int64_t parallelism = 1;
+  std::string compression = "none";
+  std::string group = "bench";
+  std::string suffix;  // appended to every figure's name ("" for the reference run)
+};
+
 int drain(const std::string& url, const std::string& stream, const std::string& worker, const std::string& sinkUrl,
-          int64_t count, const std::string& dir) {
-  const std::string cfgPath = dir + "/bench-pipeline.yaml";
+          int64_t count, const std::string& dir, const DrainRun& run) {
+  const std::string cfgPath = dir + "/bench-pipeline-" + run.group + ".yaml";
   std::ofstream(cfgPath) << "spec:\n  type: logs\n  source:\n    redis:\n      stream: " << stream
-                         << "\n      consumerGroup: bench\n      startId: \"0\"\n      blockMs: 100\n"
-                         << "  delivery: {batchSize: 1000, lingerMs: 5}\n"
+                         << "\n      consumerGroup: " << run.group << "\n      startId: \"0\"\n      blockMs: 100\n"
+                         << "  delivery: {batchSize: 1000, lingerMs: 5, parallelism: " << run.parallelism << "}\n"
                          << "  transform: {logs: {format: json}}\n"
                          << "  sink:\n    elasticsearch: {url: \"" << sinkUrl
-                         << "\", index: \"logs-{service.name}-{yyyy.MM.dd}\"}\n";
+                         << "\", index: \"logs-{service.name}-{yyyy.MM.dd}\", compression: " << run.compression
+                         << "}\n";
+#ifdef SHOAL_HAVE_LOGS
+  bulkControl(sinkUrl, "POST", "/_shoal/reset");  // every run starts from an empty endpoint
+#endif
   shoal::redis::Client c(connect(url), shoal::SystemClock::instance());
   const auto start = SteadyClock::now();
   pid_t pid = fork();
@@ -147,7 +198,7 @@ int drain(const std::string& url, const std::string& stream, const std::string& 
     auto g = c.groups(stream);
     if (g) {
       for (auto& gi : *g)
-        if (gi.name == "bench" && gi.entriesRead.value_or(0) >= count && gi.pending == 0) drained = true;
+        if (gi.name == run.group && gi.entriesRead.value_or(0) >= count && gi.pending == 0) drained = true;
     }
     if (drained) break;
     int st = 0;
@@ -161,13 +212,27 @@ int drain(const std::string& url, const std::string& stream, const std::string& 
   peak = std::max(peak, vmHwmKiB(pid));
   kill(pid, SIGTERM);
   int st = 0;
-  waitpid(pid, &st, 0);
+  rusage usage{};
+  wait4(pid, &st, 0, &usage);  // the worker's CPU, every thread, start to exit
   if (!drained) {
     std::cerr << "drain: not drained within 600 s\n";
     return 1;
   }
-  std::printf("bench: worker_logs_events_per_s %.0f events/s\n", static_cast<double>(count) / secs);
-  std::printf("bench: worker_peak_rss_mib %.1f MiB\n", static_cast<double>(peak) / 1024.0);
+  const double cpuUs = (static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6 +
+                        static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)) /
+                       static_cast<double>(count);
+  const char* sfx = run.suffix.c_str();
+  std::printf("bench: worker_logs_events_per_s%s %.0f events/s\n", sfx, static_cast<double>(count) / secs);
+  std::printf("bench: worker_logs_cpu_us_per_event%s %.2f us\n", sfx, cpuUs);
+  std::printf("bench: worker_peak_rss_mib%s %.1f MiB\n", sfx, static_cast<double>(peak) / 1024.0);
+#ifdef SHOAL_HAVE_LOGS
+  const nlohmann::json stats = bulkControl(sinkUrl, "GET", "/_shoal/stats");
+  if (stats.is_object() && stats.contains("wireBytes"))
+    std::printf("bench: worker_bulk_bytes_per_event%s %.1f bytes\n", sfx,
+                stats["wireBytes"].get<double>() / static_cast<double>(count));
+#endif
+  std::cerr << "drain" << run.suffix << ": parallelism " << run.parallelism << ", compression " << run.compression
+            << ", " << secs << " s, worker CPU " << cpuUs * static_cast<double>(count) / 1e6 << " s\n";
   return 0;
 }
 
@@ -376,12 +441,21 @@ int main(int argc, char** argv) {
   app.add_option("--dir", dir, "scratch directory (drain)");
   std::string mode, path = "both";
   app.add_option("--path", path, "general | fast | both (transform)");
-  app.add_option("mode", mode, "preload | ceiling | drain | batch | transform | wide")->required();
+  DrainRun run;
+  app.add_option("--parallelism", run.parallelism, "delivery.parallelism of the worker (drain)");
+  app.add_option("--compression", run.compression, "sink.elasticsearch.compression: none | gzip (drain)");
+  app.add_option("--group", run.group, "consumer group of the run: a new group reads the stream again (drain)");
+  app.add_option("--suffix", run.suffix, "appended to the figures' names, e.g. _threads_2 (drain)");
+  app.add_option("mode", mode, "preload | ceiling | idle | drain | batch | transform | wide")->required();
   CLI11_PARSE(app, argc, argv);
   signal(SIGPIPE, SIG_IGN);
   if (mode == "preload") return preload(url, stream, count);
   if (mode == "ceiling") return ceiling(url, stream);
-  if (mode == "drain") return drain(url, stream, worker, sinkUrl, count, dir);
+  if (mode == "idle") {
+    std::printf("bench: worker_bench_idle_cores %.2f cores\n", idleCores(std::chrono::milliseconds(1000)));
+    return 0;
+  }
+  if (mode == "drain") return drain(url, stream, worker, sinkUrl, count, dir, run);
   if (mode == "batch") return batchP99(url, stream, batches);
   if (mode == "transform") return transformRate(count, path);
   if (mode == "wide") return wideEntry();

@@ -33,13 +33,13 @@ FROM debian:bookworm-slim AS rootfs
 # Runtime libraries of shoal-worker, one package per shared library it links
 # directly (objdump -p: NEEDED): OpenSSL (Redis TLS, HTTPS sinks), cpp-httplib,
 # yaml-cpp, prometheus-cpp core, hiredis (RESP parser), libpq (PostgreSQL
-# sink), snappy (remote write), simdjson (log parsing). apt adds their own
-# dependencies (zlib, brotli, Kerberos/LDAP for libpq).
+# sink), snappy (remote write), simdjson (log parsing), zlib (gzip bulk
+# bodies). apt adds their own dependencies (brotli, Kerberos/LDAP for libpq).
 # ca-certificates for TLS; python3 runs the staging step (it stays in this stage).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates libstdc++6 libssl3 libcpp-httplib0.11 libyaml-cpp0.7 \
-      libprometheus-cpp-core1.0 libhiredis0.14 libpq5 libsnappy1v5 libsimdjson14 \
+      libprometheus-cpp-core1.0 libhiredis0.14 libpq5 libsnappy1v5 libsimdjson14 zlib1g \
       python3 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/shoal-worker /out/shoal-worker

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 
 #include "shoal/redis/source_config.h"
 #include "shoal/stream/config_fields.h"
@@ -43,7 +44,7 @@ void parseRedis(const YAML::Node& n, RedisSourceConfig& r, const std::string& pa
 void parseDelivery(const YAML::Node& n, DeliveryConfig& d, const std::string& path) {
   checkKeys(n, path,
             {"batchSize", "batchBytes", "lingerMs", "retryInitialMs", "retryMaxMs", "maxEntryBytes",
-             "shutdownTimeoutMs"});
+             "shutdownTimeoutMs", "parallelism"});
   d.batchSize = intField(n, "batchSize", path, d.batchSize, 1, 100000);
   d.batchBytes = intField(n, "batchBytes", path, d.batchBytes, 1);
   d.lingerMs = intField(n, "lingerMs", path, d.lingerMs, 0, 60000);
@@ -53,6 +54,7 @@ void parseDelivery(const YAML::Node& n, DeliveryConfig& d, const std::string& pa
     throw ConfigError(path + ".retryMaxMs", "must be at least retryInitialMs");
   d.maxEntryBytes = intField(n, "maxEntryBytes", path, d.maxEntryBytes, 1);
   d.shutdownTimeoutMs = intField(n, "shutdownTimeoutMs", path, d.shutdownTimeoutMs, 1);
+  d.parallelism = intField(n, "parallelism", path, d.parallelism, 1, kMaxParallelism);
 }
 
 }  // namespace
@@ -93,6 +95,23 @@ PipelineConfig loadPipelineConfig(const YAML::Node& doc, const std::map<std::str
 
 PipelineConfig loadPipelineConfigFile(const std::string& path, const std::map<std::string, std::string>& env) {
   return config::loadFile(path, [&](const YAML::Node& doc) { return loadPipelineConfig(doc, env); });
+}
+
+std::vector<PipelineConfig> deliveryPipelines(const PipelineConfig& config) {
+  std::vector<PipelineConfig> out;
+  const std::vector<std::string> streams = shardStreams(config.redis.stream, config.redis.shards);
+  const int64_t n = std::max<int64_t>(1, config.delivery.parallelism);
+  out.reserve(streams.size() * static_cast<size_t>(n));
+  for (int32_t shard = 0; shard < static_cast<int32_t>(streams.size()); ++shard) {
+    for (int64_t i = 0; i < n; ++i) {
+      PipelineConfig& c = out.emplace_back(config);
+      c.redis.stream = streams[static_cast<size_t>(shard)];
+      c.redis.deadLetterStream = shardDeadLetterStream(config.redis.stream, config.redis.deadLetterStream,
+                                                       config.redis.shards, shard);
+      if (n > 1) c.consumerName = config.consumerName + "-" + std::to_string(i);
+    }
+  }
+  return out;
 }
 
 std::map<std::string, std::string> processEnv() { return config::processEnv(); }

@@ -17,7 +17,6 @@
 #include "shoal/common/signals.h"
 #include "shoal/common/log.h"
 #include "shoal/worker/config.h"
-#include "shoal/stream/shards.h"
 #include "shoal/worker/consumer_loop.h"
 #ifdef SHOAL_HAVE_LOGS
 #include "shoal/logs/logs_handler.h"
@@ -52,7 +51,8 @@ Config (YAML, a Pipeline or its spec; camelCase keys):
     startId, deadLetterStream, maxDeliveries, claimMinIdleMs, claimIntervalMs,
     connectTimeoutMs, readTimeoutMs, blockMs
   spec.delivery: batchSize, batchBytes, lingerMs, retryInitialMs, retryMaxMs,
-    maxEntryBytes, shutdownTimeoutMs
+    maxEntryBytes, shutdownTimeoutMs, parallelism (delivery pipelines per
+    stream in this process, each its own consumer "<name>-<i>" when above 1)
   spec.transform, spec.sink: see the pipeline type's documentation
 
 Exit codes: 0 clean shutdown, 1 runtime failure or drain cut short, 2 bad config.
@@ -118,12 +118,14 @@ int main(int argc, char** argv) {
   auto& clock = shoal::SystemClock::instance();
   auto registry = std::make_shared<prometheus::Registry>();
   shoal::PipelineConfig cfg;
-  // One consumer loop per shard stream (one for an unsharded source), each
-  // with its own handler and its own sessions on the group; they share the
-  // self-metrics registry (series labelled by stream) and the drain. The
-  // handlers see their shard's stream name, so that what they derive from it
-  // (document ids, PostgreSQL's processed-entry keys) stays unique per shard.
-  std::vector<shoal::PipelineConfig> shardConfigs;
+  // One consumer loop per delivery pipeline: delivery.parallelism of them on
+  // each shard stream (one stream for an unsharded source), each with its own
+  // handler (its own sink connections), its own sessions on the group and its
+  // own consumer name; they share the self-metrics registry (series labelled
+  // by stream, summed over the pipelines) and the drain. The handlers see
+  // their shard's stream name, so that what they derive from it (document
+  // ids, PostgreSQL's processed-entry keys) stays unique per shard.
+  std::vector<shoal::PipelineConfig> pipelineConfigs;
   std::vector<std::unique_ptr<shoal::BatchHandler>> handlers;
   std::string listenHost;
   int listenPort = 0;
@@ -131,15 +133,8 @@ int main(int argc, char** argv) {
     cfg = shoal::loadPipelineConfigFile(configPath, shoal::processEnv());
     if (!parseListen(listen, listenHost, listenPort))
       throw shoal::ConfigError("--listen", "must be host:port, got '" + listen + "'");
-    const std::vector<std::string> streams = shoal::shardStreams(cfg.redis.stream, cfg.redis.shards);
-    for (int32_t i = 0; i < static_cast<int32_t>(streams.size()); ++i) {
-      shoal::PipelineConfig c = cfg;
-      c.redis.stream = streams[static_cast<size_t>(i)];
-      c.redis.deadLetterStream =
-          shoal::shardDeadLetterStream(cfg.redis.stream, cfg.redis.deadLetterStream, cfg.redis.shards, i);
-      handlers.push_back(makeHandler(c, *registry, clock));
-      shardConfigs.push_back(std::move(c));
-    }
+    pipelineConfigs = shoal::deliveryPipelines(cfg);
+    for (const shoal::PipelineConfig& c : pipelineConfigs) handlers.push_back(makeHandler(c, *registry, clock));
   } catch (const shoal::ConfigError& e) {
     std::cerr << "shoal-worker: config error: " << e.what() << "\n";
     return 2;
@@ -149,10 +144,8 @@ int main(int argc, char** argv) {
   }
 
   std::vector<std::unique_ptr<shoal::ConsumerLoop>> loops;
-  for (size_t i = 0; i < shardConfigs.size(); ++i) {
-    const shoal::PipelineConfig& c = shardConfigs[i];
-    loops.push_back(std::make_unique<shoal::ConsumerLoop>(c, *handlers[i], clock, *registry));
-  }
+  for (size_t i = 0; i < pipelineConfigs.size(); ++i)
+    loops.push_back(std::make_unique<shoal::ConsumerLoop>(pipelineConfigs[i], *handlers[i], clock, *registry));
   auto forEachLoop = [&](auto&& fn) {
     for (auto& l : loops) fn(*l);
   };
@@ -230,6 +223,7 @@ int main(int argc, char** argv) {
                                             {"redis", cfg.redis.host + ":" + std::to_string(cfg.redis.port)},
                                             {"tls", cfg.redis.tls.enabled},
                                             {"shards", cfg.redis.shards},
+                                            {"parallelism", cfg.delivery.parallelism},
                                             {"cluster", cfg.redis.cluster},
                                             {"sink", firstHandler.sinkName()},
                                             {"listen", listenHost + ":" + std::to_string(boundPort)}});

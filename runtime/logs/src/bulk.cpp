@@ -10,27 +10,40 @@ namespace shoal::logs {
 
 std::string documentId(std::string_view stream, std::string_view entryId) {
   std::string id;
-  id.reserve(stream.size() + entryId.size() + 1);
-  id.append(stream).push_back('/');
-  id.append(entryId);
-  if (id.size() <= 512) return id;
+  assignDocumentId(id, stream, entryId);
+  return id;
+}
+
+void assignDocumentId(std::string& out, std::string_view stream, std::string_view entryId) {
+  out.clear();
+  out.reserve(stream.size() + entryId.size() + 1);
+  out.append(stream).push_back('/');
+  out.append(entryId);
+  if (out.size() <= 512) return;
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(id.data()), id.size(), digest);
+  SHA256(reinterpret_cast<const unsigned char*>(out.data()), out.size(), digest);
   static const char* kHex = "0123456789abcdef";
-  std::string out = "sha256:";
+  out = "sha256:";
   for (unsigned char b : digest) {
     out.push_back(kHex[b >> 4]);
     out.push_back(kHex[b & 15]);
   }
-  return out;
+}
+
+namespace {
+constexpr std::string_view kActionOpen = "{\"create\":{\"_index\":", kActionId = ",\"_id\":", kActionClose = "}}\n";
+}  // namespace
+
+size_t bulkActionSize(std::string_view index, std::string_view id) {
+  return kActionOpen.size() + jsonStringSize(index) + kActionId.size() + jsonStringSize(id) + kActionClose.size();
 }
 
 void appendBulkAction(std::string& body, std::string_view index, std::string_view id) {
-  body += "{\"create\":{\"_index\":";
+  body += kActionOpen;
   appendJsonString(body, index);
-  body += ",\"_id\":";
+  body += kActionId;
   appendJsonString(body, id);
-  body += "}}\n";
+  body += kActionClose;
 }
 
 void appendBulkCreate(std::string& body, std::string_view index, std::string_view id,

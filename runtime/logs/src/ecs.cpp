@@ -484,6 +484,25 @@ inline bool wordNeedsEscape(uint64_t w) {
   return ((less20 | zeroQ | zeroB) & kHigh) != 0;
 }
 
+size_t jsonStringSize(std::string_view s) {
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t clean = 0;
+  while (clean + 8 <= s.size()) {
+    uint64_t w;
+    std::memcpy(&w, p + clean, 8);
+    if (wordNeedsEscape(w)) break;
+    clean += 8;
+  }
+  size_t n = s.size() + 2;
+  for (size_t i = clean; i < s.size(); ++i) {
+    const unsigned char c = p[i];
+    if (!kEscape.needs[c]) continue;
+    const bool shortForm = c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t';
+    n += shortForm ? 1 : 5;  // \x or \u00xx in place of one byte
+  }
+  return n;
+}
+
 void appendJsonString(std::string& out, std::string_view s) {
   static const char* kHex = "0123456789abcdef";
   out.push_back('"');

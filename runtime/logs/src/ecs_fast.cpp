@@ -3,6 +3,8 @@
 // overwrite semantics), over views instead of an owned tree.
 #include "shoal/logs/ecs_fast.h"
 
+#include <cstring>
+
 #include "ecs_internal.h"
 
 namespace shoal::logs {
@@ -117,11 +119,27 @@ std::string_view FastJsonEcsMapper::asJsonStringRaw(std::string_view raw) {
   return own(jsonString(raw));
 }
 
-void FastJsonEcsMapper::addChild(Node& parent, std::string_view key, std::string_view raw) {
+// A key that appendJsonString would write unchanged between its quotes.
+bool FastJsonEcsMapper::plainJsonKey(std::string_view key) {
+  for (unsigned char c : key)
+    if (c == '"' || c == '\\' || c < 0x20) return false;
+  return true;
+}
+
+FastJsonEcsMapper::Node& FastJsonEcsMapper::addTop(std::string_view key, bool plainKey) {
+  Node& n = top_.emplace_back();
+  n.key = key;
+  n.plainKey = plainKey || plainJsonKey(key);
+  topKeyBits_ |= keyBit(key);
+  return n;
+}
+
+void FastJsonEcsMapper::addChild(Node& parent, std::string_view key, std::string_view raw, bool plainKey) {
   const auto idx = static_cast<int32_t>(children_.size());
   Node& child = children_.emplace_back();
   child.key = key;
   child.raw = raw;
+  child.plainKey = plainKey || plainJsonKey(key);
   if (parent.lastChild < 0) parent.firstChild = idx;
   else children_[static_cast<size_t>(parent.lastChild)].next = idx;
   parent.lastChild = idx;
@@ -151,11 +169,7 @@ bool FastJsonEcsMapper::parse(std::string_view payload, size_t maxFields) {
         sc.consume('{');
         const size_t self = top_.size();
         childKeys_.clear();
-        if (!duplicate) {
-          Node& n = top_.emplace_back();
-          n.key = key;
-          n.object = true;
-        }
+        if (!duplicate) addTop(key, true).object = true;  // scanned keys have no escapes
         sc.skipWhitespace();
         if (!sc.consume('}')) {
           for (;;) {
@@ -170,7 +184,7 @@ bool FastJsonEcsMapper::parse(std::string_view payload, size_t maxFields) {
             if (!sc.compactValue(3)) return false;
             if (!duplicate && childKeys_.insert(childKey))
               addChild(top_[self], childKey,
-                       std::string_view(start, static_cast<size_t>(sc.pos() - start)));
+                       std::string_view(start, static_cast<size_t>(sc.pos() - start)), true);
             sc.skipWhitespace();
             if (sc.consume(',')) continue;
             if (sc.consume('}')) break;
@@ -180,11 +194,7 @@ bool FastJsonEcsMapper::parse(std::string_view payload, size_t maxFields) {
       } else {
         const char* start = sc.pos();
         if (!sc.compactValue(2)) return false;
-        if (!duplicate) {
-          Node& n = top_.emplace_back();
-          n.key = key;
-          n.raw = std::string_view(start, static_cast<size_t>(sc.pos() - start));
-        }
+        if (!duplicate) addTop(key, true).raw = std::string_view(start, static_cast<size_t>(sc.pos() - start));
       }
       sc.skipWhitespace();
       if (sc.consume(',')) continue;
@@ -197,17 +207,20 @@ bool FastJsonEcsMapper::parse(std::string_view payload, size_t maxFields) {
 }
 
 FastJsonEcsMapper::Node* FastJsonEcsMapper::findTopLevel(std::string_view key) {
+  if (!mayHaveTop(key)) return nullptr;
   for (auto& n : top_)
     if (n.alive && sameKey(n.key, key)) return &n;
   return nullptr;
 }
 
 const FastJsonEcsMapper::Node* FastJsonEcsMapper::find(std::string_view path) const {
-  for (auto& n : top_)
-    if (n.alive && sameKey(n.key, path)) return &n;
+  if (mayHaveTop(path))
+    for (auto& n : top_)
+      if (n.alive && sameKey(n.key, path)) return &n;
   const size_t dot = path.find('.');
   if (dot == std::string_view::npos) return nullptr;
   const std::string_view ns = path.substr(0, dot), member = path.substr(dot + 1);
+  if (!mayHaveTop(ns)) return nullptr;
   for (auto& n : top_) {
     if (!n.alive || !n.object || !sameKey(n.key, ns)) continue;
     for (int32_t c = n.firstChild; c >= 0; c = children_[static_cast<size_t>(c)].next) {
@@ -219,15 +232,18 @@ const FastJsonEcsMapper::Node* FastJsonEcsMapper::find(std::string_view path) co
 }
 
 std::optional<std::string_view> FastJsonEcsMapper::take(std::string_view path) {
-  for (auto& n : top_) {
-    if (n.alive && sameKey(n.key, path)) {
-      n.alive = false;
-      return n.raw;
+  if (mayHaveTop(path)) {
+    for (auto& n : top_) {
+      if (n.alive && sameKey(n.key, path)) {
+        n.alive = false;
+        return n.raw;
+      }
     }
   }
   const size_t dot = path.find('.');
   if (dot == std::string_view::npos) return std::nullopt;
   const std::string_view ns = path.substr(0, dot), member = path.substr(dot + 1);
+  if (!mayHaveTop(ns)) return std::nullopt;
   for (auto& n : top_) {
     if (!n.alive || !n.object || !sameKey(n.key, ns)) continue;
     for (int32_t c = n.firstChild; c >= 0; c = children_[static_cast<size_t>(c)].next) {
@@ -261,12 +277,11 @@ FastJsonEcsMapper::Node& FastJsonEcsMapper::objectAt(std::string_view ns) {
       const std::string_view original = f->raw;
       f->raw = {};
       f->object = true;
-      addChild(*f, "original", original);
+      addChild(*f, "original", original, true);
     }
     return *f;
   }
-  Node& n = top_.emplace_back();
-  n.key = ns;
+  Node& n = addTop(ns);
   n.object = true;
   return n;
 }
@@ -282,9 +297,7 @@ bool FastJsonEcsMapper::set(std::string_view path, std::string_view raw, bool ov
       f->raw = raw;
       return true;
     }
-    Node& n = top_.emplace_back();
-    n.key = path;
-    n.raw = raw;
+    addTop(path).raw = raw;
     return true;
   }
   const std::string_view ns = path.substr(0, dot), member = path.substr(dot + 1);
@@ -305,6 +318,7 @@ bool FastJsonEcsMapper::map(const StreamEntry& entry, const LogsTransformConfig&
   top_.clear();
   children_.clear();
   owned_.clear();
+  topKeyBits_ = 0;
   const std::string* payload = entry.field(cfg.payloadField);
   if (!payload) return false;
   const LogFormat fmt = cfg.format == LogFormat::kAuto ? detail::detectedFormat(payload) : cfg.format;
@@ -331,7 +345,7 @@ bool FastJsonEcsMapper::map(const StreamEntry& entry, const LogsTransformConfig&
     const std::string_view original = n.raw;
     n.raw = {};
     n.object = true;
-    addChild(n, "original", original);
+    addChild(n, "original", original, true);
   }
 
   if (timestampRaw) {
@@ -409,6 +423,23 @@ bool FastJsonEcsMapper::addEntryFieldsAsLabels(const StreamEntry& entry,
   return true;
 }
 
+// `"key":`, as appendJsonString would write the key.
+void FastJsonEcsMapper::appendKey(std::string& out, const Node& n) {
+  if (!n.plainKey) {
+    appendJsonString(out, n.key);
+    out.push_back(':');
+    return;
+  }
+  const size_t at = out.size();
+  out.resize(at + n.key.size() + 3);
+  char* p = out.data() + at;
+  *p++ = '"';
+  if (!n.key.empty()) std::memcpy(p, n.key.data(), n.key.size());
+  p += n.key.size();
+  *p++ = '"';
+  *p = ':';
+}
+
 void FastJsonEcsMapper::appendJson(std::string& out) const {
   out += "{\"@timestamp\":\"";
   appendTimestamp(out, timestamp_);
@@ -416,8 +447,7 @@ void FastJsonEcsMapper::appendJson(std::string& out) const {
   for (const auto& f : top_) {
     if (!f.alive || f.key == "@timestamp") continue;
     out.push_back(',');
-    appendJsonString(out, f.key);
-    out.push_back(':');
+    appendKey(out, f);
     if (!f.object) {
       out += f.raw;
       continue;
@@ -429,8 +459,7 @@ void FastJsonEcsMapper::appendJson(std::string& out) const {
       if (!child.alive) continue;
       if (!first) out.push_back(',');
       first = false;
-      appendJsonString(out, child.key);
-      out.push_back(':');
+      appendKey(out, child);
       out += child.raw;
     }
     out.push_back('}');
@@ -438,11 +467,17 @@ void FastJsonEcsMapper::appendJson(std::string& out) const {
   out.push_back('}');
 }
 
-std::optional<std::string> FastJsonEcsMapper::text(std::string_view path) const {
+std::optional<std::string_view> FastJsonEcsMapper::rawScalar(std::string_view path) const {
   const Node* f = find(path);
   if (!f || f->object || f->raw.empty() || f->raw[0] == '{' || f->raw[0] == '[' || f->raw == "null")
     return std::nullopt;
-  return detail::rawScalarText(std::string(f->raw));
+  return f->raw;
+}
+
+std::optional<std::string> FastJsonEcsMapper::text(std::string_view path) const {
+  const auto raw = rawScalar(path);
+  if (!raw) return std::nullopt;
+  return detail::rawScalarText(std::string(*raw));
 }
 
 }  // namespace shoal::logs

@@ -8,6 +8,13 @@
 namespace shoal::logs {
 namespace {
 
+// The response keeps only what deliver() reads (filter_path, supported by
+// Elasticsearch and OpenSearch alike): per item its _id, status and error.
+// The rest of an item (_index, _version, result, _shards, _seq_no, ...) is
+// two thirds of a response's bytes, all of them received and parsed for
+// nothing.
+constexpr const char* kBulkPath = "/_bulk?filter_path=errors,items.*._id,items.*.status,items.*.error";
+
 const prometheus::Histogram::BucketBoundaries& requestBuckets() {
   static const prometheus::Histogram::BucketBoundaries b{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                          0.1,   0.25,   0.5,   1,    2.5,   5, 10};
@@ -47,7 +54,17 @@ ElasticsearchSink::ElasticsearchSink(ElasticsearchSinkConfig config,
                           .Name("shoal_sink_bulk_request_duration_seconds")
                           .Help("Time from sending a bulk request to its answer")
                           .Register(registry)
-                          .Add({}, requestBuckets())) {}
+                          .Add({}, requestBuckets())),
+      uncompressedBytes_(prometheus::BuildCounter()
+                             .Name("shoal_sink_bulk_body_bytes_total")
+                             .Help("Bulk request bodies: uncompressed, and as sent (after compression)")
+                             .Register(registry)
+                             .Add({{"form", "uncompressed"}})),
+      sentBytes_(prometheus::BuildCounter()
+                     .Name("shoal_sink_bulk_body_bytes_total")
+                     .Help("Bulk request bodies: uncompressed, and as sent (after compression)")
+                     .Register(registry)
+                     .Add({{"form", "sent"}})) {}
 
 void ElasticsearchSink::countItem(int status) {
   std::lock_guard lk(metricsMu_);
@@ -72,12 +89,21 @@ void ElasticsearchSink::sendRange(std::vector<size_t>& idx, size_t begin, size_t
                                   std::span<const BulkDocument> docs,
                                   const std::vector<size_t>& sizes,
                                   std::vector<EntryResult>& results, std::vector<size_t>& retry) {
-  http::Request req{.method = "POST", .path = "/_bulk", .contentType = "application/x-ndjson"};
+  http::Request req{.method = "POST", .path = kBulkPath, .contentType = "application/x-ndjson"};
   size_t bytes = 0;
   for (size_t i = begin; i < end; ++i) bytes += sizes[idx[i]];
-  req.body.reserve(bytes);
+  const bool gzip = config_.compression == BodyCompression::kGzip;
+  std::string& plain = gzip ? plain_ : req.body;
+  plain.clear();
+  plain.reserve(bytes);
   for (size_t i = begin; i < end; ++i)
-    appendBulkCreate(req.body, docs[idx[i]].index, docs[idx[i]].id, docs[idx[i]].source);
+    appendBulkCreate(plain, docs[idx[i]].index, docs[idx[i]].id, docs[idx[i]].source);
+  uncompressedBytes_.Increment(static_cast<double>(plain.size()));
+  // A body zlib could not compress (out of memory) goes as it is: the
+  // request stays valid either way.
+  if (gzip && gzip_.encode(plain, req.body)) req.headers["Content-Encoding"] = "gzip";
+  else if (gzip) req.body = plain;
+  sentBytes_.Increment(static_cast<double>(req.body.size()));
 
   const MonoTime started = clock_.now();
   const http::Response resp = transport_->send(req);
@@ -147,12 +173,8 @@ std::vector<EntryResult> ElasticsearchSink::deliver(std::span<const BulkDocument
   // Bytes per document (action line + source line); the lines themselves are
   // written straight into each request body.
   std::vector<size_t> sizes(docs.size());
-  std::string action;
-  for (size_t i = 0; i < docs.size(); ++i) {
-    action.clear();
-    appendBulkAction(action, docs[i].index, docs[i].id);
-    sizes[i] = action.size() + docs[i].source.size() + 1;
-  }
+  for (size_t i = 0; i < docs.size(); ++i)
+    sizes[i] = bulkActionSize(docs[i].index, docs[i].id) + docs[i].source.size() + 1;
   std::vector<size_t> pending(docs.size());
   for (size_t i = 0; i < docs.size(); ++i) pending[i] = i;
   Backoff backoff(millis(config_.retryInitialMs), millis(config_.retryMaxMs), seed_++);

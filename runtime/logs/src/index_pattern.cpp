@@ -1,6 +1,7 @@
 // Index pattern compilation and rendering.
 #include "shoal/logs/index_pattern.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace shoal::logs {
@@ -149,11 +150,61 @@ std::optional<IndexPattern> IndexPattern::compile(std::string_view pattern, std:
     ++i;
   }
   flush();
+  constexpr EpochNanos kSecond = 1'000'000'000;
+  for (const Part& part : p.parts_) {
+    if (part.kind != Part::Kind::kDate) continue;
+    EpochNanos unit = 86400 * kSecond;
+    if (part.text.find('H') != std::string::npos) unit = 3600 * kSecond;
+    if (part.text.find('m') != std::string::npos) unit = 60 * kSecond;
+    if (part.text.find('s') != std::string::npos) unit = kSecond;
+    p.dateBucket_ = p.dateBucket_ == 0 ? unit : std::min(p.dateBucket_, unit);
+  }
   if (pattern[0] == '-' || pattern[0] == '_' || pattern[0] == '+') {
     error = "an index name must not start with '-', '_' or '+'";
     return std::nullopt;
   }
   return p;
+}
+
+std::vector<std::string_view> IndexPattern::fieldPaths() const {
+  std::vector<std::string_view> out;
+  for (const Part& part : parts_)
+    if (part.kind == Part::Kind::kField) out.push_back(part.text);
+  return out;
+}
+
+IndexCache::IndexCache(const IndexPattern& pattern) : pattern_(pattern), fields_(pattern.fieldPaths()) {
+  slots_.reserve(kSlots);
+}
+
+const std::string& IndexCache::render(EpochNanos timestamp, const RawFn& raw, const TextFn& text) {
+  const EpochNanos unit = pattern_.dateBucketNanos();
+  // Floor division: timestamps before 1970 bucket like the others.
+  const int64_t bucket = unit == 0 ? 0 : timestamp / unit - (timestamp % unit < 0 ? 1 : 0);
+  // The key, prefix-free: per field a tag (0 absent, 1 present), then for a
+  // present one its length and raw text.
+  key_.clear();
+  for (std::string_view path : fields_) {
+    const auto r = raw(path);
+    key_.push_back(r ? '\1' : '\0');
+    if (!r) continue;
+    const auto n = static_cast<uint32_t>(r->size());
+    key_.append(reinterpret_cast<const char*>(&n), sizeof n);
+    key_.append(*r);
+  }
+  for (const Slot& s : slots_)
+    if (s.bucket == bucket && s.key == key_) return s.index;
+  Slot* slot;
+  if (slots_.size() < kSlots) {
+    slot = &slots_.emplace_back();
+  } else {
+    slot = &slots_[next_];
+    next_ = (next_ + 1) % kSlots;
+  }
+  slot->bucket = bucket;
+  slot->key = key_;
+  slot->index = pattern_.render(timestamp, text);
+  return slot->index;
 }
 
 std::string IndexPattern::render(const LogDocument& doc) const {

@@ -77,7 +77,7 @@ ElasticsearchSinkConfig parseSink(const YAML::Node& sink, const DeliveryConfig& 
     checkKeys(es, base,
                   {"url", "index", "indexPattern", "indexFallback", "maxDocsPerRequest",
                    "maxBytesPerRequest", "timeoutMs", "requestTimeoutMs", "connectTimeoutMs", "tls",
-                   "usernameSecretRef", "passwordSecretRef", "apiKeySecretRef"});
+                   "usernameSecretRef", "passwordSecretRef", "apiKeySecretRef", "compression"});
     if (es["url"]) c.url = asString(es["url"], base + ".url");
     for (const char* key : {"index", "indexPattern"})
       if (es[key]) c.indexPattern = asString(es[key], base + "." + key);
@@ -91,6 +91,12 @@ ElasticsearchSinkConfig parseSink(const YAML::Node& sink, const DeliveryConfig& 
       if (es[key]) c.requestTimeoutMs = asInt(es[key], base + "." + key, 1, 3600000);
     if (es["connectTimeoutMs"])
       c.connectTimeoutMs = asInt(es["connectTimeoutMs"], base + ".connectTimeoutMs", 1, 600000);
+    if (es["compression"]) {
+      const std::string v = asString(es["compression"], base + ".compression");
+      if (v == "gzip") c.compression = BodyCompression::kGzip;
+      else if (v == "none") c.compression = BodyCompression::kNone;
+      else throw ConfigError(base + ".compression", "must be gzip or none, got '" + v + "'");
+    }
     if (YAML::Node tls = es["tls"]; tls && !tls.IsNull()) {
       checkKeys(tls, base + ".tls", {"caFile", "caSecretRef", "insecureSkipVerify"});
       if (tls["caFile"]) c.caFile = asString(tls["caFile"], base + ".tls.caFile");

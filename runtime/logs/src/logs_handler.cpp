@@ -89,6 +89,7 @@ class LogsHandler final : public BatchHandler {
       : stream_(std::move(stream)),
         cfg_(std::move(cfg)),
         pattern_(std::move(pattern)),
+        indexCache_(pattern_),
         sink_(std::move(sink)),
         clock_(clock),
         mapped_(prometheus::BuildCounter()
@@ -110,13 +111,8 @@ class LogsHandler final : public BatchHandler {
     // deliver() at a time, and every entry's result comes from its chunk.
     const size_t n = entries.size();
     const size_t chunkSize = n >= 2 * kMinChunk ? std::max(kMinChunk, (n + kChunks - 1) / kChunks) : n;
-    struct Chunk {
-      std::vector<BulkDocument> docs;
-      std::vector<size_t> entry;  // docs[k] is entries[entry[k]]
-      std::vector<EntryResult> sent;
-    };
-    std::deque<Chunk> chunks;  // stable addresses while the sender works on them
-    struct DrainOnExit {       // never leave with the sender still using our locals
+    size_t used = 0;           // chunks_[0, used) belong to this batch
+    struct DrainOnExit {       // never leave with the sender still using the chunks
       ChunkSender* sender;
       ~DrainOnExit() {
         if (sender) sender->drain();
@@ -129,28 +125,34 @@ class LogsHandler final : public BatchHandler {
       int64_t invalid = 0, mapped = 0;
       for (size_t begin = 0; begin < n; begin += chunkSize) {
         const size_t end = std::min(n, begin + chunkSize);
-        Chunk& c = chunks.emplace_back();
-        c.docs.reserve(end - begin);
+        if (used == chunks_.size()) chunks_.emplace_back();
+        Chunk& c = chunks_[used++];
+        c.used = 0;
+        c.entry.clear();
+        c.sent.clear();
         c.entry.reserve(end - begin);
         for (size_t i = begin; i < end; ++i) {
-          if (transform(entries[i], ingest, c.docs, results[i])) c.entry.push_back(i);
+          if (transform(entries[i], ingest, c, results[i])) c.entry.push_back(i);
           else ++invalid;
         }
-        mapped += static_cast<int64_t>(c.docs.size());
-        if (c.docs.empty()) continue;
+        mapped += static_cast<int64_t>(c.used);
+        if (c.used == 0) continue;
         if (chunkSize == n) {
-          c.sent = sink_->deliver(c.docs, cancel);  // one chunk: no hand-off
+          c.sent = sink_->deliver(c.documents(), cancel);  // one chunk: no hand-off
           continue;
         }
         if (!sender_) sender_ = std::make_unique<ChunkSender>();
         drainOnExit.sender = sender_.get();
-        sender_->post([this, &c, &cancel] { c.sent = sink_->deliver(c.docs, cancel); });
+        sender_->post([this, &c, &cancel] { c.sent = sink_->deliver(c.documents(), cancel); });
       }
       if (drainOnExit.sender) drainOnExit.sender->drain();
       if (invalid) invalid_.Increment(static_cast<double>(invalid));
       mapped_.Increment(static_cast<double>(mapped));
-      for (auto& c : chunks)
-        for (size_t k = 0; k < c.sent.size() && k < c.entry.size(); ++k) results[c.entry[k]] = std::move(c.sent[k]);
+      for (size_t k = 0; k < used; ++k) {
+        Chunk& c = chunks_[k];
+        for (size_t j = 0; j < c.sent.size() && j < c.entry.size(); ++j) results[c.entry[j]] = std::move(c.sent[j]);
+        c.release();
+      }
     } catch (const std::exception& e) {
       // Not expected (allocation failure): leave undecided entries pending so
       // they are redelivered rather than lost.
@@ -166,15 +168,38 @@ class LogsHandler final : public BatchHandler {
   static constexpr size_t kMinChunk = 200;  // smaller batches are sent in one piece
   static constexpr size_t kChunks = 4;
 
+  // One chunk of a batch. Chunks (and their documents' buffers) are kept
+  // from batch to batch, so that building a document allocates nothing once
+  // the buffers have grown to the usual sizes.
+  struct Chunk {
+    std::vector<BulkDocument> docs;  // docs[0, used) are this batch's
+    size_t used = 0;
+    std::vector<size_t> entry;  // docs[k] is entries[entry[k]]
+    std::vector<EntryResult> sent;
+
+    std::span<const BulkDocument> documents() const { return {docs.data(), used}; }
+    BulkDocument& next() {
+      if (used == docs.size()) docs.emplace_back();
+      return docs[used++];
+    }
+    // After the batch: what an unusually large entry grew is not kept.
+    void release() {
+      for (size_t k = 0; k < used; ++k)
+        if (docs[k].source.capacity() > kKeptSourceBytes) std::string().swap(docs[k].source);
+      sent.clear();
+    }
+  };
+  static constexpr size_t kKeptSourceBytes = 64 << 10;
+
   // One entry -> one bulk document (true), or its dead-letter result (false).
-  bool transform(const StreamEntry& entry, EpochNanos ingest, std::vector<BulkDocument>& docs,
-                 EntryResult& result) {
+  bool transform(const StreamEntry& entry, EpochNanos ingest, Chunk& chunk, EntryResult& result) {
     // The fast path renders the same document without a DOM; anything it
     // declines (including every invalid entry) takes the general path.
     if (fast_.map(entry, cfg_.transform, ingest)) {
-      BulkDocument& d = docs.emplace_back();
-      d.index = pattern_.render(fast_.timestamp(), fastText_);
-      d.id = documentId(stream_, entry.id);
+      BulkDocument& d = chunk.next();
+      d.index.assign(indexCache_.render(fast_.timestamp(), fastRaw_, fastText_));
+      assignDocumentId(d.id, stream_, entry.id);
+      d.source.clear();
       d.source.reserve(entry.bytes() + 256);
       fast_.appendJson(d.source);
       return true;
@@ -184,9 +209,10 @@ class LogsHandler final : public BatchHandler {
       result = EntryResult{EntryOutcome::kDeadLetter, doc.error().message};
       return false;
     }
-    BulkDocument& d = docs.emplace_back();
+    BulkDocument& d = chunk.next();
     d.index = pattern_.render(*doc);
-    d.id = documentId(stream_, entry.id);
+    assignDocumentId(d.id, stream_, entry.id);
+    d.source.clear();
     d.source.reserve(entry.bytes() + 256);
     doc->appendJson(d.source);
     return true;
@@ -195,14 +221,15 @@ class LogsHandler final : public BatchHandler {
   std::string stream_;
   LogsPipelineConfig cfg_;
   IndexPattern pattern_;
+  IndexCache indexCache_;  // over pattern_ (declared after it)
   std::unique_ptr<ElasticsearchSink> sink_;
   Clock& clock_;
   FastJsonEcsMapper fast_;  // handle() runs on one thread at a time
-  std::function<std::optional<std::string>(std::string_view)> fastText_ = [this](std::string_view path) {
-    return fast_.text(path);
-  };
+  IndexCache::TextFn fastText_ = [this](std::string_view path) { return fast_.text(path); };
+  IndexCache::RawFn fastRaw_ = [this](std::string_view path) { return fast_.rawScalar(path); };
   prometheus::Counter& mapped_;
   prometheus::Counter& invalid_;
+  std::deque<Chunk> chunks_;             // stable addresses while the sender works on them
   std::unique_ptr<ChunkSender> sender_;  // started with the first chunked batch
 };
 

@@ -50,10 +50,16 @@ LoopMetrics::LoopMetrics(prometheus::Registry& reg, const PipelineConfig& c) {
   lag = gauge("shoal_worker_group_lag",
               "Lag of the group (entries not yet delivered); NaN when Redis reports nil.");
   lag->Set(std::numeric_limits<double>::quiet_NaN());
+  pipelines = gauge("shoal_worker_delivery_pipelines",
+                    "Delivery pipelines (consumers in the group) this process runs on the stream.");
 }
 
 LoopContext::LoopContext(const PipelineConfig& c, Clock& clk, prometheus::Registry& registry)
-    : config(c), clock(clk), metrics(registry, c) {}
+    : config(c), clock(clk), metrics(registry, c) {
+  metrics.pipelines->Increment();
+}
+
+LoopContext::~LoopContext() { metrics.pipelines->Decrement(); }
 
 void LoopContext::onRedisError(const Error& e, const char* what) {
   metrics.redisErrors->Increment();

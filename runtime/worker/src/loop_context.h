@@ -41,6 +41,9 @@ struct LoopMetrics {
   prometheus::Histogram* batchSeconds;
   prometheus::Gauge* pending;
   prometheus::Gauge* lag;
+  /// Delivery pipelines (consumer loops) of this process on the stream: the
+  /// series above are their sum (delivery.parallelism shares them).
+  prometheus::Gauge* pipelines;
 
   LoopMetrics(prometheus::Registry& reg, const PipelineConfig& c);
 };
@@ -51,6 +54,9 @@ using Batch = std::shared_ptr<const std::vector<StreamEntry>>;
 /// rest is guarded by `mu` as marked.
 struct LoopContext {
   LoopContext(const PipelineConfig& c, Clock& clk, prometheus::Registry& registry);
+  ~LoopContext();
+  LoopContext(const LoopContext&) = delete;
+  LoopContext& operator=(const LoopContext&) = delete;
 
   /// A failed call: counted, logged (warn once per outage, then debug for
   /// I/O errors), and the source marked unreachable.

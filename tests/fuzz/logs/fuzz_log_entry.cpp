@@ -2,7 +2,8 @@
 // document or to an error value; never a crash, hang or exception. Whatever
 // the JSON fast path handles must come out byte for byte as from the general
 // path, and the fast path must decline what the general path rejects (the
-// maxFields limit included).
+// maxFields limit included). The index the handler renders for a fast-path
+// document through its IndexCache must be the general document's index.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -11,6 +12,7 @@
 
 #include "shoal/logs/ecs.h"
 #include "shoal/logs/ecs_fast.h"
+#include "shoal/logs/index_pattern.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
@@ -45,6 +47,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (got != doc->json()) {
       std::fprintf(stderr, "fast path differs\n general: %s\n fast:    %s\n", doc->json().c_str(),
                    got.c_str());
+      std::abort();
+    }
+    static const shoal::logs::IndexPattern pattern = [] {
+      std::string err;
+      return *shoal::logs::IndexPattern::compile("logs-{service.name}-{host.name|h}-{level}-%Y.%m.%d.%H",
+                                                 "unknown", err);
+    }();
+    static shoal::logs::IndexCache cache(pattern);  // kept across inputs, like the handler's
+    const shoal::logs::IndexCache::RawFn raw = [&](std::string_view p) { return fast.rawScalar(p); };
+    const shoal::logs::IndexCache::TextFn text = [&](std::string_view p) { return fast.text(p); };
+    const std::string cached = cache.render(fast.timestamp(), raw, text), general = pattern.render(*doc);
+    if (cached != general) {
+      std::fprintf(stderr, "cached index differs\n general: %s\n cached:  %s\n", general.c_str(), cached.c_str());
       std::abort();
     }
   }

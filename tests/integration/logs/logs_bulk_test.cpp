@@ -6,6 +6,8 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "shoal/http/client.h"
+#include "shoal/http/gzip.h"
 #include "shoal/logs/logs_handler.h"
 #include "shoal/testing/bulk_server.h"
 
@@ -126,6 +128,74 @@ TEST(LogsBulkIntegration, RedeliveryIsA409AndNoDuplicate) {
   EXPECT_EQ(stats["totalDocs"], 30);
   EXPECT_EQ(stats["conflicts"], 30);
   EXPECT_EQ(stats["statusCounts"]["409"], 30);
+}
+
+TEST(LogsBulkIntegration, GzipBodiesAreIndexedExactlyLikePlainOnes) {
+  BulkServer plainServer, gzipServer;
+  Handler plain(pipelineFor(plainServer, ", maxDocsPerRequest: 100"));
+  Handler gz(pipelineFor(gzipServer, ", maxDocsPerRequest: 100, compression: gzip"));
+  auto entries = makeEntries(500);
+  ASSERT_EQ(countOutcome(plain.handle(entries), EntryOutcome::kDelivered), 500u);
+  gzipServer.failItems(429, 3);  // item retries go gzipped too
+  ASSERT_EQ(countOutcome(gz.handle(entries), EntryOutcome::kDelivered), 500u);
+  auto p = plainServer.stats(), g = gzipServer.stats();
+  EXPECT_EQ(g["totalDocs"], 500);
+  EXPECT_EQ(g["gzipRequests"], g["bulkRequests"]);
+  EXPECT_EQ(p["gzipRequests"], 0);
+  EXPECT_EQ(p["wireBytes"], p["bodyBytes"]);
+  EXPECT_LT(g["wireBytes"].get<int64_t>() * 4, g["bodyBytes"].get<int64_t>());
+  // The same documents, but for when each handler ran (event.ingested).
+  auto a = plainServer.docs("logs-web-2024.05.06"), b = gzipServer.docs("logs-web-2024.05.06");
+  ASSERT_EQ(a.size(), 500u);
+  std::map<std::string, std::string> byIdA, byIdB;
+  for (auto* docs : {&a, &b})
+    for (auto& d : *docs) d["_source"]["event"].erase("ingested");
+  for (auto& d : a) byIdA[d["_id"]] = d["_source"].dump();
+  for (auto& d : b) byIdB[d["_id"]] = d["_source"].dump();
+  EXPECT_EQ(byIdA, byIdB);
+}
+
+TEST(LogsBulkIntegration, TheBulkServerRejectsABodyThatIsNotTheGzipItClaims) {
+  BulkServer server;
+  auto client = http::makeClient({.url = server.url()});
+  ASSERT_TRUE(client.ok());
+  http::Request junk{.method = "POST", .path = "/_bulk", .headers = {{"Content-Encoding", "gzip"}},
+                     .body = "{\"create\":{\"_index\":\"x\",\"_id\":\"1\"}}\n{}\n",
+                     .contentType = "application/x-ndjson"};
+  EXPECT_EQ((*client)->send(junk).status, 400);
+  std::string gz;
+  http::GzipEncoder enc;
+  ASSERT_TRUE(enc.encode(junk.body, gz));
+  junk.body = gz;
+  auto ok = (*client)->send(junk);
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(server.totalDocs(), 1);
+}
+
+TEST(LogsBulkIntegration, TheBulkServerFiltersItsResponseLikeElasticsearch) {
+  BulkServer server;
+  auto client = http::makeClient({.url = server.url()});
+  ASSERT_TRUE(client.ok());
+  const std::string body =
+      "{\"create\":{\"_index\":\"x\",\"_id\":\"a\"}}\n{}\n{\"create\":{\"_index\":\"x\",\"_id\":\"b\"}}\n{}\n";
+  server.failItems(429, 1, "b");
+  auto r = (*client)->send({.path = "/_bulk?filter_path=errors,items.*._id,items.*.status,items.*.error",
+                            .body = body, .contentType = "application/x-ndjson"});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json j = json::parse(r.body);
+  EXPECT_EQ(j.size(), 2u) << r.body;  // errors and items, no took
+  EXPECT_EQ(j["errors"], true);
+  ASSERT_EQ(j["items"].size(), 2u);
+  EXPECT_EQ(j["items"][0], json::parse(R"({"create":{"_id":"a","status":201}})"));
+  EXPECT_EQ(j["items"][1]["create"]["status"], 429);
+  EXPECT_EQ(j["items"][1]["create"]["error"]["type"], "es_rejected_execution_exception");
+  EXPECT_FALSE(j["items"][1]["create"].contains("_index"));
+  // Only the errors, and there are none: nothing but an empty object is left.
+  const std::string fresh = "{\"create\":{\"_index\":\"x\",\"_id\":\"c\"}}\n{}\n";
+  auto none = (*client)->send({.path = "/_bulk?filter_path=items.*.error", .body = fresh,
+                               .contentType = "application/x-ndjson"});
+  ASSERT_EQ(none.status, 200);
+  EXPECT_EQ(json::parse(none.body), json::object()) << none.body;
 }
 
 TEST(LogsBulkIntegration, MalformedEntriesAreDeadLetteredAndTheRestIndexed) {

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <set>
@@ -35,6 +36,7 @@ struct WorkerOptions {
   int64_t claimIntervalMs = 1000;
   int64_t batchSize = 100;
   int64_t shutdownTimeoutMs = 10000;
+  int64_t parallelism = 1;
   std::string format = "json";
   std::string extraRedis;  // more YAML lines under source.redis
   std::map<std::string, std::string> env;
@@ -63,7 +65,7 @@ class WorkerProcessTest : public ::testing::Test {
       << "      claimIntervalMs: " << w.claimIntervalMs << "\n"
       << "      blockMs: 50\n" << w.extraRedis
       << "  delivery: {batchSize: " << w.batchSize << ", lingerMs: 5, retryInitialMs: 10, retryMaxMs: 200, "
-      << "shutdownTimeoutMs: " << w.shutdownTimeoutMs << "}\n"
+      << "shutdownTimeoutMs: " << w.shutdownTimeoutMs << ", parallelism: " << w.parallelism << "}\n"
       << "  transform: {logs: {format: " << w.format << "}}\n"
       << "  sink:\n    elasticsearch: {url: \"" << bulk_->url() << "\", index: logs-test}\n";
     return path;
@@ -107,6 +109,21 @@ class WorkerProcessTest : public ::testing::Test {
     return d.ok() ? *d : std::vector<StreamEntry>{};
   }
   std::string log() { return Process::readFile(lastLog_); }
+  // SIGTERM while `producer` still appends: exit 0 in time, nothing pending,
+  // everything read indexed.
+  template <typename Producer>
+  void expectCleanDrainOnSigterm(Process& w, Producer& producer) {
+    w.signal(SIGTERM);
+    auto status = w.wait(10s);
+    producer.stop();
+    ASSERT_TRUE(status.has_value()) << "did not exit within the shutdown timeout\n" << log();
+    EXPECT_TRUE(WIFEXITED(*status)) << log();
+    EXPECT_EQ(WEXITSTATUS(*status), 0) << log();
+    EXPECT_EQ(pending(), 0);
+    auto groups = client_->groups("logs");
+    ASSERT_TRUE(groups.ok());
+    EXPECT_EQ(bulk_->totalDocs(), *groups->front().entriesRead);  // all it read was indexed
+  }
 
   TempDir dir_;
   std::unique_ptr<RedisServer> redis_;
@@ -267,33 +284,89 @@ TEST_F(WorkerProcessTest, APoisonEntryEndsInTheDeadLetterStreamAfterMaxDeliverie
   EXPECT_NE(dead[0].field("shoal.reason")->find("maxDeliveries"), std::string::npos);
 }
 
+// XADDs small logs in batches of 20 from its own connection until destroyed.
+class SteadyProducer {
+ public:
+  explicit SteadyProducer(const std::string& url)
+      : thread_([this, url] {
+          auto o = redis::parseUrl(url);
+          redis::Client p(*o, SystemClock::instance());
+          while (producing_.load()) {
+            std::vector<redis::Command> cmds;
+            for (int i = 0; i < 20; ++i)
+              cmds.push_back({"XADD", "logs", "*", "message", R"({"message":"steady","level":"info"})"});
+            (void)p.pipeline(cmds);
+          }
+        }) {}
+  ~SteadyProducer() { stop(); }
+  void stop() {
+    producing_.store(false);
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::atomic<bool> producing_{true};
+  std::thread thread_;
+};
+
 TEST_F(WorkerProcessTest, SigtermDuringASteadyStreamLeavesNothingPendingAndExitsZero) {
-  std::atomic<bool> producing{true};
-  std::atomic<int64_t> produced{0};
-  std::thread producer([&] {
-    auto o = redis::parseUrl(redis_->url());
-    redis::Client p(*o, SystemClock::instance());
-    while (producing.load()) {
-      std::vector<redis::Command> cmds;
-      for (int i = 0; i < 20; ++i)
-        cmds.push_back({"XADD", "logs", "*", "message", R"({"message":"steady","level":"info"})"});
-      if (p.pipeline(cmds).ok()) produced += 20;
-    }
-  });
+  SteadyProducer producer(redis_->url());
   bulk_->delayRequests(10);
   auto w = startWorker({.shutdownTimeoutMs = 8000});
   ASSERT_TRUE(waitUntil([&] { return bulk_->totalDocs() > 200; }, 30s)) << log();
-  w.signal(SIGTERM);
-  auto status = w.wait(10s);
-  producing.store(false);
-  producer.join();
-  ASSERT_TRUE(status.has_value()) << "did not exit within the shutdown timeout\n" << log();
-  EXPECT_TRUE(WIFEXITED(*status)) << log();
-  EXPECT_EQ(WEXITSTATUS(*status), 0) << log();
-  EXPECT_EQ(pending(), 0);
-  auto groups = client_->groups("logs");
-  ASSERT_TRUE(groups.ok());
-  EXPECT_EQ(bulk_->totalDocs(), *groups->front().entriesRead);  // all it read was indexed
+  expectCleanDrainOnSigterm(w, producer);
+}
+
+std::vector<std::string> consumersOf(redis::Client& c) {
+  std::vector<std::string> names;
+  auto r = c.command({"XINFO", "CONSUMERS", "logs", "g"});
+  if (!r.ok()) return names;
+  for (const auto& consumer : r->elements)
+    for (size_t i = 0; i + 1 < consumer.elements.size(); i += 2)
+      if (consumer.elements[i].str == "name") names.push_back(consumer.elements[i + 1].str);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST_F(WorkerProcessTest, ParallelPipelinesAreConsumersOfTheirOwnAndIndexEachEntryOnce) {
+  addLogs(3000);
+  bulk_->delayRequests(30);  // slow enough that every pipeline holds a batch at once
+  int port = 0;
+  auto w = startWorker({.consumer = "pod", .parallelism = 3}, &port);
+  ASSERT_TRUE(waitUntil([&] { return pendingOf("pod-0") > 0 && pendingOf("pod-1") > 0 && pendingOf("pod-2") > 0; },
+                        30s))
+      << log();
+  bulk_->clearFaults();
+  ASSERT_TRUE(waitUntil([&] { return bulk_->totalDocs() == 3000; }, 60s)) << log();
+  ASSERT_TRUE(waitUntil([&] { return pending() == 0; })) << log();
+  EXPECT_EQ(consumersOf(*client_), (std::vector<std::string>{"pod-0", "pod-1", "pod-2"}));
+  auto s = bulk_->stats(true);
+  EXPECT_EQ(s["createAttempts"], 3000);  // each entry went to the sink exactly once
+  EXPECT_EQ(s["conflicts"], 0);
+  auto ids = s["ids"]["logs-test"];
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), 3000u);
+  int st = 0;
+  auto metrics = shoal::testing::httpGet(port, "/metrics", &st);
+  EXPECT_NE(metrics.find("shoal_worker_entries_delivered_total{group=\"g\",stream=\"logs\"} 3000"),
+            std::string::npos)
+      << metrics;  // one series, the sum over the pipelines
+  EXPECT_NE(metrics.find("shoal_worker_delivery_pipelines{group=\"g\",stream=\"logs\"} 3"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("shoal_logs_entries_total{result=\"mapped\"} 3000"), std::string::npos) << metrics;
+  EXPECT_TRUE(deadLetters().empty());
+  EXPECT_EQ(WEXITSTATUS(w.stop(10s)), 0);
+}
+
+TEST_F(WorkerProcessTest, SigtermDrainsEveryParallelPipelineLeavingNothingPending) {
+  SteadyProducer producer(redis_->url());
+  bulk_->delayRequests(10);
+  auto w = startWorker({.consumer = "pod", .shutdownTimeoutMs = 8000, .parallelism = 3});
+  ASSERT_TRUE(waitUntil([&] { return pendingOf("pod-0") > 0 && pendingOf("pod-1") > 0 && pendingOf("pod-2") > 0; },
+                        30s))
+      << log();
+  expectCleanDrainOnSigterm(w, producer);
+  for (const char* c : {"pod-0", "pod-1", "pod-2"}) EXPECT_EQ(pendingOf(c), 0) << c;
+  EXPECT_EQ(bulk_->stats()["conflicts"], 0);
 }
 
 TEST_F(WorkerProcessTest, BadConfigExitsTwoNamingTheField) {

@@ -29,9 +29,14 @@
 //        mapper_parsing_exception. Body not ending in "\n", bad action line or
 //        missing _index: whole-request 400 illegal_argument_exception.
 //        Content-Type other than application/json or application/x-ndjson:
-//        406. Bodies over 100 MiB: 413.
+//        406. Bodies over 100 MiB: 413. A body sent with Content-Encoding
+//        gzip (or deflate, br) is decoded first (cpp-httplib does it; a body
+//        that does not decode is a 400).
 //   GET  /{index}/_count            {"count":N}
 //   GET  /{index}/_doc/{id}         {"_index","_id","found",["_source"]}
+//        `?filter_path=` keeps only the named parts of the response: took,
+//        errors, items, items.*.<field> (e.g. the worker's
+//        errors,items.*._id,items.*.status,items.*.error).
 //   POST /_refresh, /{index}/_refresh   no-op 200
 //
 // Test control endpoints (JSON bodies):
@@ -55,7 +60,8 @@
 //   GET  /_shoal/stats[?ids=true] {"indices":{"idx":docs},"totalDocs",
 //        "bulkRequests","failedRequests","items","createAttempts",
 //        "indexAttempts","created","conflicts","injectedItemFailures",
-//        "authFailures","statusCounts":{"201":n,...},
+//        "authFailures","wireBytes","bodyBytes","gzipRequests",
+//        "statusCounts":{"201":n,...},
 //        ["ids":{"idx":[...]}]}
 //   GET  /_shoal/docs?index=X[&id=Y]  {"index":X,"docs":[{"_id":..,"_source":{..}}]}
 #include <httplib.h>
@@ -176,6 +182,9 @@ struct Stats {
   int64_t bulkRequests = 0, failedRequests = 0, items = 0, createAttempts = 0,
           indexAttempts = 0, created = 0, conflicts = 0, injectedItemFailures = 0,
           authFailures = 0;
+  // `_bulk` bodies: bytes as received (Content-Length, compressed or not),
+  // bytes after decoding, and how many requests came gzipped.
+  int64_t wireBytes = 0, bodyBytes = 0, gzipRequests = 0;
   std::map<int, int64_t> statusCounts;
 };
 
@@ -216,6 +225,58 @@ const char* opName(BulkItem::Op op) {
 
 struct ParseFailure {
   std::string reason;
+};
+
+// What `?filter_path=` keeps of a `_bulk` response, for the paths clients
+// use on it: `took`, `errors`, `items`, `items.*` and `items.*.<field>`
+// (`<field>` one of an item's keys, or `*`). Like Elasticsearch, an item
+// left with no key is dropped, and so is an empty `items`; any other path
+// matches nothing. No filter_path: everything.
+struct ResponseFilter {
+  bool took = true, errors = true, items = true;
+  bool index = true, id = true, version = true, result = true, shards = true, seqNo = true,
+       primaryTerm = true, status = true, error = true;
+
+  static ResponseFilter parse(const std::string& spec) {
+    ResponseFilter f;
+    if (spec.empty()) return f;
+    f = none();
+    size_t pos = 0;
+    while (pos <= spec.size()) {
+      size_t comma = spec.find(',', pos);
+      if (comma == std::string::npos) comma = spec.size();
+      f.add(spec.substr(pos, comma - pos));
+      pos = comma + 1;
+    }
+    return f;
+  }
+  bool anyItemField() const {
+    return index || id || version || result || shards || seqNo || primaryTerm || status || error;
+  }
+
+ private:
+  static ResponseFilter none() {
+    ResponseFilter f;
+    f.took = f.errors = f.items = false;
+    f.setItemFields(false);
+    return f;
+  }
+  void setItemFields(bool on) { index = id = version = result = shards = seqNo = primaryTerm = status = error = on; }
+  void add(const std::string& path) {
+    if (path == "took") took = true;
+    else if (path == "errors") errors = true;
+    else if (path == "items" || path == "items.*" || path == "items.*.*") items = true, setItemFields(true);
+    else if (path.rfind("items.*.", 0) == 0) {
+      std::string field = path.substr(8);
+      const size_t dot = field.find('.');
+      if (dot != std::string::npos) field = field.substr(0, dot);  // items.*.error.type keeps the error
+      bool* f = field == "_index" ? &index : field == "_id" ? &id : field == "_version" ? &version
+              : field == "result" ? &result : field == "_shards" ? &shards : field == "_seq_no" ? &seqNo
+              : field == "_primary_term" ? &primaryTerm : field == "status" ? &status
+              : field == "error" ? &error : nullptr;
+      if (f) *f = items = true;
+    }
+  }
 };
 
 // Parses the NDJSON body into items. Returns a reason on whole-request errors.
@@ -454,6 +515,9 @@ class Server {
            {"conflicts", st.conflicts},
            {"injectedItemFailures", st.injectedItemFailures},
            {"authFailures", st.authFailures},
+           {"wireBytes", st.wireBytes},
+           {"bodyBytes", st.bodyBytes},
+           {"gzipRequests", st.gzipRequests},
            {"statusCounts", codes}};
       if (withIds) s["ids"] = ids;
       r.set_content(s.dump(), "application/json");
@@ -522,35 +586,54 @@ class Server {
     return nullptr;
   }
 
-  static void appendItemHead(std::string& out, const BulkItem& item) {
+  // One item of the response, with the keys `f` keeps (none: nothing written).
+  // `fields` are the item's keys after _index and _id, in Elasticsearch's order.
+  static void appendItem(std::string& out, const BulkItem& item, const ResponseFilter& f,
+                         std::initializer_list<std::pair<bool, std::string>> fields) {
+    std::string body;
+    auto add = [&](bool keep, std::string_view keyAndValue) {
+      if (!keep) return;
+      if (!body.empty()) body += ',';
+      body += keyAndValue;
+    };
+    std::string v = "\"_index\":";
+    appendJsonString(v, item.index);
+    add(f.index, v);
+    v = "\"_id\":";
+    appendJsonString(v, item.id);
+    add(f.id, v);
+    for (auto& [keep, kv] : fields) add(keep, kv);
+    if (body.empty()) return;
+    if (out.back() != '[') out += ',';
     out += "{\"";
     out += opName(item.op);
-    out += "\":{\"_index\":";
-    appendJsonString(out, item.index);
-    out += ",\"_id\":";
-    appendJsonString(out, item.id);
+    out += "\":{";
+    out += body;
+    out += "}}";
   }
 
   static void appendItemError(std::string& out, const BulkItem& item, int status,
-                              const std::string& type, const std::string& reason) {
-    appendItemHead(out, item);
-    out += ",\"status\":" + std::to_string(status) + ",\"error\":{\"type\":";
-    appendJsonString(out, type);
-    out += ",\"reason\":";
-    appendJsonString(out, reason);
-    out += ",\"index\":";
-    appendJsonString(out, item.index);
-    out += ",\"shard\":\"0\",\"index_uuid\":\"shoal\"}}}";
+                              const std::string& type, const std::string& reason,
+                              const ResponseFilter& f) {
+    std::string err = "\"error\":{\"type\":";
+    appendJsonString(err, type);
+    err += ",\"reason\":";
+    appendJsonString(err, reason);
+    err += ",\"index\":";
+    appendJsonString(err, item.index);
+    err += ",\"shard\":\"0\",\"index_uuid\":\"shoal\"}";
+    appendItem(out, item, f, {{f.status, "\"status\":" + std::to_string(status)}, {f.error, err}});
   }
 
   static void appendItemOk(std::string& out, const BulkItem& item, int status, const char* result,
-                           int64_t version, int64_t seqNo) {
-    appendItemHead(out, item);
-    out += ",\"_version\":" + std::to_string(version) + ",\"result\":\"";
-    out += result;
-    out += "\",\"_shards\":{\"total\":1,\"successful\":1,\"failed\":0},\"_seq_no\":" +
-           std::to_string(seqNo) + ",\"_primary_term\":1,\"status\":" + std::to_string(status) +
-           "}}";
+                           int64_t version, int64_t seqNo, const ResponseFilter& f) {
+    appendItem(out, item, f,
+               {{f.version, "\"_version\":" + std::to_string(version)},
+                {f.result, std::string("\"result\":\"") + result + "\""},
+                {f.shards, "\"_shards\":{\"total\":1,\"successful\":1,\"failed\":0}"},
+                {f.seqNo, "\"_seq_no\":" + std::to_string(seqNo)},
+                {f.primaryTerm, "\"_primary_term\":1"},
+                {f.status, "\"status\":" + std::to_string(status)}});
   }
 
   void handleBulk(const httplib::Request& q, httplib::Response& r, const std::string& pathIndex) {
@@ -570,9 +653,14 @@ class Server {
     }
     int64_t delayMs = 0;
     std::optional<RequestFault> reqFault;
+    const std::string encoding = q.get_header_value("Content-Encoding");
+    const std::string length = q.get_header_value("Content-Length");
     {
       std::lock_guard lk(store_.mu);
       ++store_.stats.bulkRequests;
+      store_.stats.wireBytes += length.empty() ? static_cast<int64_t>(q.body.size()) : std::atoll(length.c_str());
+      store_.stats.bodyBytes += static_cast<int64_t>(q.body.size());
+      if (encoding == "gzip") ++store_.stats.gzipRequests;
       if (store_.delay.remaining != 0 && store_.delay.ms > 0) {
         delayMs = store_.delay.ms;
         if (store_.delay.remaining > 0) --store_.delay.remaining;
@@ -603,20 +691,18 @@ class Server {
       return;
     }
 
+    const ResponseFilter filter = ResponseFilter::parse(q.get_param_value("filter_path"));
     std::string out;
     out.reserve(64 + items.size() * 200);
-    out += "{\"took\":";
-    const size_t tookPos = out.size();
-    out += "0000000000,\"errors\":";
-    const size_t errorsPos = out.size();
-    out += "false,\"items\":[";
+    // The items go into `list`, the rest around them once the outcome is known.
+    std::string list = "[";
+    list.reserve(items.size() * 200);
     bool anyError = false;
     {
       std::lock_guard lk(store_.mu);
       Stats& st = store_.stats;
       for (size_t i = 0; i < items.size(); ++i) {
         BulkItem& item = items[i];
-        if (i) out += ',';
         ++st.items;
         if (item.op == BulkItem::Op::kCreate) ++st.createAttempts;
         if (item.op == BulkItem::Op::kIndex) ++st.indexAttempts;
@@ -627,32 +713,33 @@ class Server {
         if (const ItemFault* f = matchFault(item)) {
           status = f->status;
           ++st.injectedItemFailures;
-          appendItemError(out, item, status, f->type, f->reason);
+          appendItemError(list, item, status, f->type, f->reason, filter);
         } else if (item.op == BulkItem::Op::kUpdate) {
           status = 400;
-          appendItemError(out, item, status, "action_request_validation_exception",
-                          "update is not supported by shoal-bulk-server");
+          appendItemError(list, item, status, "action_request_validation_exception",
+                          "update is not supported by shoal-bulk-server", filter);
         } else if (!item.sourceError.empty()) {
           status = 400;
-          appendItemError(out, item, status, "mapper_parsing_exception", item.sourceError);
+          appendItemError(list, item, status, "mapper_parsing_exception", item.sourceError, filter);
         } else {
           IndexDocs& docs = store_.indices[item.index];
           auto it = docs.find(item.id);
           if (item.op == BulkItem::Op::kDelete) {
             if (it == docs.end()) {
               status = 404;
-              appendItemOk(out, item, status, "not_found", 1, 0);
+              appendItemOk(list, item, status, "not_found", 1, 0, filter);
             } else {
               docs.erase(it);
               status = 200;
-              appendItemOk(out, item, status, "deleted", 2, 0);
+              appendItemOk(list, item, status, "deleted", 2, 0, filter);
             }
           } else if (it != docs.end() && item.op == BulkItem::Op::kCreate) {
             status = 409;
             ++st.conflicts;
-            appendItemError(out, item, status, "version_conflict_engine_exception",
+            appendItemError(list, item, status, "version_conflict_engine_exception",
                             "[" + item.id +
-                                "]: version conflict, document already exists (current version [1])");
+                                "]: version conflict, document already exists (current version [1])",
+                            filter);
           } else {
             std::string src = store_.storeSources_ ? std::string(item.source) : std::string();
             const bool existed = it != docs.end();
@@ -660,22 +747,31 @@ class Server {
             else docs.emplace(item.id, std::move(src));
             ++st.created;
             status = existed ? 200 : 201;
-            appendItemOk(out, item, status, existed ? "updated" : "created", existed ? 2 : 1,
-                         static_cast<int64_t>(docs.size()));
+            appendItemOk(list, item, status, existed ? "updated" : "created", existed ? 2 : 1,
+                         static_cast<int64_t>(docs.size()), filter);
           }
         }
         ++st.statusCounts[status];
         if (status >= 300) anyError = true;
       }
     }
-    out += "]}";
+    list += ']';
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now() - started)
                           .count();
-    // Fixed-width placeholders keep the response building single-pass; the
-    // later one is replaced first so the earlier offset stays valid.
-    if (anyError) out.replace(errorsPos, 5, "true");
-    out.replace(tookPos, 10, std::to_string(took));
+    out += '{';
+    auto field = [&](bool keep, std::string_view key, std::string_view value) {
+      if (!keep) return;
+      if (out.size() > 1) out += ',';
+      out += '"';
+      out += key;
+      out += "\":";
+      out += value;
+    };
+    field(filter.took, "took", std::to_string(took));
+    field(filter.errors, "errors", anyError ? "true" : "false");
+    field(filter.items && list.size() > 2, "items", list);
+    out += '}';
     r.set_content(out, "application/json");
   }
 

@@ -19,6 +19,16 @@ TEST(DocumentId, ReadableStableAndUnique) {
   EXPECT_NE(id, documentId(longStream, "1-1"));
 }
 
+TEST(DocumentId, AssignedOverAReusedBufferIsTheSame) {
+  std::string buf = "whatever was here before, and longer than the id";
+  for (auto [stream, entry] : {std::pair<std::string, std::string>{"logs:app", "1700000000000-0"},
+                               {std::string(600, 's'), "1-0"},
+                               {"a", "2-0"}}) {
+    assignDocumentId(buf, stream, entry);
+    EXPECT_EQ(buf, documentId(stream, entry));
+  }
+}
+
 TEST(BulkBody, CreateActionWithEscapedIndexAndId) {
   std::string body;
   appendBulkCreate(body, "logs-a", "s/1-0", R"({"m":1})");
@@ -26,6 +36,21 @@ TEST(BulkBody, CreateActionWithEscapedIndexAndId) {
   EXPECT_EQ(body,
             "{\"create\":{\"_index\":\"logs-a\",\"_id\":\"s/1-0\"}}\n{\"m\":1}\n"
             "{\"create\":{\"_index\":\"logs-b\",\"_id\":\"we\\\"ird\"}}\n{\"m\":2}\n");
+}
+
+TEST(BulkBody, ActionSizeIsTheSizeWritten) {
+  std::string ctl;
+  for (int c = 0; c < 0x20; ++c) ctl.push_back(static_cast<char>(c));
+  for (const std::string& s : {std::string(), std::string("logs-a"), std::string("we\"ird\\path"), ctl,
+                               std::string("caf\xc3\xa9 \xe2\x80\xa8 long enough to take the 8-byte words"),
+                               std::string(600, 'x') + "\n", std::string("12345678\t")}) {
+    std::string line;
+    appendBulkAction(line, s, "s/1-0");
+    EXPECT_EQ(bulkActionSize(s, "s/1-0"), line.size()) << s;
+    line.clear();
+    appendBulkAction(line, "i", s);
+    EXPECT_EQ(bulkActionSize("i", s), line.size()) << s;
+  }
 }
 
 TEST(BulkResponse, ParsesItemsWithErrors) {

@@ -60,14 +60,21 @@ std::string compare(const StreamEntry& e, const LogsTransformConfig& cfg, bool& 
   std::string got;
   fast.appendJson(got);
   if (got != want) return "document differs\n general: " + want + "\n fast:    " + got;
-  auto text = [&](std::string_view p) { return fast.text(p); };
-  for (const IndexPattern* p : {&serviceDaily(), &mixed()}) {
+  const IndexCache::TextFn text = [&](std::string_view p) { return fast.text(p); };
+  const IndexCache::RawFn raw = [&](std::string_view p) { return fast.rawScalar(p); };
+  // The handler's caches live across entries: so do these (one per pattern).
+  static IndexCache serviceDailyCache(serviceDaily()), mixedCache(mixed());
+  for (auto [p, cache] : {std::pair{&serviceDaily(), &serviceDailyCache}, std::pair{&mixed(), &mixedCache}}) {
     const std::string wi = p->render(*general), gi = p->render(fast.timestamp(), text);
     if (wi != gi) return "index differs: " + wi + " vs " + gi;
+    const std::string ci = cache->render(fast.timestamp(), raw, text);
+    if (wi != ci) return "cached index differs: " + wi + " vs " + ci;
   }
   for (auto path : {"message", "log.level", "service.name", "host.name", "trace.id", "labels.k", "http.status",
                     "event.dataset", "a.b", "log", "nested"}) {
     if (general->text(path) != fast.text(path)) return std::string("text differs at ") + path;
+    if (fast.rawScalar(path).has_value() != fast.text(path).has_value())
+      return std::string("rawScalar and text disagree at ") + path;
   }
   return {};
 }

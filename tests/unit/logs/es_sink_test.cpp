@@ -46,7 +46,7 @@ TEST(ElasticsearchSink, DeliversABatchInOneRequest) {
   ASSERT_EQ(results.size(), 3u);
   for (auto& r : results) EXPECT_EQ(r.outcome, EntryOutcome::kDelivered);
   ASSERT_EQ(f.requests.size(), 1u);
-  EXPECT_EQ(f.requests[0].path, "/_bulk");
+  EXPECT_EQ(f.requests[0].path, "/_bulk?filter_path=errors,items.*._id,items.*.status,items.*.error");
   EXPECT_EQ(idsInBody(f.requests[0].body), (std::vector<std::string>{"d0", "d1", "d2"}));
   EXPECT_EQ(counterValue(f.registry, "shoal_sink_bulk_items_total", "status", "201"), 3);
   EXPECT_EQ(counterValue(f.registry, "shoal_sink_bulk_requests_total", "status", "200"), 1);
@@ -234,4 +234,66 @@ TEST(ElasticsearchSink, ItemsForOtherIdsAreNotTrusted) {
   auto results = f.deliver(2);
   for (auto& r : results) EXPECT_EQ(r.outcome, EntryOutcome::kDelivered);
   EXPECT_EQ(f.requests.size(), 2u);
+}
+
+namespace {
+
+// The body as the sink meant it: gunzipped when it says Content-Encoding gzip.
+std::string plainBody(const RecordedRequest& r) {
+  auto it = r.headers.find("Content-Encoding");
+  if (it == r.headers.end()) return r.body;
+  EXPECT_EQ(it->second, "gzip");
+  auto plain = http::gunzip(r.body, 64u << 20);
+  EXPECT_TRUE(plain.ok()) << plain.error().message;
+  return plain.ok() ? *plain : std::string();
+}
+
+}  // namespace
+
+TEST(ElasticsearchSink, GzipSendsTheSameRequestsCompressed) {
+  ElasticsearchSinkConfig cfg;
+  cfg.maxDocsPerRequest = 3;
+  SinkFixture plain([](const RecordedRequest& r, size_t) { return ok(r); }, cfg);
+  cfg.compression = BodyCompression::kGzip;
+  SinkFixture gz([](const RecordedRequest& r, size_t) { return HttpResponse{200, allCreated(plainBody(r)), {}}; },
+                 cfg);
+  plain.deliver(8, 300);
+  auto results = gz.deliver(8, 300);
+  for (auto& r : results) EXPECT_EQ(r.outcome, EntryOutcome::kDelivered);
+  ASSERT_EQ(gz.requests.size(), plain.requests.size());
+  double sent = 0, uncompressed = 0;
+  for (size_t i = 0; i < gz.requests.size(); ++i) {
+    EXPECT_EQ(gz.requests[i].headers.at("Content-Encoding"), "gzip");
+    EXPECT_EQ(gz.requests[i].contentType, "application/x-ndjson");
+    EXPECT_EQ(plainBody(gz.requests[i]), plain.requests[i].body) << i;  // byte for byte
+    EXPECT_LT(gz.requests[i].body.size(), plain.requests[i].body.size() / 4) << i;
+    EXPECT_EQ(plain.requests[i].headers.count("Content-Encoding"), 0u);
+    sent += static_cast<double>(gz.requests[i].body.size());
+    uncompressed += static_cast<double>(plain.requests[i].body.size());
+  }
+  EXPECT_EQ(counterValue(gz.registry, "shoal_sink_bulk_body_bytes_total", "form", "sent"), sent);
+  EXPECT_EQ(counterValue(gz.registry, "shoal_sink_bulk_body_bytes_total", "form", "uncompressed"), uncompressed);
+  EXPECT_EQ(counterValue(plain.registry, "shoal_sink_bulk_body_bytes_total", "form", "sent"), uncompressed);
+}
+
+TEST(ElasticsearchSink, GzipKeepsItemRetriesAndBisection) {
+  ElasticsearchSinkConfig cfg;
+  cfg.compression = BodyCompression::kGzip;
+  SinkFixture f(
+      [](const RecordedRequest& r, size_t call) {
+        const std::string body = plainBody(r);
+        if (body.find("\"d2\"") != std::string::npos && idsInBody(body).size() > 1)
+          return HttpResponse{400, R"({"error":{"type":"parse_exception","reason":"bad"},"status":400})", {}};
+        return HttpResponse{200, bulkResponse(body, [&](const std::string& id) {
+                              if (id == "d2") return std::make_pair(400, std::string("mapper_parsing_exception"));
+                              if (id == "d1" && call < 3) return std::make_pair(429, std::string("es_rejected"));
+                              return std::make_pair(201, std::string());
+                            }),
+                            {}};
+      },
+      cfg);
+  auto results = f.deliver(4);
+  for (size_t i = 0; i < 4; ++i)
+    EXPECT_EQ(results[i].outcome, i == 2 ? EntryOutcome::kDeadLetter : EntryOutcome::kDelivered) << i;
+  for (auto& r : f.requests) EXPECT_EQ(r.headers.at("Content-Encoding"), "gzip");
 }

@@ -70,3 +70,56 @@ TEST(IndexPattern, RejectsInvalidPatterns) {
     EXPECT_FALSE(err.empty()) << bad;
   }
 }
+
+// The cache answers exactly what rendering would, over repeats, values that
+// differ only in their raw JSON, date-bucket edges (also before 1970) and
+// more distinct keys than it has slots.
+TEST(IndexCache, AnswersExactlyWhatRenderingWould) {
+  constexpr EpochNanos kSec = 1'000'000'000;
+  const std::vector<EpochNanos> times = {kTs, kTs + 1, kTs + 59 * kSec, kTs + 60 * kSec, kTs + 3600 * kSec,
+                                         kTs - (kTs % (86400 * kSec)) - 1, kTs - (kTs % (86400 * kSec)),
+                                         -1, 0, -86400 * kSec, -86400 * kSec - 1};
+  // raw JSON scalars of `service.name` (nullopt: absent) and of `host`
+  const std::vector<std::optional<std::string>> services = {
+      "\"checkout\"", "\"Checkout\"", "\"check out\"", "12", "true", std::nullopt, "\"\"", "\"a\\u0041\""};
+  for (const char* source : {"logs-{service.name}-{yyyy.MM.dd}", "{service.name}-{host|h}-%Y.%m.%d-%H",
+                             "m-{yyyy.MM.dd.HH.mm}", "s-{ss}-{service.name}", "plain", "y-{yyyy}-{service.name}"}) {
+    const IndexPattern p = compileOk(source);
+    IndexCache cache(p);
+    for (int round = 0; round < 2; ++round) {
+      for (EpochNanos ts : times) {
+        for (size_t s = 0; s < services.size(); ++s) {
+          for (const auto& host : std::vector<std::optional<std::string>>{"\"n1\"", std::nullopt}) {
+            auto raw = [&](std::string_view path) -> std::optional<std::string_view> {
+              const auto& v = path == "service.name" ? services[s] : path == "host" ? host : std::nullopt;
+              if (!v) return std::nullopt;
+              return std::string_view(*v);
+            };
+            // text() as a function of the raw scalar (what the fast mapper does)
+            auto text = [&](std::string_view path) -> std::optional<std::string> {
+              auto r = raw(path);
+              if (!r) return std::nullopt;
+              std::string t(*r);
+              if (!t.empty() && t[0] == '"') t = t.substr(1, t.size() - 2);
+              return t;
+            };
+            EXPECT_EQ(cache.render(ts, raw, text), p.render(ts, text))
+                << source << " ts " << ts << " service " << s << " round " << round;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(IndexPattern, DateBucketIsTheFinestUnitRendered) {
+  constexpr EpochNanos kSec = 1'000'000'000;
+  EXPECT_EQ(compileOk("logs-{yyyy.MM.dd}").dateBucketNanos(), 86400 * kSec);
+  EXPECT_EQ(compileOk("logs-%Y").dateBucketNanos(), 86400 * kSec);
+  EXPECT_EQ(compileOk("logs-%Y.%m.%d-%H").dateBucketNanos(), 3600 * kSec);
+  EXPECT_EQ(compileOk("logs-{HH}-{yyyy.MM.dd.HH.mm}").dateBucketNanos(), 60 * kSec);
+  EXPECT_EQ(compileOk("logs-%S").dateBucketNanos(), kSec);
+  EXPECT_EQ(compileOk("logs-{service.name}").dateBucketNanos(), 0);
+  EXPECT_EQ(compileOk("logs-{service.name}-{host|x}").fieldPaths(),
+            (std::vector<std::string_view>{"service.name", "host"}));
+}

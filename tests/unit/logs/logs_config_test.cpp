@@ -36,6 +36,18 @@ TEST(LogsConfig, DefaultsWithOnlyAUrl) {
   EXPECT_EQ(c.sink.url, "http://127.0.0.1:9200");
   EXPECT_EQ(c.sink.indexPattern, "shoal-logs-%Y.%m.%d");
   EXPECT_EQ(c.sink.retryInitialMs, 100);
+  EXPECT_EQ(c.sink.compression, BodyCompression::kNone);
+}
+
+TEST(LogsConfig, CompressionIsGzipOrNone) {
+  EXPECT_EQ(parseLogsConfig(pipeline("", "elasticsearch: {url: 'http://h', compression: gzip}"), {}).sink.compression,
+            BodyCompression::kGzip);
+  EXPECT_EQ(parseLogsConfig(pipeline("", "elasticsearch: {url: 'http://h', compression: none}"), {}).sink.compression,
+            BodyCompression::kNone);
+  EXPECT_EQ(errorField(pipeline("", "elasticsearch: {url: 'http://h', compression: br}")),
+            "spec.sink.elasticsearch.compression");
+  EXPECT_EQ(errorField(pipeline("", "elasticsearch: {url: 'http://h', compression: [gzip]}")),
+            "spec.sink.elasticsearch.compression");
 }
 
 TEST(LogsConfig, ReadsEverySectionAndShorthands) {

@@ -95,6 +95,37 @@ delivery: {batchSize: 10, batchBytes: 1000, lingerMs: 0, retryInitialMs: 5, retr
   EXPECT_FALSE(c.consumerName.empty());  // the hostname
 }
 
+TEST(PipelineConfig, ParallelismDefaultsToOnePipelineUnderTheConfiguredName) {
+  auto c = loadPipelineConfig(YAML::Load(kMinimal), {{"SHOAL_CONSUMER_NAME", "pod-1"}});
+  EXPECT_EQ(c.delivery.parallelism, 1);
+  auto p = deliveryPipelines(c);
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].consumerName, "pod-1");
+  EXPECT_EQ(p[0].redis.stream, "logs");
+  EXPECT_EQ(p[0].redis.deadLetterStream, "logs:dead");
+}
+
+TEST(PipelineConfig, EachParallelPipelineIsItsOwnConsumerOnEveryShard) {
+  auto c = loadPipelineConfig(
+      YAML::Load(replace(kMinimal, "stream: logs", "stream: logs\n      shards: 2") + "  delivery: {parallelism: 3}\n"),
+      {{"SHOAL_CONSUMER_NAME", "pod-1"}});
+  EXPECT_EQ(c.delivery.parallelism, 3);
+  auto p = deliveryPipelines(c);
+  ASSERT_EQ(p.size(), 6u);
+  std::vector<std::pair<std::string, std::string>> got;
+  for (const auto& x : p) {
+    got.emplace_back(x.redis.stream, x.consumerName);
+    EXPECT_EQ(x.delivery.parallelism, 3);
+    EXPECT_EQ(x.redis.consumerGroup, c.redis.consumerGroup);
+  }
+  const std::vector<std::pair<std::string, std::string>> want{
+      {"logs:{0}", "pod-1-0"}, {"logs:{0}", "pod-1-1"}, {"logs:{0}", "pod-1-2"},
+      {"logs:{1}", "pod-1-0"}, {"logs:{1}", "pod-1-1"}, {"logs:{1}", "pod-1-2"}};
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(p[0].redis.deadLetterStream, p[2].redis.deadLetterStream);  // one shard, one dead-letter stream
+  EXPECT_NE(p[0].redis.deadLetterStream, p[3].redis.deadLetterStream);
+}
+
 TEST(PipelineConfig, EnvironmentOverridesAndSecrets) {
   const std::string pwFile = ::testing::TempDir() + "/shoal-redis-pw";
   std::ofstream(pwFile) << "from-file\n";
@@ -137,6 +168,9 @@ TEST(PipelineConfig, ErrorsNameTheField) {
   EXPECT_EQ(errorField(std::string(kMinimal) + "  delivery:\n    retryInitialMs: 100\n    retryMaxMs: 10\n"),
             "spec.delivery.retryMaxMs");
   EXPECT_EQ(errorField(std::string(kMinimal) + "  delivery:\n    lingerMS: 1\n"), "spec.delivery.lingerMS");
+  EXPECT_EQ(errorField(std::string(kMinimal) + "  delivery:\n    parallelism: 0\n"), "spec.delivery.parallelism");
+  EXPECT_EQ(errorField(std::string(kMinimal) + "  delivery:\n    parallelism: 65\n"), "spec.delivery.parallelism");
+  EXPECT_EQ(errorField(std::string(kMinimal) + "  delivery:\n    parallelism: two\n"), "spec.delivery.parallelism");
   EXPECT_EQ(errorField(replace(kMinimal, "stream: logs", "stream: logs\n      deadLetterStream: logs")),
             "spec.source.redis.deadLetterStream");
   EXPECT_EQ(errorField(kMinimal, {{"SHOAL_REDIS_PASSWORD_FILE", "/nonexistent/pw"}}),

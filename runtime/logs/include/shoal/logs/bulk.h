@@ -33,7 +33,12 @@ namespace shoal::logs {
 /// (readable; unique because entry ids contain no '/'), or, when that would
 /// exceed Elasticsearch's 512-byte _id limit, "sha256:<hex of the same>".
 std::string documentId(std::string_view stream, std::string_view entryId);
+/// The same written over `out` (its buffer is reused: no allocation per
+/// document once it is large enough).
+void assignDocumentId(std::string& out, std::string_view stream, std::string_view entryId);
 
+/// The size of the `create` action line appendBulkAction writes.
+size_t bulkActionSize(std::string_view index, std::string_view id);
 /// Appends the `create` action line (with its newline).
 void appendBulkAction(std::string& body, std::string_view index, std::string_view id);
 /// Appends one `create` action and its source (already one-line JSON).

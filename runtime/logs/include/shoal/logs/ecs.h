@@ -120,5 +120,7 @@ Result<LogDocument> mapToEcs(const StreamEntry& entry, const LogsTransformConfig
 /// Appends s as a JSON string literal (quotes included).
 void appendJsonString(std::string& out, std::string_view s);
 std::string jsonString(std::string_view s);
+/// The number of bytes appendJsonString(out, s) appends.
+size_t jsonStringSize(std::string_view s);
 
 }  // namespace shoal::logs

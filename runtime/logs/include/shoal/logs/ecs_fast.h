@@ -42,6 +42,9 @@ class FastJsonEcsMapper {
   void appendJson(std::string& out) const;
   /// After map() returned true: LogDocument::text() of the same document.
   std::optional<std::string> text(std::string_view path) const;
+  /// After map() returned true: the raw JSON of the scalar text() renders
+  /// (nullopt exactly when text() is); text() is a function of it.
+  std::optional<std::string_view> rawScalar(std::string_view path) const;
   /// After map() returned true: the document's @timestamp.
   EpochNanos timestamp() const { return timestamp_; }
 
@@ -55,6 +58,7 @@ class FastJsonEcsMapper {
     int32_t liveChildren = 0;
     bool object = false;
     bool alive = true;
+    bool plainKey = false;  // the key needs no JSON escaping: written as it is
   };
   class Scanner;
 
@@ -67,8 +71,20 @@ class FastJsonEcsMapper {
                                                   bool stringOnly = false);
   bool set(std::string_view path, std::string_view raw, bool overwrite = true);
   Node& objectAt(std::string_view ns);
-  void addChild(Node& parent, std::string_view key, std::string_view raw);
+  void addChild(Node& parent, std::string_view key, std::string_view raw, bool plainKey = false);
+  Node& addTop(std::string_view key, bool plainKey = false);
+  /// Could a top-level node have this key? false: certainly not (a filter
+  /// over every top-level key ever added for this entry, so that the many
+  /// candidate names of the canonical fields cost no scan when absent).
+  bool mayHaveTop(std::string_view key) const { return (topKeyBits_ & keyBit(key)) != 0; }
+  static uint64_t keyBit(std::string_view key) {
+    if (key.empty()) return 1;
+    const auto first = static_cast<unsigned char>(key.front()), last = static_cast<unsigned char>(key.back());
+    return uint64_t{1} << ((key.size() * 31 + first * 7 + last) & 63);
+  }
   std::string_view own(std::string s);
+  static bool plainJsonKey(std::string_view key);
+  static void appendKey(std::string& out, const Node& n);
   std::string_view asJsonStringRaw(std::string_view raw);
 
   std::vector<Node> top_;
@@ -77,6 +93,7 @@ class FastJsonEcsMapper {
   // Duplicate-key detection (first wins) in linear time; views into the
   // payload, the entry and owned_.
   KeySet topKeys_, childKeys_, flatLabelKeys_;
+  uint64_t topKeyBits_ = 0;  // keyBit() of every top-level key added (see mayHaveTop)
   EpochNanos timestamp_ = 0;
   EpochNanos ingestCachedFor_ = -1;
   std::string ingestRaw_;

@@ -33,6 +33,12 @@ class IndexPattern {
   std::string render(EpochNanos timestamp,
                      const std::function<std::optional<std::string>(std::string_view)>& text) const;
   const std::string& source() const { return source_; }
+  /// The field paths of the placeholders, in order (repeats included).
+  std::vector<std::string_view> fieldPaths() const;
+  /// The length of the finest date unit the pattern renders, for a cache
+  /// keyed by it: 1 s, 1 min, 1 h, else one day (a day, month or year
+  /// pattern is the same all day long; UTC has no DST); 0: no date at all.
+  EpochNanos dateBucketNanos() const { return dateBucket_; }
 
  private:
   struct Part {
@@ -42,6 +48,39 @@ class IndexPattern {
   };
   std::vector<Part> parts_;
   std::string source_;
+  EpochNanos dateBucket_ = 0;
+};
+
+/// \brief Recent renders of one pattern, for the JSON fast path. An index is
+/// a function of the placeholders' field values and of the timestamp's date
+/// bucket (IndexPattern::dateBucketNanos), so an entry whose fields have the
+/// same raw JSON text as a recent one, in the same bucket, gets that entry's
+/// index without rendering. `raw(path)` must be the field's raw JSON scalar
+/// (nullopt when missing or not a scalar) and `text(path)` a function of it
+/// (the fast mapper's rawScalar and text), which makes the cached answer
+/// exactly pattern.render(timestamp, text). Not thread-safe: one per handler.
+class IndexCache {
+ public:
+  using RawFn = std::function<std::optional<std::string_view>(std::string_view)>;
+  using TextFn = std::function<std::optional<std::string>(std::string_view)>;
+
+  explicit IndexCache(const IndexPattern& pattern);
+  /// The index; valid until the next call.
+  const std::string& render(EpochNanos timestamp, const RawFn& raw, const TextFn& text);
+
+ private:
+  struct Slot {
+    int64_t bucket = 0;
+    std::string key;
+    std::string index;
+  };
+  static constexpr size_t kSlots = 16;
+
+  const IndexPattern& pattern_;
+  std::vector<std::string_view> fields_;
+  std::vector<Slot> slots_;
+  size_t next_ = 0;  // the slot a miss overwrites once all are used
+  std::string key_;  // scratch: this entry's key
 };
 
 /// Lowercases and replaces characters not allowed in index names.

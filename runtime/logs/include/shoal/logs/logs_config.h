@@ -22,6 +22,7 @@
 //       maxBytesPerRequest: 5242880
 //       timeoutMs: 30000              # per request
 //       connectTimeoutMs: 2000
+//       compression: none             # gzip: bodies gzipped (Content-Encoding: gzip)
 //       tls: {caFile: /etc/shoal/es-ca.pem, insecureSkipVerify: false}
 //   env: SHOAL_SINK_USERNAME + SHOAL_SINK_PASSWORD (basic) or SHOAL_SINK_API_KEY,
 //        SHOAL_SINK_CA_FILE (overrides tls.caFile).

@@ -64,7 +64,11 @@ struct DeliveryConfig {
   int64_t retryMaxMs = 5000;          // retry delay cap
   int64_t maxEntryBytes = 1 << 20;    // larger entries are dead-lettered
   int64_t shutdownTimeoutMs = 25000;  // SIGTERM: finish, ack and exit within this
+  int64_t parallelism = 1;            // delivery pipelines per stream in one process
 };
+
+/// The most delivery pipelines one worker process runs per stream.
+inline constexpr int64_t kMaxParallelism = 64;
 
 struct PipelineConfig {
   std::string type;  // "logs" or "metrics"

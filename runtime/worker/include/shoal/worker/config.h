@@ -8,6 +8,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "shoal/stream/pipeline_config.h"
 
@@ -21,6 +22,15 @@ PipelineConfig loadPipelineConfig(const YAML::Node& doc,
                                   const std::map<std::string, std::string>& env);
 PipelineConfig loadPipelineConfigFile(const std::string& path,
                                       const std::map<std::string, std::string>& env);
+/// The delivery pipelines one shoal-worker process runs for `config`: for
+/// each shard stream (one for an unsharded source), delivery.parallelism
+/// pipelines. Each gets its shard's stream and dead-letter stream and its own
+/// consumer name in the group: the configured name when parallelism is 1
+/// (so a worker keeps its pending list across restarts), "<name>-<i>" for
+/// pipeline i of N > 1 (the same names on every shard stream: a name is
+/// unique within one stream's group).
+std::vector<PipelineConfig> deliveryPipelines(const PipelineConfig& config);
+
 /// The process environment as a map.
 std::map<std::string, std::string> processEnv();
 
