@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test bench demo images chaos fuzz test-sanitize format clean
+.PHONY: all deps build test bench bench-keda demo images chaos fuzz test-sanitize format clean
 
 all: build
 
@@ -17,6 +17,11 @@ test: deps
 
 bench: deps
 	scripts/bench.sh $(BUILD)
+
+# The real KEDA (built from its Go module, cached in $(BUILD)/keda-bin) against
+# Shoal's operator on one control plane; about 15 minutes (bench/keda/).
+bench-keda: build
+	bench/keda/bench-keda.sh $(BUILD)
 
 demo: deps
 	scripts/demo.sh $(BUILD)

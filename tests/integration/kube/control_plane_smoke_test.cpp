@@ -1,7 +1,9 @@
 // Smoke test of the test control plane (label k8s): etcd + kube-apiserver
 // start on free ports with generated certificates, the real kubectl talks to
 // them, a ServiceAccount token is subject to RBAC, and (when built) the
-// controller manager turns a Deployment into a ReplicaSet.
+// controller manager turns a Deployment into a ReplicaSet; with the
+// aggregation layer on, the front-proxy trust is published for extension
+// API servers.
 #include <gtest/gtest.h>
 
 #include "shoal/testing/kube_control_plane.h"
@@ -47,6 +49,31 @@ TEST(KubeControlPlane, RestartKeepsStateInEtcd) {
   auto get = cp.kubectl({"get", "configmap", "survivor", "-o", "jsonpath={.data.k}"});
   EXPECT_EQ(get.exitCode, 0) << get.err;
   EXPECT_EQ(get.out, "v");
+}
+
+TEST(KubeControlPlane, AggregationLayerPublishesTheFrontProxyTrust) {
+  KubeControlPlane::Options o;
+  o.aggregationLayer = true;
+  SHOAL_REQUIRE_K8S(o);
+  KubeControlPlane cp(o);
+  // What an extension API server (KEDA's metrics server) reads to trust
+  // kube-apiserver's proxied requests: the front-proxy CA and client name.
+  std::string names, ca;
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        auto r = cp.kubectl({"get", "configmap", "extension-apiserver-authentication", "-n",
+                             "kube-system", "-o",
+                             "jsonpath={.data.requestheader-allowed-names}|"
+                             "{.data.requestheader-client-ca-file}"});
+        if (r.exitCode != 0) return false;
+        names = r.out.substr(0, r.out.find('|'));
+        ca = r.out.substr(r.out.find('|') + 1);
+        return !ca.empty();
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(200)));
+  EXPECT_EQ(names, "[\"front-proxy-client\"]");
+  EXPECT_NE(ca.find("BEGIN CERTIFICATE"), std::string::npos) << ca;
+  EXPECT_EQ(ca, Process::readFile(cp.dir() + "/front-proxy-ca.crt"));
 }
 
 TEST(KubeControlPlane, ControllerManagerCreatesReplicaSets) {

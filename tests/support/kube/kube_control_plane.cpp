@@ -128,6 +128,23 @@ void KubeControlPlane::generateCerts() {
           ") 2>&1",
       false, &code);
   if (code != 0) throw std::runtime_error("generating certificates failed:\n" + out);
+  if (!opts_.aggregationLayer) return;
+  // The aggregation layer: a CA of its own for the front proxy, and the client
+  // certificate kube-apiserver shows to extension API servers; they trust
+  // the X-Remote-* headers only from a client with that name and CA.
+  out = runCommand(
+      "cd " + shellQuote(d) + " && (" +
+          "openssl req -x509 " + ec + " -days 2 -subj /CN=shoal-test-front-proxy-ca "
+          "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign "
+          "-keyout front-proxy-ca.key -out front-proxy-ca.crt"
+          " && openssl req " + ec + " -subj /CN=front-proxy-client "
+          "-keyout front-proxy-client.key -out front-proxy-client.csr"
+          " && openssl x509 -req -in front-proxy-client.csr -CA front-proxy-ca.crt "
+          "-CAkey front-proxy-ca.key -CAcreateserial -days 2 -extfile client.ext "
+          "-out front-proxy-client.crt"
+          ") 2>&1",
+      false, &code);
+  if (code != 0) throw std::runtime_error("generating front-proxy certificates failed:\n" + out);
 }
 
 void KubeControlPlane::writeKubeconfig(const std::string& path, const std::string& userYaml) const {
@@ -176,6 +193,18 @@ void KubeControlPlane::startApiServer() {
   };
   if (!opts_.serviceAccountAdmission) argv.push_back("--disable-admission-plugins=ServiceAccount");
   if (!opts_.watchCache) argv.push_back("--watch-cache=false");
+  if (opts_.aggregationLayer) {
+    // An APIService's Service is resolved to its cluster IP, or to the name
+    // of an ExternalName Service (how tests point one at a server on loopback).
+    for (const char* a : {"--requestheader-allowed-names=front-proxy-client",
+                          "--requestheader-username-headers=X-Remote-User",
+                          "--requestheader-group-headers=X-Remote-Group",
+                          "--requestheader-extra-headers-prefix=X-Remote-Extra-"})
+      argv.push_back(a);
+    argv.push_back("--requestheader-client-ca-file=" + dir_.file("front-proxy-ca.crt"));
+    argv.push_back("--proxy-client-cert-file=" + dir_.file("front-proxy-client.crt"));
+    argv.push_back("--proxy-client-key-file=" + dir_.file("front-proxy-client.key"));
+  }
   for (const auto& a : opts_.extraApiServerArgs) argv.push_back(a);
   std::string log = dir_.file("kube-apiserver." + std::to_string(apiStarts_++) + ".log");
   apiserver_ = Process(Process::Options{.argv = argv, .stdoutPath = log, .stderrPath = log});

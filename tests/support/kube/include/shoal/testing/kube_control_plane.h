@@ -40,6 +40,11 @@ class KubeControlPlane {
     // true: keep the ServiceAccount admission plugin on (pods get the
     // kube-api-access projected volume, and their ServiceAccount must exist).
     bool serviceAccountAdmission = false;
+    // true: configure the aggregation layer (a front-proxy client CA and the
+    // `--requestheader-*` and `--proxy-client-*` flags), so an APIService can
+    // send its group to an extension API server such as KEDA's metrics server.
+    // Off by default: the other tests do not need the extra certificates.
+    bool aggregationLayer = false;
   };
   struct CommandResult {
     int exitCode = -1;
