@@ -126,7 +126,7 @@ bool FastJsonEcsMapper::plainJsonKey(std::string_view key) {
   return true;
 }
 
-FastJsonEcsMapper::Node& FastJsonEcsMapper::addTop(std::string_view key, bool plainKey) {
+inline FastJsonEcsMapper::Node& FastJsonEcsMapper::addTop(std::string_view key, bool plainKey) {
   Node& n = top_.emplace_back();
   n.key = key;
   n.plainKey = plainKey || plainJsonKey(key);
@@ -134,7 +134,7 @@ FastJsonEcsMapper::Node& FastJsonEcsMapper::addTop(std::string_view key, bool pl
   return n;
 }
 
-void FastJsonEcsMapper::addChild(Node& parent, std::string_view key, std::string_view raw, bool plainKey) {
+inline void FastJsonEcsMapper::addChild(Node& parent, std::string_view key, std::string_view raw, bool plainKey) {
   const auto idx = static_cast<int32_t>(children_.size());
   Node& child = children_.emplace_back();
   child.key = key;
@@ -271,7 +271,7 @@ std::optional<std::string_view> FastJsonEcsMapper::takeFirstScalar(std::initiali
 }
 
 // objectAt() of the general path (ecs.cpp), over nodes.
-FastJsonEcsMapper::Node& FastJsonEcsMapper::objectAt(std::string_view ns) {
+FastJsonEcsMapper::Node& FastJsonEcsMapper::objectAt(std::string_view ns, bool plainKey) {
   if (Node* f = findTopLevel(ns)) {
     if (!f->object) {
       const std::string_view original = f->raw;
@@ -281,12 +281,12 @@ FastJsonEcsMapper::Node& FastJsonEcsMapper::objectAt(std::string_view ns) {
     }
     return *f;
   }
-  Node& n = addTop(ns);
+  Node& n = addTop(ns, plainKey);
   n.object = true;
   return n;
 }
 
-bool FastJsonEcsMapper::set(std::string_view path, std::string_view raw, bool overwrite) {
+bool FastJsonEcsMapper::set(std::string_view path, std::string_view raw, bool overwrite, bool plainPath) {
   const size_t dot = path.find('.');
   if (dot == std::string_view::npos) {
     if (Node* f = findTopLevel(path)) {
@@ -297,12 +297,12 @@ bool FastJsonEcsMapper::set(std::string_view path, std::string_view raw, bool ov
       f->raw = raw;
       return true;
     }
-    addTop(path).raw = raw;
+    addTop(path, plainPath).raw = raw;
     return true;
   }
   const std::string_view ns = path.substr(0, dot), member = path.substr(dot + 1);
   if (!overwrite && findTopLevel(path)) return false;  // a flat "a.b" key
-  Node* obj = &objectAt(ns);
+  Node* obj = &objectAt(ns, plainPath);
   for (int32_t c = obj->firstChild; c >= 0; c = children_[static_cast<size_t>(c)].next) {
     Node& child = children_[static_cast<size_t>(c)];
     if (!child.alive || !sameKey(child.key, member)) continue;
@@ -310,7 +310,7 @@ bool FastJsonEcsMapper::set(std::string_view path, std::string_view raw, bool ov
     child.raw = raw;
     return true;
   }
-  addChild(*obj, member, raw);
+  addChild(*obj, member, raw, plainPath);
   return true;
 }
 
@@ -393,7 +393,7 @@ bool FastJsonEcsMapper::map(const StreamEntry& entry, const LogsTransformConfig&
   if (cfg.keepOriginal) set("event.original", own(jsonString(*payload)), false);
   set("ecs.version", own(jsonString(cfg.ecsVersion)));
   if (cfg.entryFieldsAsLabels && !addEntryFieldsAsLabels(entry, cfg)) return false;
-  for (auto& [path, value] : cfg.enrich) set(path, own(jsonString(value)), false);
+  for (auto& [path, value] : cfg.enrich) set(path, own(jsonString(value)), false, false);
   return true;
 }
 

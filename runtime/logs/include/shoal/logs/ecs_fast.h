@@ -69,8 +69,10 @@ class FastJsonEcsMapper {
   std::optional<std::string_view> take(std::string_view path);
   std::optional<std::string_view> takeFirstScalar(std::initializer_list<std::string_view> paths,
                                                   bool stringOnly = false);
-  bool set(std::string_view path, std::string_view raw, bool overwrite = true);
-  Node& objectAt(std::string_view ns);
+  // `plainPath`: the path is one of the mapper's own names (no escapes);
+  // false for configured ones (enrichment), which are checked.
+  bool set(std::string_view path, std::string_view raw, bool overwrite = true, bool plainPath = true);
+  Node& objectAt(std::string_view ns, bool plainKey = true);
   void addChild(Node& parent, std::string_view key, std::string_view raw, bool plainKey = false);
   Node& addTop(std::string_view key, bool plainKey = false);
   /// Could a top-level node have this key? false: certainly not (a filter
