@@ -279,7 +279,7 @@ TEST_F(ReceiverK8sTest, ThrottlingFollowsTheBacklogOfATargetStream) {
 
   // The group reads and acknowledges everything: False within a re-check (5 s while throttled).
   // redis-cli prints one reply element per line: the ids are the lines of the form <ms>-<seq>.
-  std::istringstream read(redis.cli("XREADGROUP GROUP g c COUNT 100 STREAMS logs:busy >"));
+  std::istringstream read(redis.cli("XREADGROUP GROUP g c COUNT 100 STREAMS logs:busy '>'"));
   std::string ids;
   for (std::string line; std::getline(read, line);) {
     const size_t dash = line.find('-');
