@@ -131,12 +131,14 @@ std::vector<TcpQueues> tcpQueues() {
 }
 
 /// A syslog sender to `port` is stalled: the receiver's end of its
-/// connection holds bytes it does not read, and more wait in the sender's.
+/// connection holds bytes it does not read, and more wait unsent in the
+/// sender's (in whatever state the sender's end is).
 bool syslogSenderStalled(int port) {
   bool unread = false, queued = false;
   for (const auto& q : tcpQueues()) {
-    if (!q.established) continue;
-    unread |= q.localPort == port && q.rx > 0;
+    unread |= q.established && q.localPort == port && q.rx > 0;
+    // The sender may have written everything into its socket and closed it
+    // (logger exits): its bytes then wait unsent in FIN_WAIT1, still queued.
     queued |= q.remotePort == port && q.tx > 0;
   }
   return unread && queued;
@@ -261,7 +263,18 @@ TEST(LocalReceiverEndToEnd, HttpAndSyslogInAreDocumentsOutOnceAndBackPressureLos
   // Syslog TCP: the sender's bytes wait unread in the socket.
   Process tcp2 = logger(dir, "tcp2", {"--tcp", "--octet-count", "--rfc5424", "-n", "127.0.0.1", "-P",
                                       std::to_string(tcpPort), "-t", "e2e", "-f", syslogFile(dir, "s2", kSyslog2)});
-  ASSERT_TRUE(waitUntil([&] { return syslogSenderStalled(tcpPort); }, 15s)) << diagnostics();
+  ASSERT_TRUE(waitUntil([&] { return syslogSenderStalled(tcpPort); }, 15s))
+      << "logger running " << tcp2.running() << ", its stderr: " << readFile(dir.file("tcp2.err")) << "\n"
+      << [&] {
+           std::string q;
+           for (const auto& t : tcpQueues())
+             if (t.localPort == tcpPort || t.remotePort == tcpPort)
+               q += " local=" + std::to_string(t.localPort) + " remote=" + std::to_string(t.remotePort) +
+                    " est=" + std::to_string(t.established) + " tx=" + std::to_string(t.tx) +
+                    " rx=" + std::to_string(t.rx) + ";";
+           return "queues:" + q;
+         }()
+      << "\n" << diagnostics();
   EXPECT_EQ(xlen(redis, kStream), lengthWhileThrottled) << "nothing was appended while throttled";
   EXPECT_GT(metricValue(curl({metricsUrl}).body, std::string("shoal_receiver_stream_backlog{stream=\"") + kStream +
                                                      "\"}"),
