@@ -31,6 +31,19 @@ Result<TrimOutcome> StreamInspector::trim(const RedisTarget&, const std::string&
   return makeError(Errc::kInvalidInput, "this stream inspector cannot trim");
 }
 
+ReadFailure classifyFailure(const Error& e) {
+  if (e.code == Errc::kNotFound) return ReadFailure::kStreamNotFound;
+  if (e.code == Errc::kServer) {
+    if (e.message.find("NOAUTH") != std::string::npos || e.message.find("WRONGPASS") != std::string::npos ||
+        e.message.find("NOPERM") != std::string::npos) {
+      return ReadFailure::kAuth;
+    }
+    return ReadFailure::kProtocol;
+  }
+  if (e.code == Errc::kProtocol) return ReadFailure::kProtocol;
+  return ReadFailure::kUnreachable;
+}
+
 Result<StreamLoad> StreamInspector::load(const RedisTarget&, const std::string&) {
   return makeError(Errc::kInvalidInput, "this stream inspector cannot measure a stream's load");
 }
@@ -46,10 +59,7 @@ Result<std::vector<StreamLoad>> BacklogProbe::loads(const RedisTarget& target,
       ++roundTrips_;
     }
     if (!r.ok()) {
-      if (observer_ != nullptr)
-        observer_->readFailed(r.error().code == Errc::kServer || r.error().code == Errc::kProtocol
-                                  ? ReadFailure::kProtocol
-                                  : ReadFailure::kUnreachable);
+      if (observer_ != nullptr) observer_->readFailed(classifyFailure(r.error()));
       return makeError(r.error().code, stream + ": " + r.error().message);
     }
     out.push_back(r.value());

@@ -28,7 +28,7 @@ class RedisStreamInspector final : public StreamInspector {
     redis::KeyedClient& k = *c.value();
     auto groups = k.on(stream, [&](redis::Client& n) { return n.groups(stream); });
     if (!groups.ok()) {
-      *failure = classify(groups.error());
+      *failure = classifyFailure(groups.error());
       return groups.error();
     }
     StreamSnapshot s;
@@ -48,7 +48,7 @@ class RedisStreamInspector final : public StreamInspector {
     }
     auto info = k.on(stream, [&](redis::Client& n) { return n.streamInfo(stream); });
     if (!info.ok()) {
-      *failure = classify(info.error());
+      *failure = classifyFailure(info.error());
       return info.error();
     }
     s.entriesAdded = info->entriesAdded;
@@ -130,19 +130,6 @@ class RedisStreamInspector final : public StreamInspector {
     return o;
   }
 
-  static ReadFailure classify(const Error& e) {
-    if (e.code == Errc::kNotFound) return ReadFailure::kStreamNotFound;
-    if (e.code == Errc::kServer) {
-      if (e.message.find("NOAUTH") != std::string::npos ||
-          e.message.find("WRONGPASS") != std::string::npos ||
-          e.message.find("NOPERM") != std::string::npos) {
-        return ReadFailure::kAuth;
-      }
-      return ReadFailure::kProtocol;
-    }
-    if (e.code == Errc::kProtocol) return ReadFailure::kProtocol;
-    return ReadFailure::kUnreachable;
-  }
 
   // One reconnecting client per endpoint, credentials and mode (one server or
   // a cluster, seeded by the target's address).

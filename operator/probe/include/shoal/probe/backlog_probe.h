@@ -62,6 +62,11 @@ enum class ReadFailure { kNone, kUnreachable, kStreamNotFound, kGroupNotFound, k
 /// CamelCase for conditions: RedisUnreachable, StreamNotFound, ...
 const char* failureReason(ReadFailure f);
 
+/// The failure an error of a Redis round trip stands for (auth refusals,
+/// server and protocol errors, a missing stream, else unreachable): one
+/// rule for the readings and the load reads.
+ReadFailure classifyFailure(const Error& e);
+
 /// One reading of a stream and its group, raw from Redis.
 struct StreamSnapshot {
   std::optional<int64_t> lag;            // nil from Redis stays nullopt
